@@ -1,0 +1,17 @@
+//! Schema migrations, portable across SQLite (the embedded default) and PostgreSQL.
+//!
+//! One file per migration; never edit a migration that has shipped — add a new one.
+//! `copydesk migrate` and server start-up both run [`Migrator::up`].
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_foundation;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261125_000001_foundation::Migration)]
+    }
+}

@@ -1,0 +1,66 @@
+//! The OpenAPI 3.1 document at `/api/openapi.json`, generated from the handlers'
+//! annotations and the request/response types, so it cannot drift from the code.
+
+use actix_web::HttpResponse;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::auth::handlers as auth;
+use crate::error::{ErrorBody, ErrorDetail};
+use crate::http::health;
+use crate::posts::{self, content, listing};
+use crate::roles::Role;
+use crate::workspaces as ws;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Copydesk API", description = "Collaboration server for social-media content teams. \
+        Errors are always `{\"error\": {\"code\", \"message\", \"details\"?}}`."),
+    modifiers(&BearerAuth),
+    paths(
+        auth::register, auth::verify_email, auth::login, auth::refresh, auth::logout,
+        auth::forgot_password, auth::reset_password, auth::get_profile, auth::update_profile,
+        ws::my_workspaces, ws::list_workspaces, ws::create_workspace, ws::get_workspace, ws::update_workspace,
+        ws::delete_workspace, ws::list_members, ws::add_member, ws::update_member, ws::remove_member,
+        ws::revoke_invitation, ws::accept_invitation,
+        listing::list_posts, posts::create_post, posts::validate_post, posts::get_post, posts::update_post,
+        posts::delete_post, posts::duplicate_post, posts::list_platforms,
+        health::health, health::live, health::ready,
+    ),
+    components(schemas(
+        ErrorBody, ErrorDetail, Role,
+        auth::UserView, auth::AuthResponse, auth::MessageResponse,
+        ws::WorkspaceView, ws::MemberView, ws::InvitationView, ws::MembersResponse, ws::MemberAddResponse,
+        posts::PostView, posts::PostInput, posts::ValidationResponse, listing::PostPage,
+        content::PlatformContent, content::MediaRef, health::Health, health::Check,
+    )),
+    tags(
+        (name = "auth", description = "Sign-up, sign-in, sessions and password reset"),
+        (name = "users", description = "The signed-in user"),
+        (name = "workspaces"), (name = "members", description = "Members, roles and invitations"),
+        (name = "posts", description = "Posts, per-platform content and validation"),
+        (name = "health"),
+    )
+)]
+pub struct ApiDoc;
+
+pub async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok().json(ApiDoc::openapi())
+}

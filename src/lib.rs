@@ -1,0 +1,30 @@
+//! Copydesk: a self-hostable collaboration server for social-media content teams.
+//!
+//! Map of the crate:
+//! - [`startup::Application`] builds everything from [`config::Settings`].
+//! - [`error::ApiError`]: the one error type and its HTTP mapping.
+//! - [`auth`]: accounts, sessions, tokens, throttling.
+//! - [`workspaces`]: workspaces, members, invitations, and workspace scoping.
+//! - [`roles`]: roles and the permission table.
+//! - [`posts`]: posts, their content model, per-platform validation, listing.
+//! - [`events`]: the outbox and the audit log.
+//! - [`store`]: database connection, migrations, entities.
+//! - [`bus`]: the Redis implementation of the cluster bus port (`copydesk_actors::ports`).
+//! - [`mail`]: SMTP (or the file outbox).
+//! - [`http`]: health, metrics, OpenAPI, static files, middleware.
+
+pub mod auth;
+pub mod bus;
+pub mod config;
+pub mod error;
+pub mod events;
+pub mod http;
+pub mod keys;
+pub mod mail;
+pub mod posts;
+pub mod roles;
+pub mod startup;
+pub mod state;
+pub mod store;
+pub mod telemetry;
+pub mod workspaces;

@@ -1,0 +1,664 @@
+//! Posts: `/api/workspaces/:id/posts`, `/api/posts/:id[/duplicate]`.
+//!
+//! - [`content`]: the content model (caption, per-platform overrides, media) and what is
+//!   derived from it.
+//! - [`validation`]: each platform's rules, counted the way that platform counts.
+//! - [`listing`]: filters and keyset pagination.
+
+pub mod content;
+pub mod listing;
+pub mod validation;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use actix_web::{web, HttpResponse};
+use chrono::{DateTime, Utc};
+use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set, TransactionTrait};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::auth::extract::{AuthUser, RequestMeta};
+use crate::error::{ApiError, ErrorBody, FieldErrors};
+use crate::events::{self, Change};
+use crate::roles::Action;
+use crate::state::AppState;
+use crate::store::entities::posts;
+use crate::workspaces::access::{membership, Membership};
+use content::{MediaRef, PlatformContent, PostContent, ValidationReport};
+use validation::Platform;
+
+/// Statuses a post moves through. Only `draft` and `archived` can be set directly; the
+/// others are reached through the approval and publishing endpoints.
+pub const STATUSES: [&str; 9] = [
+    "draft",
+    "in_review",
+    "changes_requested",
+    "approved",
+    "scheduled",
+    "publishing",
+    "published",
+    "failed",
+    "archived",
+];
+
+#[derive(Serialize, ToSchema)]
+pub struct PostView {
+    pub id: Uuid,
+    pub workspace_id: Uuid,
+    pub title: String,
+    pub caption: String,
+    #[schema(example = json!(["x", "linkedin"]))]
+    pub platforms: Vec<String>,
+    pub platform_content: BTreeMap<String, PlatformContent>,
+    pub media: Vec<MediaRef>,
+    pub tags: Vec<String>,
+    pub campaign: Option<String>,
+    pub labels: Vec<String>,
+    pub status: String,
+    pub scheduled_at: Option<DateTime<Utc>>,
+    /// Shared with the workspace's clients.
+    pub client_visible: bool,
+    /// Problems per selected platform; empty lists mean ready for that platform.
+    #[schema(value_type = Object)]
+    pub validation: ValidationReport,
+    pub is_valid: bool,
+    pub created_by: Option<Uuid>,
+    pub updated_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn strings(v: &serde_json::Value) -> Vec<String> {
+    serde_json::from_value(v.clone()).unwrap_or_default()
+}
+
+impl From<&posts::Model> for PostView {
+    fn from(p: &posts::Model) -> Self {
+        let c = PostContent::from_json(&p.content);
+        Self {
+            id: p.id,
+            workspace_id: p.workspace_id,
+            title: p.title.clone(),
+            caption: c.caption,
+            platforms: strings(&p.platforms),
+            platform_content: c.platform_content,
+            media: c.media,
+            tags: strings(&p.tags),
+            campaign: p.campaign.clone(),
+            labels: strings(&p.labels),
+            status: p.status.clone(),
+            scheduled_at: p.scheduled_at,
+            client_visible: p.client_visible,
+            validation: serde_json::from_value(p.validation.clone()).unwrap_or_default(),
+            is_valid: p.is_valid,
+            created_by: p.created_by,
+            updated_by: p.updated_by,
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+        }
+    }
+}
+
+/// Distinguishes an absent field (keep) from `null` (clear) in updates.
+fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// A post to create, or the fields to change (every field optional on update; `null`
+/// clears `campaign` and `scheduled_at`).
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PostInput {
+    pub title: Option<String>,
+    pub caption: Option<String>,
+    pub platforms: Option<Vec<String>>,
+    pub platform_content: Option<BTreeMap<String, PlatformContent>>,
+    pub media: Option<Vec<MediaRef>>,
+    pub tags: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub campaign: Option<Option<String>>,
+    pub labels: Option<Vec<String>>,
+    /// `draft` or `archived`.
+    pub status: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub scheduled_at: Option<Option<DateTime<Utc>>>,
+    pub client_visible: Option<bool>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ValidationResponse {
+    #[schema(value_type = Object)]
+    pub validation: ValidationReport,
+    pub is_valid: bool,
+    /// Each selected platform's rules (lengths, limits, required fields) for counters.
+    #[schema(value_type = Object)]
+    pub rules: BTreeMap<String, serde_json::Value>,
+}
+
+/// The post's editable fields after applying an input to a base.
+#[derive(Clone)]
+struct Draft {
+    title: String,
+    content: PostContent,
+    platforms: Vec<Platform>,
+    tags: Vec<String>,
+    campaign: Option<String>,
+    labels: Vec<String>,
+    status: String,
+    scheduled_at: Option<DateTime<Utc>>,
+    client_visible: bool,
+}
+
+impl Draft {
+    fn empty() -> Self {
+        Self {
+            title: String::new(),
+            content: PostContent::default(),
+            platforms: Vec::new(),
+            tags: Vec::new(),
+            campaign: None,
+            labels: Vec::new(),
+            status: "draft".into(),
+            scheduled_at: None,
+            client_visible: false,
+        }
+    }
+
+    fn from_model(p: &posts::Model) -> Self {
+        Self {
+            title: p.title.clone(),
+            content: PostContent::from_json(&p.content),
+            platforms: strings(&p.platforms)
+                .iter()
+                .filter_map(|s| Platform::parse(s))
+                .collect(),
+            tags: strings(&p.tags),
+            campaign: p.campaign.clone(),
+            labels: strings(&p.labels),
+            status: p.status.clone(),
+            scheduled_at: p.scheduled_at,
+            client_visible: p.client_visible,
+        }
+    }
+
+    /// Applies `input`, collecting every field problem.
+    fn apply(mut self, input: PostInput) -> Result<Self, ApiError> {
+        let mut errs = FieldErrors::default();
+        if let Some(t) = input.title {
+            errs.check(
+                t.chars().count() <= 200,
+                "title",
+                "must be at most 200 characters",
+            );
+            self.title = t.trim().to_string();
+        }
+        if let Some(c) = input.caption {
+            errs.check(
+                c.chars().count() <= 100_000,
+                "caption",
+                "must be at most 100,000 characters",
+            );
+            self.content.caption = c;
+        }
+        if let Some(ps) = input.platforms {
+            let mut seen = BTreeSet::new();
+            let mut out = Vec::new();
+            for p in &ps {
+                match Platform::parse(p) {
+                    Some(pl) if seen.insert(pl) => out.push(pl),
+                    Some(_) => {}
+                    None => errs.add(
+                        "platforms",
+                        format!("unknown platform {p:?}; known: {}", known_platforms()),
+                    ),
+                }
+            }
+            self.platforms = out;
+        }
+        if let Some(pc) = input.platform_content {
+            for (k, v) in &pc {
+                if Platform::parse(k).is_none() {
+                    errs.add(
+                        format!("platform_content.{k}"),
+                        format!("unknown platform; known: {}", known_platforms()),
+                    );
+                }
+                if v.text.as_ref().is_some_and(|t| t.chars().count() > 100_000) {
+                    errs.add(
+                        format!("platform_content.{k}.text"),
+                        "must be at most 100,000 characters",
+                    );
+                }
+                errs.check(
+                    v.hashtags.len() <= 100,
+                    &format!("platform_content.{k}.hashtags"),
+                    "at most 100 hashtags",
+                );
+                errs.check(
+                    v.mentions.len() <= 100,
+                    &format!("platform_content.{k}.mentions"),
+                    "at most 100 mentions",
+                );
+                errs.check(
+                    v.fields.len() <= 50
+                        && v.fields
+                            .iter()
+                            .all(|(k, v)| k.len() <= 64 && v.chars().count() <= 5_000),
+                    &format!("platform_content.{k}.fields"),
+                    "at most 50 fields, names up to 64 and values up to 5,000 characters",
+                );
+            }
+            self.content.platform_content = pc;
+        }
+        if let Some(media) = input.media {
+            errs.check(media.len() <= 35, "media", "at most 35 media items");
+            for (i, m) in media.iter().enumerate() {
+                let ok = (m.url.starts_with("https://")
+                    || m.url.starts_with("http://")
+                    || m.url.starts_with("media:"))
+                    && m.url.len() <= 2048;
+                errs.check(
+                    ok,
+                    &format!("media[{i}].url"),
+                    "must be an http(s) URL or a media: reference",
+                );
+                errs.check(
+                    m.alt_text
+                        .as_ref()
+                        .is_none_or(|a| a.chars().count() <= 1_500),
+                    &format!("media[{i}].alt_text"),
+                    "must be at most 1,500 characters",
+                );
+            }
+            self.content.media = media;
+        }
+        if let Some(tags) = input.tags {
+            self.tags = clean_list(&mut errs, "tags", tags, 50);
+        }
+        if let Some(labels) = input.labels {
+            self.labels = clean_list(&mut errs, "labels", labels, 20);
+        }
+        if let Some(c) = input.campaign {
+            let c = c.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+            errs.check(
+                c.as_ref().is_none_or(|s| s.chars().count() <= 100),
+                "campaign",
+                "must be at most 100 characters",
+            );
+            self.campaign = c;
+        }
+        if let Some(s) = input.status {
+            if !STATUSES.contains(&s.as_str()) {
+                errs.add(
+                    "status",
+                    format!("unknown status; one of {}", STATUSES.join(", ")),
+                );
+            } else if s != self.status && !matches!(s.as_str(), "draft" | "archived") {
+                errs.add("status", "only draft and archived can be set directly; use the approval and publishing actions");
+            } else if s != self.status
+                && !matches!(
+                    self.status.as_str(),
+                    "draft"
+                        | "archived"
+                        | "changes_requested"
+                        | "approved"
+                        | "in_review"
+                        | "failed"
+                )
+            {
+                errs.add(
+                    "status",
+                    format!("a {} post cannot be moved to {s}", self.status),
+                );
+            }
+            self.status = s;
+        }
+        if let Some(at) = input.scheduled_at {
+            self.scheduled_at = at;
+        }
+        if let Some(v) = input.client_visible {
+            self.client_visible = v;
+        }
+        errs.into_result()?;
+        Ok(self)
+    }
+
+    fn report(&self) -> ValidationReport {
+        self.content.validate(&self.platforms)
+    }
+
+    /// Writes the draft and everything derived from it onto an active model.
+    fn write(&self, m: &mut posts::ActiveModel) {
+        let report = self.report();
+        let platforms: Vec<&str> = self.platforms.iter().map(Platform::as_str).collect();
+        let mut extra: Vec<&str> = self.tags.iter().map(String::as_str).collect();
+        extra.extend(self.campaign.as_deref());
+        m.title = Set(self.title.clone());
+        m.content = Set(self.content.to_json());
+        m.platforms = Set(json!(platforms));
+        m.tags = Set(json!(self.tags));
+        m.labels = Set(json!(self.labels));
+        m.campaign = Set(self.campaign.clone());
+        m.status = Set(self.status.clone());
+        m.scheduled_at = Set(self.scheduled_at);
+        m.client_visible = Set(self.client_visible);
+        m.is_valid = Set(content::is_valid(&report));
+        m.validation = Set(json!(report));
+        m.search_text = Set(self.content.search_text(&self.title, &extra));
+        m.tags_index = Set(listing::index_of(self.tags.iter().map(String::as_str)));
+        m.platforms_index = Set(listing::index_of(platforms.iter().copied()));
+    }
+}
+
+fn known_platforms() -> String {
+    Platform::ALL
+        .iter()
+        .map(Platform::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Trims, drops empties and duplicates (case-insensitively), and bounds a tag-like list.
+fn clean_list(errs: &mut FieldErrors, field: &str, items: Vec<String>, max: usize) -> Vec<String> {
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for raw in items {
+        let t = raw.trim().to_string();
+        if t.is_empty() {
+            continue;
+        }
+        if t.chars().count() > 50 || t.contains('|') {
+            errs.add(
+                field,
+                "each entry must be at most 50 characters and must not contain |",
+            );
+        }
+        if seen.insert(t.to_lowercase()) {
+            out.push(t);
+        }
+    }
+    errs.check(out.len() <= max, field, &format!("at most {max} entries"));
+    out
+}
+
+/// Loads a post through its workspace: 404 unless the caller may see it.
+async fn load_post(
+    state: &AppState,
+    user: &AuthUser,
+    id: Uuid,
+) -> Result<(posts::Model, Membership), ApiError> {
+    let post = posts::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .ok_or(ApiError::NotFound("post"))?;
+    let m = membership(&state.db, &user.0, post.workspace_id)
+        .await
+        .map_err(|e| match e {
+            ApiError::NotFound(_) => ApiError::NotFound("post"),
+            other => other,
+        })?;
+    if !visible_to(&m, &post) {
+        return Err(ApiError::NotFound("post"));
+    }
+    Ok((post, m))
+}
+
+fn visible_to(m: &Membership, post: &posts::Model) -> bool {
+    m.can(Action::PostViewAll) || (m.can(Action::PostViewShared) && post.client_visible)
+}
+
+#[utoipa::path(post, path = "/api/workspaces/{id}/posts", tag = "posts", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = PostInput,
+    responses((status = 201, body = PostView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn create_post(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    meta: RequestMeta,
+    path: web::Path<Uuid>,
+    body: web::Json<PostInput>,
+) -> Result<HttpResponse, ApiError> {
+    let m = membership(&state.db, &user.0, path.into_inner()).await?;
+    m.require(Action::PostCreate)?;
+    let draft = Draft::empty().apply(body.into_inner())?;
+    let now = Utc::now();
+    let mut active = posts::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        workspace_id: Set(m.workspace.id),
+        created_by: Set(Some(user.id())),
+        updated_by: Set(Some(user.id())),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    draft.write(&mut active);
+    let txn = state.db.begin().await?;
+    let post = active.insert(&txn).await?;
+    let ev = events::record(
+        &txn,
+        post_change(&post, &user, &meta, "post.created", json!({})),
+    )
+    .await?;
+    txn.commit().await?;
+    events::announce(state.bus.as_ref(), &[ev]).await;
+    Ok(HttpResponse::Created().json(PostView::from(&post)))
+}
+
+fn post_change<'a>(
+    post: &posts::Model,
+    user: &AuthUser,
+    meta: &'a RequestMeta,
+    event_type: &'static str,
+    extra: serde_json::Value,
+) -> Change<'a> {
+    let mut data = json!({ "post_id": post.id, "title": post.title, "status": post.status });
+    if let (Some(d), Some(e)) = (data.as_object_mut(), extra.as_object()) {
+        d.extend(e.clone());
+    }
+    Change {
+        workspace_id: Some(post.workspace_id),
+        actor_id: Some(user.id()),
+        event_type,
+        target_type: "post",
+        target_id: Some(post.id.to_string()),
+        data,
+        meta,
+    }
+}
+
+#[utoipa::path(post, path = "/api/workspaces/{id}/posts/validate", tag = "posts", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = PostInput,
+    responses((status = 200, body = ValidationResponse, description = "Per-platform problems for this content; nothing is saved"),
+              (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn validate_post(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<Uuid>,
+    body: web::Json<PostInput>,
+) -> Result<HttpResponse, ApiError> {
+    let m = membership(&state.db, &user.0, path.into_inner()).await?;
+    m.require(Action::PostViewAll)?;
+    let draft = Draft::empty().apply(body.into_inner())?;
+    let report = draft.report();
+    let rules = draft
+        .platforms
+        .iter()
+        .map(|p| {
+            (
+                p.as_str().to_string(),
+                serde_json::to_value(validation::rules(*p)).unwrap_or_default(),
+            )
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(ValidationResponse {
+        is_valid: content::is_valid(&report),
+        validation: report,
+        rules,
+    }))
+}
+
+#[utoipa::path(get, path = "/api/posts/{id}", tag = "posts", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), responses((status = 200, body = PostView), (status = 404, body = ErrorBody)))]
+pub async fn get_post(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let (post, _) = load_post(&state, &user, path.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(PostView::from(&post)))
+}
+
+#[utoipa::path(put, path = "/api/posts/{id}", tag = "posts", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = PostInput,
+    responses((status = 200, body = PostView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn update_post(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    meta: RequestMeta,
+    path: web::Path<Uuid>,
+    body: web::Json<PostInput>,
+) -> Result<HttpResponse, ApiError> {
+    let (post, m) = load_post(&state, &user, path.into_inner()).await?;
+    m.require(Action::PostEdit)?;
+    let before_status = post.status.clone();
+    let draft = Draft::from_model(&post).apply(body.into_inner())?;
+    let mut active = post.into_active_model();
+    draft.write(&mut active);
+    active.updated_by = Set(Some(user.id()));
+    active.updated_at = Set(Utc::now());
+    let txn = state.db.begin().await?;
+    let post = active.update(&txn).await?;
+    let mut evs = vec![
+        events::record(
+            &txn,
+            post_change(&post, &user, &meta, "post.updated", json!({})),
+        )
+        .await?,
+    ];
+    if post.status != before_status {
+        let extra = json!({ "from": before_status, "to": post.status });
+        evs.push(
+            events::record(
+                &txn,
+                post_change(&post, &user, &meta, "post.status_changed", extra),
+            )
+            .await?,
+        );
+    }
+    txn.commit().await?;
+    events::announce(state.bus.as_ref(), &evs).await;
+    Ok(HttpResponse::Ok().json(PostView::from(&post)))
+}
+
+#[utoipa::path(delete, path = "/api/posts/{id}", tag = "posts", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 204, description = "Deleted"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn delete_post(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    meta: RequestMeta,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let (post, m) = load_post(&state, &user, path.into_inner()).await?;
+    m.require(Action::PostDelete)?;
+    let txn = state.db.begin().await?;
+    posts::Entity::delete_by_id(post.id).exec(&txn).await?;
+    let ev = events::record(
+        &txn,
+        post_change(&post, &user, &meta, "post.deleted", json!({})),
+    )
+    .await?;
+    txn.commit().await?;
+    events::announce(state.bus.as_ref(), &[ev]).await;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[utoipa::path(post, path = "/api/posts/{id}/duplicate", tag = "posts", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 201, body = PostView, description = "A draft copy, unscheduled"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn duplicate_post(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    meta: RequestMeta,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let (post, m) = load_post(&state, &user, path.into_inner()).await?;
+    m.require(Action::PostCreate)?;
+    let mut draft = Draft::from_model(&post);
+    let suffix = " (copy)";
+    draft.title = format!(
+        "{}{suffix}",
+        draft
+            .title
+            .chars()
+            .take(200 - suffix.len())
+            .collect::<String>()
+    );
+    draft.status = "draft".into();
+    draft.scheduled_at = None;
+    let now = Utc::now();
+    let mut active = posts::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        workspace_id: Set(post.workspace_id),
+        created_by: Set(Some(user.id())),
+        updated_by: Set(Some(user.id())),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    draft.write(&mut active);
+    let txn = state.db.begin().await?;
+    let copy = active.insert(&txn).await?;
+    let ev = events::record(
+        &txn,
+        post_change(
+            &copy,
+            &user,
+            &meta,
+            "post.created",
+            json!({ "duplicated_from": post.id }),
+        ),
+    )
+    .await?;
+    txn.commit().await?;
+    events::announce(state.bus.as_ref(), &[ev]).await;
+    Ok(HttpResponse::Created().json(PostView::from(&copy)))
+}
+
+/// Platform rules, for clients that count characters as the user types.
+#[utoipa::path(get, path = "/api/platforms", tag = "posts",
+    responses((status = 200, description = "Each platform's limits and required fields", body = Object)))]
+pub async fn list_platforms() -> HttpResponse {
+    let rules: Vec<_> = Platform::ALL
+        .iter()
+        .map(|p| validation::rules(*p))
+        .collect();
+    HttpResponse::Ok().json(rules)
+}
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/platforms", web::get().to(list_platforms))
+        .service(
+            web::resource("/workspaces/{id}/posts")
+                .route(web::get().to(listing::list_posts))
+                .route(web::post().to(create_post)),
+        )
+        .route(
+            "/workspaces/{id}/posts/validate",
+            web::post().to(validate_post),
+        )
+        .service(
+            web::resource("/posts/{id}")
+                .route(web::get().to(get_post))
+                .route(web::put().to(update_post))
+                .route(web::delete().to(delete_post)),
+        )
+        .route("/posts/{id}/duplicate", web::post().to(duplicate_post));
+}

@@ -1,0 +1,186 @@
+//! `Application::build` wires settings into a running server: storage (migrated), keys,
+//! Redis (optional), the bus, the mailer, metrics, and the HTTP app. It binds before it
+//! returns, so port 0 works and [`Application::port`] tells which port was picked — which is
+//! how every integration test gets its own real server.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::middleware::{from_fn, Condition};
+use actix_web::{web, App, HttpServer};
+use copydesk_actors::memory_bus::MemoryBus;
+use copydesk_actors::ports::Bus;
+
+use crate::auth::throttle::{Limiter, MemoryLimiter, RedisLimiter};
+use crate::auth::tokens::JwtKeys;
+use crate::bus::RedisBus;
+use crate::config::Settings;
+use crate::error::{extractors, ApiError};
+use crate::http::{health, metrics, middleware, openapi, static_files};
+use crate::keys::Keys;
+use crate::mail::Mailer;
+use crate::state::AppState;
+use crate::{auth, posts, store, workspaces};
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: AppState,
+}
+
+async fn connect_redis(
+    url: &str,
+) -> anyhow::Result<(redis::Client, redis::aio::ConnectionManager)> {
+    let client = redis::Client::open(url)
+        .map_err(|e| anyhow::anyhow!("invalid setting `redis.url`: {e}"))?;
+    let manager = tokio::time::timeout(
+        Duration::from_secs(10),
+        redis::aio::ConnectionManager::new(client.clone()),
+    )
+    .await
+    .map_err(|_| anyhow::anyhow!("timed out connecting to Redis"))?
+    .map_err(|e| anyhow::anyhow!("cannot connect to Redis: {e}"))?;
+    Ok((client, manager))
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let db = store::connect(&settings).await?;
+        store::migrate(&db).await?;
+        let keys = Keys::load(&settings)?;
+
+        let (redis, limiter, bus): (_, Arc<dyn Limiter>, Arc<dyn Bus>) = match settings.redis.url()
+        {
+            Some(url) => {
+                let (client, manager) = connect_redis(url).await?;
+                (
+                    Some(manager.clone()),
+                    Arc::new(RedisLimiter::new(manager.clone(), &settings.redis.prefix)),
+                    Arc::new(RedisBus::new(client, manager, &settings.redis.prefix)),
+                )
+            }
+            None => (
+                None,
+                Arc::new(MemoryLimiter::default()),
+                Arc::new(MemoryBus::new()),
+            ),
+        };
+
+        let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot listen on {}:{}: {e}",
+                    settings.server.host,
+                    settings.server.port
+                )
+            })?;
+        let addr = listener.local_addr()?;
+        let public_url = settings.public_url(addr.port());
+        let mailer = Arc::new(Mailer::from_settings(&settings)?);
+
+        let state = AppState {
+            db,
+            jwt: JwtKeys::new(&keys.jwt_secret, &settings.auth),
+            encryption_key: Arc::new(keys.encryption_key),
+            mailer: mailer.clone(),
+            limiter,
+            bus,
+            redis,
+            public_url: public_url.clone(),
+            settings: Arc::new(settings),
+        };
+        let server = build_server(listener, state.clone())?;
+        tracing::info!(
+            addr = %addr,
+            url = %public_url,
+            database = if state.settings.database.is_postgres() { "postgres" } else { "sqlite" },
+            bus = state.bus.name(),
+            mail = %mailer.describe(),
+            "listening"
+        );
+        Ok(Self {
+            port: addr.port(),
+            server,
+            state,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until SIGTERM/SIGINT, then drains in-flight requests (up to
+    /// `server.shutdown_timeout_secs`).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn build_server(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
+    let settings = state.settings.clone();
+    let shutdown_timeout = settings.server.shutdown_timeout_secs;
+    let workers = settings.server.workers;
+    let metrics = metrics::Metrics::new();
+    let state = web::Data::new(state);
+    let static_dir = settings.static_files.dir.clone();
+    let has_ui = static_dir.join("index.html").is_file();
+    if !has_ui {
+        tracing::warn!(dir = %static_dir.display(), "web app not built; serving the API only");
+    }
+    let mut server = HttpServer::new(move || {
+        let limit = settings.server.body_limit_bytes;
+        let origins = settings.server.cors_allowed_origins.clone();
+        let mut cors = actix_cors::Cors::default()
+            .allowed_methods(["GET", "POST", "PUT", "DELETE", "OPTIONS"])
+            .allowed_headers([
+                actix_web::http::header::AUTHORIZATION,
+                actix_web::http::header::CONTENT_TYPE,
+            ])
+            .expose_headers([middleware::REQUEST_ID, "retry-after"])
+            .max_age(3600);
+        for o in &origins {
+            cors = cors.allowed_origin(o);
+        }
+        let api = web::scope("/api")
+            .configure(auth::handlers::routes)
+            .configure(workspaces::routes)
+            .configure(posts::routes)
+            .route("/openapi.json", web::get().to(openapi::openapi_json))
+            .default_service(web::to(|| async {
+                Err::<actix_web::HttpResponse, _>(ApiError::NotFound("route"))
+            }));
+        let app = App::new()
+            .app_data(state.clone())
+            .app_data(web::Data::new(metrics.clone()))
+            .app_data(extractors::json_config(limit))
+            .app_data(web::PayloadConfig::new(limit))
+            .app_data(extractors::path_config())
+            .app_data(extractors::query_config())
+            .wrap(Condition::new(!origins.is_empty(), cors))
+            .wrap(middleware::security_headers(settings.server.behind_tls))
+            .wrap(from_fn(metrics::track))
+            .wrap(from_fn(middleware::request_id))
+            .route("/health", web::get().to(health::health))
+            .route("/health/live", web::get().to(health::live))
+            .route("/health/ready", web::get().to(health::ready))
+            .route("/metrics", web::get().to(metrics::metrics))
+            .service(api);
+        if has_ui {
+            app.service(static_files::service(static_dir.clone()))
+        } else {
+            app.route("/", web::get().to(static_files::not_built))
+        }
+    })
+    .shutdown_timeout(shutdown_timeout)
+    .listen(listener)?;
+    if let Some(w) = workers {
+        server = server.workers(w);
+    }
+    Ok(server.run())
+}

@@ -1,0 +1,27 @@
+//! What every request handler can reach: storage, settings, keys, the mailer, the throttle
+//! and the cluster bus. Built once by `startup::Application`.
+
+use std::sync::Arc;
+
+use copydesk_actors::ports::Bus;
+use sea_orm::DatabaseConnection;
+
+use crate::auth::throttle::Limiter;
+use crate::auth::tokens::JwtKeys;
+use crate::config::Settings;
+use crate::mail::Mailer;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub settings: Arc<Settings>,
+    pub jwt: JwtKeys,
+    /// Key for secrets at rest (platform tokens, webhook secrets).
+    pub encryption_key: Arc<[u8; 32]>,
+    pub mailer: Arc<Mailer>,
+    pub limiter: Arc<dyn Limiter>,
+    pub bus: Arc<dyn Bus>,
+    pub redis: Option<redis::aio::ConnectionManager>,
+    /// Base URL for links in emails.
+    pub public_url: String,
+}

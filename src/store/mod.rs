@@ -1,0 +1,49 @@
+//! Storage: connecting (SQLite by default, PostgreSQL in production), migrating, and the
+//! entities. Every domain module reaches the database through sea-orm, so the same code
+//! runs on both.
+
+pub mod entities;
+
+use std::time::Duration;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
+
+use crate::config::Settings;
+
+pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> {
+    let url = settings.database.url();
+    if url.starts_with("sqlite:") {
+        // The default file lives under the data directory; create it on first start.
+        std::fs::create_dir_all(&settings.database.data_dir)?;
+    }
+    let mut opts = ConnectOptions::new(url.clone());
+    opts.max_connections(settings.database.max_connections)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(10))
+        .sqlx_logging(false);
+    if url.starts_with("sqlite:") {
+        // One writer at a time is SQLite's nature; a small pool avoids lock contention.
+        opts.max_connections(settings.database.max_connections.min(8));
+    }
+    let db = Database::connect(opts)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot connect to the database: {e}"))?;
+    if url.starts_with("sqlite:") {
+        // WAL lets readers proceed during a write; busy_timeout waits for the writer
+        // instead of failing with "database is locked".
+        for pragma in [
+            "PRAGMA journal_mode=WAL",
+            "PRAGMA busy_timeout=5000",
+            "PRAGMA synchronous=NORMAL",
+        ] {
+            db.execute_unprepared(pragma).await?;
+        }
+    }
+    Ok(db)
+}
+
+pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
+    Migrator::up(db, None).await?;
+    Ok(())
+}

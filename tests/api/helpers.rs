@@ -1,0 +1,250 @@
+//! `spawn_app()`: a real Copydesk server on a free port with its own fresh database.
+//!
+//! `COPYDESK_TEST_DATABASE=postgres` (set by `scripts/test`) runs against PostgreSQL at
+//! `COPYDESK_TEST_POSTGRES_URL` — each test creates its own database there — with Redis at
+//! `COPYDESK_TEST_REDIS_URL` under a per-test key prefix. Otherwise each test gets its own
+//! SQLite file and the in-process bus.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use copydesk::config::{Secret, Settings, SmtpTls};
+use copydesk::startup::Application;
+use reqwest::{Response, StatusCode};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::smtp::{Mail, SmtpSink};
+
+pub const PASSWORD: &str = "tidy-otter-lamp-42";
+
+pub struct TestApp {
+    pub addr: String,
+    /// The server's own database handle, for asserting what was stored.
+    pub db: sea_orm::DatabaseConnection,
+    pub client: reqwest::Client,
+    pub mail: SmtpSink,
+    pub settings: Settings,
+    _dir: tempfile::TempDir,
+}
+
+pub struct Session {
+    pub user_id: String,
+    pub email: String,
+    pub access: String,
+    pub refresh: String,
+}
+
+pub fn is_postgres() -> bool {
+    std::env::var("COPYDESK_TEST_DATABASE").as_deref() == Ok("postgres")
+}
+
+async fn fresh_postgres_url() -> String {
+    use sea_orm::{ConnectionTrait, Database};
+    let admin = std::env::var("COPYDESK_TEST_POSTGRES_URL")
+        .expect("COPYDESK_TEST_POSTGRES_URL must be set when COPYDESK_TEST_DATABASE=postgres");
+    let name = format!("copydesk_test_{}", Uuid::new_v4().simple());
+    let conn = Database::connect(&admin)
+        .await
+        .expect("connect to the admin database");
+    conn.execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create test database");
+    conn.close().await.ok();
+    let (base, _) = admin.rsplit_once('/').expect("URL has a database name");
+    format!("{base}/{name}")
+}
+
+/// Settings for a test server; `tweak` adjusts them before start.
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let (mail, smtp_port) = SmtpSink::start().await;
+    let mut s = Settings::default();
+    s.server.port = 0;
+    s.server.workers = Some(1);
+    s.database.data_dir = dir.path().to_path_buf();
+    s.database.max_connections = 5;
+    if is_postgres() {
+        s.database.url = Some(Secret::new(fresh_postgres_url().await));
+        let redis = std::env::var("COPYDESK_TEST_REDIS_URL")
+            .expect("COPYDESK_TEST_REDIS_URL must be set when COPYDESK_TEST_DATABASE=postgres");
+        s.redis.url = Some(Secret::new(redis));
+        s.redis.prefix = format!("test-{}", Uuid::new_v4().simple());
+    }
+    s.smtp.host = Some("127.0.0.1".into());
+    s.smtp.port = smtp_port;
+    s.smtp.tls = SmtpTls::None;
+    s.smtp.from = "Copydesk <noreply@copydesk.test>".into();
+    s.auth.email_requests_per_ip = 10_000;
+    s.auth.login_max_failures_per_ip = 10_000;
+    s.static_files.dir = dir.path().join("no-web");
+    s.log.level = "warn".into();
+    tweak(&mut s);
+    let app = Application::build(s.clone())
+        .await
+        .expect("application builds");
+    let addr = format!("http://127.0.0.1:{}", app.port());
+    let db = app.state().db.clone();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        addr,
+        db,
+        client: reqwest::Client::new(),
+        mail,
+        settings: s,
+        _dir: dir,
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A unique address for this test process.
+pub fn email(who: &str) -> String {
+    format!(
+        "{who}-{}-{}@example.com",
+        COUNTER.fetch_add(1, Ordering::Relaxed),
+        &Uuid::new_v4().simple().to_string()[..8]
+    )
+}
+
+pub async fn body(r: Response) -> Value {
+    r.json().await.unwrap_or(Value::Null)
+}
+
+/// Asserts the status and the error code of an error response; returns the body.
+pub async fn assert_error(r: Response, status: StatusCode, code: &str) -> Value {
+    assert_eq!(r.status(), status, "expected {status} {code}");
+    let b = body(r).await;
+    assert_eq!(b["error"]["code"], code, "{b}");
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{b}"
+    );
+    b
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.addr, path)
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Response {
+        let mut rq = self.client.post(self.url(path)).json(&body);
+        if let Some(t) = token {
+            rq = rq.bearer_auth(t);
+        }
+        rq.send().await.unwrap()
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> Response {
+        self.client
+            .put(self.url(path))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> Response {
+        self.client
+            .delete(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn verification_mail(&self, email: &str) -> Mail {
+        self.mail.last_to(email).await
+    }
+
+    /// Registers, follows the emailed link, and returns a signed-in session.
+    pub async fn register_verified(&self, email: &str, name: &str) -> Session {
+        let r = self
+            .post(
+                "/api/auth/register",
+                None,
+                json!({ "email": email, "password": PASSWORD, "name": name }),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::ACCEPTED);
+        let mail = self.mail.nth_to(email, 1).await;
+        let token = mail
+            .token_after("verify-email?token=")
+            .expect("verification link");
+        let r = self
+            .post("/api/auth/verify-email", None, json!({ "token": token }))
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        session(body(r).await)
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> Response {
+        self.post(
+            "/api/auth/login",
+            None,
+            json!({ "email": email, "password": password }),
+        )
+        .await
+    }
+
+    pub async fn create_workspace(&self, s: &Session, name: &str) -> String {
+        let r = self
+            .post("/api/workspaces", Some(&s.access), json!({ "name": name }))
+            .await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        body(r).await["id"].as_str().unwrap().to_string()
+    }
+
+    /// A verified user holding `role` in `ws` (added by the admin session).
+    pub async fn member_with_role(&self, admin: &Session, ws: &str, role: &str) -> Session {
+        let e = email(role);
+        let s = self.register_verified(&e, role).await;
+        let r = self
+            .post(
+                &format!("/api/workspaces/{ws}/members"),
+                Some(&admin.access),
+                json!({ "email": e, "role": role }),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        assert_eq!(body(r).await["status"], "added");
+        s
+    }
+
+    pub async fn create_post(&self, s: &Session, ws: &str, post: Value) -> Value {
+        let r = self
+            .post(
+                &format!("/api/workspaces/{ws}/posts"),
+                Some(&s.access),
+                post,
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        body(r).await
+    }
+}
+
+pub fn session(b: Value) -> Session {
+    Session {
+        user_id: b["user"]["id"].as_str().unwrap().to_string(),
+        email: b["user"]["email"].as_str().unwrap().to_string(),
+        access: b["access_token"].as_str().unwrap().to_string(),
+        refresh: b["refresh_token"].as_str().unwrap().to_string(),
+    }
+}

@@ -1,0 +1,11 @@
+//! Integration tests: one binary, a module per domain. Each test gets a real server on a
+//! free port and a fresh database (SQLite, or PostgreSQL + Redis under `scripts/test`).
+
+mod helpers;
+mod smtp;
+
+mod auth;
+mod infra;
+mod permissions;
+mod posts;
+mod workspaces;
