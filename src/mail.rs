@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use lettre::message::{header::ContentType, Mailbox};
+use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::{Body, Mailbox, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
@@ -30,6 +31,17 @@ pub struct Email {
     pub to: String,
     pub subject: String,
     pub body: String,
+}
+
+/// Plain 8-bit text when every line fits RFC 5322's 998-byte limit, so links stay whole in
+/// every mail client and readable in the outbox files (lettre would otherwise pick
+/// quoted-printable for any line over 76 characters, splitting links with `=`).
+fn plain_body(text: &str) -> Body {
+    if !text.contains('\0') && text.lines().all(|l| l.len() <= 998) {
+        let crlf = text.lines().collect::<Vec<_>>().join("\r\n") + "\r\n";
+        return Body::dangerous_pre_encoded(crlf.into_bytes(), ContentTransferEncoding::EightBit);
+    }
+    Body::new(text.to_string())
 }
 
 impl Mailer {
@@ -75,8 +87,11 @@ impl Mailer {
             .from(self.from.clone())
             .to(email.to.parse()?)
             .subject(email.subject.clone())
-            .header(ContentType::TEXT_PLAIN)
-            .body(email.body.clone())?;
+            .singlepart(
+                SinglePart::builder()
+                    .header(ContentType::TEXT_PLAIN)
+                    .body(plain_body(&email.body)),
+            )?;
         match &self.transport {
             Transport::Smtp(t) => {
                 t.send(msg).await?;
@@ -103,5 +118,30 @@ impl Mailer {
                 tracing::error!(error = %e, subject = %email.subject, "could not send email");
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn outbox_mail_keeps_links_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Settings::default();
+        s.mail.outbox_dir = Some(dir.path().to_path_buf());
+        let m = Mailer::from_settings(&s).unwrap();
+        let link = format!("http://127.0.0.1:8080/verify-email?token={}", "A".repeat(43));
+        m.send(&Email {
+            to: "a@example.com".into(),
+            subject: "Hi".into(),
+            body: format!("Hello Zoë,\n\n{link}\n"),
+        })
+        .await
+        .unwrap();
+        let file = std::fs::read_dir(dir.path()).unwrap().next().unwrap().unwrap().path();
+        let text = std::fs::read_to_string(file).unwrap();
+        assert!(text.contains(&link), "{text}");
+        assert!(text.contains("Content-Transfer-Encoding: 8bit"), "{text}");
     }
 }

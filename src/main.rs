@@ -56,6 +56,9 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve => {
             let settings = load_settings();
             copydesk::telemetry::init(&settings.log);
+            // Listen for SIGTERM before anything else, so a stop that arrives during
+            // start-up is still graceful.
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
             let app = match Application::build(settings).await {
                 Ok(app) => app,
                 Err(e) => {
@@ -64,6 +67,15 @@ async fn main() -> anyhow::Result<()> {
                     std::process::exit(1);
                 }
             };
+            let handle = app.handle();
+            tokio::spawn(async move {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+                tracing::info!("shutting down: finishing in-flight requests");
+                handle.stop(true).await;
+            });
             app.run_until_stopped().await?;
             tracing::info!("stopped");
         }

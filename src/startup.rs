@@ -115,8 +115,15 @@ impl Application {
         &self.state
     }
 
-    /// Serves until SIGTERM/SIGINT, then drains in-flight requests (up to
-    /// `server.shutdown_timeout_secs`).
+    /// Stops the server: `handle().stop(true)` drains in-flight requests first.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped through [`Application::handle`]; in-flight requests then get up
+    /// to `server.shutdown_timeout_secs` to finish. (`main` turns SIGTERM/SIGINT into a stop;
+    /// actix's own signal handling is off because it is installed only once the server is
+    /// first polled, which would let an early SIGTERM kill the process outright.)
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
@@ -178,6 +185,7 @@ fn build_server(listener: TcpListener, state: AppState) -> anyhow::Result<Server
         }
     })
     .shutdown_timeout(shutdown_timeout)
+    .disable_signals()
     .listen(listener)?;
     if let Some(w) = workers {
         server = server.workers(w);

@@ -9,7 +9,7 @@ use actix_web::{web, HttpResponse};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, SimpleExpr};
+use sea_orm::sea_query::{LikeExpr, SimpleExpr};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -42,15 +42,7 @@ fn like_escape(s: &str) -> String {
 }
 
 fn like(col: posts::Column, pattern: String) -> SimpleExpr {
-    Expr::cust_with_exprs(
-        format!("{} LIKE $1 ESCAPE '\\'", quoted(col)),
-        [Expr::val(pattern).into()],
-    )
-}
-
-fn quoted(col: posts::Column) -> String {
-    use sea_orm::Iden;
-    format!("\"{}\"", col.to_string())
+    col.like(LikeExpr::new(pattern).escape('\\'))
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -13,7 +13,7 @@ use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::smtp::{Mail, SmtpSink};
+use crate::smtp::SmtpSink;
 
 pub const PASSWORD: &str = "tidy-otter-lamp-42";
 
@@ -23,7 +23,6 @@ pub struct TestApp {
     pub db: sea_orm::DatabaseConnection,
     pub client: reqwest::Client,
     pub mail: SmtpSink,
-    pub settings: Settings,
     _dir: tempfile::TempDir,
 }
 
@@ -79,7 +78,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     s.static_files.dir = dir.path().join("no-web");
     s.log.level = "warn".into();
     tweak(&mut s);
-    let app = Application::build(s.clone())
+    let app = Application::build(s)
         .await
         .expect("application builds");
     let addr = format!("http://127.0.0.1:{}", app.port());
@@ -90,7 +89,6 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
         db,
         client: reqwest::Client::new(),
         mail,
-        settings: s,
         _dir: dir,
     }
 }
@@ -169,10 +167,6 @@ impl TestApp {
             .unwrap()
     }
 
-    pub async fn verification_mail(&self, email: &str) -> Mail {
-        self.mail.last_to(email).await
-    }
-
     /// Registers, follows the emailed link, and returns a signed-in session.
     pub async fn register_verified(&self, email: &str, name: &str) -> Session {
         let r = self
@@ -183,7 +177,7 @@ impl TestApp {
             )
             .await;
         assert_eq!(r.status(), StatusCode::ACCEPTED);
-        let mail = self.mail.nth_to(email, 1).await;
+        let mail = self.mail.containing(email, "verify-email?token=").await;
         let token = mail
             .token_after("verify-email?token=")
             .expect("verification link");

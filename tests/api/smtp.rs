@@ -122,22 +122,27 @@ impl SmtpSink {
 
     /// Waits for the `n`-th message (1-based) to `addr`; fails the test after 15 s.
     pub async fn nth_to(&self, addr: &str, n: usize) -> Mail {
+        self.wait(addr, &format!("email #{n}"), |mails| mails.get(n - 1).cloned()).await
+    }
+
+    /// Waits for the first message to `addr` whose text contains `marker`.
+    pub async fn containing(&self, addr: &str, marker: &str) -> Mail {
+        self.wait(addr, marker, |mails| mails.iter().find(|m| m.text().contains(marker)).cloned())
+            .await
+    }
+
+    async fn wait(&self, addr: &str, what: &str, pick: impl Fn(&[Mail]) -> Option<Mail>) -> Mail {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
         loop {
             let notified = self.arrived.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if let Some(m) = self.all_to(addr).get(n - 1) {
-                return m.clone();
+            if let Some(m) = pick(&self.all_to(addr)) {
+                return m;
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                panic!("no email #{n} to {addr} arrived");
+                panic!("no {what} to {addr} arrived");
             }
         }
-    }
-
-    pub async fn last_to(&self, addr: &str) -> Mail {
-        let n = self.all_to(addr).len().max(1);
-        self.nth_to(addr, n).await
     }
 }
