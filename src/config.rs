@@ -36,7 +36,7 @@ impl fmt::Debug for Secret {
     }
 }
 
-#[derive(Clone, Debug, Deserialize)]
+#[derive(Clone, Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     pub server: ServerSettings,
@@ -271,22 +271,6 @@ impl Default for LogSettings {
         Self {
             level: "info".into(),
             format: "json".into(),
-        }
-    }
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            server: ServerSettings::default(),
-            database: DatabaseSettings::default(),
-            redis: RedisSettings::default(),
-            auth: AuthSettings::default(),
-            security: SecuritySettings::default(),
-            smtp: SmtpSettings::default(),
-            mail: MailSettings::default(),
-            static_files: StaticSettings::default(),
-            log: LogSettings::default(),
         }
     }
 }

@@ -131,7 +131,10 @@ mod tests {
         let mut s = Settings::default();
         s.mail.outbox_dir = Some(dir.path().to_path_buf());
         let m = Mailer::from_settings(&s).unwrap();
-        let link = format!("http://127.0.0.1:8080/verify-email?token={}", "A".repeat(43));
+        let link = format!(
+            "http://127.0.0.1:8080/verify-email?token={}",
+            "A".repeat(43)
+        );
         m.send(&Email {
             to: "a@example.com".into(),
             subject: "Hi".into(),
@@ -139,7 +142,12 @@ mod tests {
         })
         .await
         .unwrap();
-        let file = std::fs::read_dir(dir.path()).unwrap().next().unwrap().unwrap().path();
+        let file = std::fs::read_dir(dir.path())
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
         let text = std::fs::read_to_string(file).unwrap();
         assert!(text.contains(&link), "{text}");
         assert!(text.contains("Content-Transfer-Encoding: 8bit"), "{text}");

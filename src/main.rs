@@ -58,7 +58,8 @@ async fn main() -> anyhow::Result<()> {
             copydesk::telemetry::init(&settings.log);
             // Listen for SIGTERM before anything else, so a stop that arrives during
             // start-up is still graceful.
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
             let app = match Application::build(settings).await {
                 Ok(app) => app,
                 Err(e) => {

@@ -78,9 +78,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     s.static_files.dir = dir.path().join("no-web");
     s.log.level = "warn".into();
     tweak(&mut s);
-    let app = Application::build(s)
-        .await
-        .expect("application builds");
+    let app = Application::build(s).await.expect("application builds");
     let addr = format!("http://127.0.0.1:{}", app.port());
     let db = app.state().db.clone();
     tokio::spawn(app.run_until_stopped());

@@ -16,9 +16,16 @@ async fn health_endpoints_report_dependencies() {
     let h = body(h).await;
     assert_eq!(h["status"], "ok");
     assert_eq!(h["database"]["ok"], true);
-    assert_eq!(h["redis"].is_object(), is_postgres(), "redis is checked exactly when configured: {h}");
+    assert_eq!(
+        h["redis"].is_object(),
+        is_postgres(),
+        "redis is checked exactly when configured: {h}"
+    );
     for path in ["/health/live", "/health/ready"] {
-        assert_eq!(app.client.get(app.url(path)).send().await.unwrap().status(), StatusCode::OK);
+        assert_eq!(
+            app.client.get(app.url(path)).send().await.unwrap().status(),
+            StatusCode::OK
+        );
     }
 }
 
@@ -27,8 +34,19 @@ async fn metrics_count_requests_by_route_pattern() {
     let app = spawn_app().await;
     let s = app.register_verified(&email("m"), "M").await;
     app.get("/api/users/profile", &s.access).await;
-    let text = app.client.get(app.url("/metrics")).send().await.unwrap().text().await.unwrap();
-    assert!(text.contains("http_request_duration_seconds_bucket"), "{text}");
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("http_request_duration_seconds_bucket"),
+        "{text}"
+    );
     assert!(text.contains(r#"route="/api/users/profile""#));
     assert!(text.contains(r#"route="/api/auth/register",status="202""#));
     assert!(text.contains("process_resident_memory_bytes"));
@@ -37,7 +55,14 @@ async fn metrics_count_requests_by_route_pattern() {
 #[tokio::test]
 async fn openapi_document_lists_the_api() {
     let app = spawn_app().await;
-    let doc = body(app.client.get(app.url("/api/openapi.json")).send().await.unwrap()).await;
+    let doc = body(
+        app.client
+            .get(app.url("/api/openapi.json"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
     for path in [
         "/api/auth/register",
@@ -57,32 +82,66 @@ async fn openapi_document_lists_the_api() {
 #[tokio::test]
 async fn security_headers_request_ids_and_json_errors() {
     let app = spawn_app().await;
-    let r = app.client.get(app.url("/api/nothing-here")).header("x-request-id", "trace-123").send().await.unwrap();
+    let r = app
+        .client
+        .get(app.url("/api/nothing-here"))
+        .header("x-request-id", "trace-123")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.headers()["x-request-id"], "trace-123");
     assert_eq!(r.headers()["x-content-type-options"], "nosniff");
-    assert!(r.headers()["content-security-policy"].to_str().unwrap().contains("frame-ancestors 'none'"));
-    assert!(r.headers().get("strict-transport-security").is_none(), "no HSTS without TLS");
+    assert!(r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("frame-ancestors 'none'"));
+    assert!(
+        r.headers().get("strict-transport-security").is_none(),
+        "no HSTS without TLS"
+    );
     assert_error(r, StatusCode::NOT_FOUND, "not_found").await;
     // A hostile request id is replaced, not echoed.
-    let r = app.client.get(app.url("/health/live")).header("x-request-id", "a\"b").send().await.unwrap();
+    let r = app
+        .client
+        .get(app.url("/health/live"))
+        .header("x-request-id", "a\"b")
+        .send()
+        .await
+        .unwrap();
     assert_ne!(r.headers()["x-request-id"], "a\"b");
 
     let tls = spawn_app_with(|s| s.server.behind_tls = true).await;
-    let r = tls.client.get(tls.url("/health/live")).send().await.unwrap();
-    assert!(r.headers()["strict-transport-security"].to_str().unwrap().contains("max-age="));
+    let r = tls
+        .client
+        .get(tls.url("/health/live"))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.headers()["strict-transport-security"]
+        .to_str()
+        .unwrap()
+        .contains("max-age="));
 }
 
 #[tokio::test]
 async fn oversized_bodies_get_413() {
     let app = spawn_app_with(|s| s.server.body_limit_bytes = 4096).await;
     let big = "x".repeat(10_000);
-    let r = app.post("/api/auth/login", None, json!({ "email": big, "password": "p" })).await;
+    let r = app
+        .post(
+            "/api/auth/login",
+            None,
+            json!({ "email": big, "password": "p" }),
+        )
+        .await;
     assert_error(r, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
 }
 
 #[tokio::test]
 async fn cors_allows_only_configured_origins() {
-    let app = spawn_app_with(|s| s.server.cors_allowed_origins = vec!["https://app.example.com".into()]).await;
+    let app =
+        spawn_app_with(|s| s.server.cors_allowed_origins = vec!["https://app.example.com".into()])
+            .await;
     let r = app
         .client
         .request(reqwest::Method::OPTIONS, app.url("/api/auth/login"))
@@ -91,7 +150,10 @@ async fn cors_allows_only_configured_origins() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.headers()["access-control-allow-origin"], "https://app.example.com");
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "https://app.example.com"
+    );
     let r = app
         .client
         .request(reqwest::Method::OPTIONS, app.url("/api/auth/login"))
@@ -152,7 +214,10 @@ fn sigterm_shuts_down_gracefully_and_secrets_stay_out_of_logs() {
         }
     }
     assert!(log.contains("\"addr\":\"127.0.0.1:"), "{log}");
-    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     for line in lines {
         log.push_str(&line.unwrap());
         log.push('\n');
@@ -161,5 +226,8 @@ fn sigterm_shuts_down_gracefully_and_secrets_stay_out_of_logs() {
     assert!(status.success(), "{status:?}\n{log}");
     assert!(log.contains("\"stopped\""), "{log}");
     assert!(!log.contains(secret));
-    assert!(dir.path().join("data/copydesk.db").exists(), "the SQLite file is created on first start");
+    assert!(
+        dir.path().join("data/copydesk.db").exists(),
+        "the SQLite file is created on first start"
+    );
 }

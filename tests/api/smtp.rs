@@ -122,13 +122,18 @@ impl SmtpSink {
 
     /// Waits for the `n`-th message (1-based) to `addr`; fails the test after 15 s.
     pub async fn nth_to(&self, addr: &str, n: usize) -> Mail {
-        self.wait(addr, &format!("email #{n}"), |mails| mails.get(n - 1).cloned()).await
+        self.wait(addr, &format!("email #{n}"), |mails| {
+            mails.get(n - 1).cloned()
+        })
+        .await
     }
 
     /// Waits for the first message to `addr` whose text contains `marker`.
     pub async fn containing(&self, addr: &str, marker: &str) -> Mail {
-        self.wait(addr, marker, |mails| mails.iter().find(|m| m.text().contains(marker)).cloned())
-            .await
+        self.wait(addr, marker, |mails| {
+            mails.iter().find(|m| m.text().contains(marker)).cloned()
+        })
+        .await
     }
 
     async fn wait(&self, addr: &str, what: &str, pick: impl Fn(&[Mail]) -> Option<Mail>) -> Mail {
