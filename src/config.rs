@@ -48,6 +48,7 @@ pub struct Settings {
     pub mail: MailSettings,
     #[serde(rename = "static")]
     pub static_files: StaticSettings,
+    pub collab: CollabSettings,
     pub log: LogSettings,
 }
 
@@ -257,6 +258,46 @@ impl Default for StaticSettings {
     }
 }
 
+/// Live co-editing (`/api/collab`) and the event stream.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CollabSettings {
+    /// Largest WebSocket message accepted; bigger ones close the connection (1009).
+    pub max_frame_bytes: usize,
+    /// Frames queued for one connection before it counts as too slow and is closed (1013).
+    pub outbound_queue: usize,
+    /// Ping interval; a peer silent for three intervals is closed.
+    pub heartbeat_secs: u64,
+    /// A document unloads this long after its last editor leaves.
+    pub idle_unload_secs: u64,
+    /// Cursors and names not renewed for this long disappear.
+    pub awareness_timeout_secs: u64,
+    /// How often nodes compare document state over Redis to repair dropped messages.
+    pub repair_interval_secs: u64,
+    /// Fold a document's update log into a snapshot after this many updates.
+    pub compact_every: usize,
+    /// Save an automatic version after this many minutes of editing.
+    pub auto_version_minutes: u64,
+    /// Threads that run document sessions (default: one per CPU).
+    pub threads: Option<usize>,
+}
+
+impl Default for CollabSettings {
+    fn default() -> Self {
+        Self {
+            max_frame_bytes: 1024 * 1024,
+            outbound_queue: 256,
+            heartbeat_secs: 15,
+            idle_unload_secs: 30,
+            awareness_timeout_secs: 30,
+            repair_interval_secs: 5,
+            compact_every: 500,
+            auto_version_minutes: 10,
+            threads: None,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LogSettings {
@@ -391,6 +432,13 @@ impl Settings {
                     "must be an email address, e.g. Copydesk <noreply@example.com>",
                 ));
             }
+        }
+        let c = &self.collab;
+        if c.max_frame_bytes < 1024 || c.outbound_queue == 0 || c.heartbeat_secs == 0 || c.repair_interval_secs == 0 {
+            return Err(invalid("collab", "max_frame_bytes >= 1024 and outbound_queue, heartbeat_secs, repair_interval_secs > 0"));
+        }
+        if c.compact_every == 0 || c.awareness_timeout_secs == 0 {
+            return Err(invalid("collab.compact_every", "compact_every and awareness_timeout_secs must be positive"));
         }
         if !matches!(self.log.format.as_str(), "json" | "pretty") {
             return Err(invalid("log.format", "must be json or pretty"));

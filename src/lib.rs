@@ -7,14 +7,22 @@
 //! - [`workspaces`]: workspaces, members, invitations, and workspace scoping.
 //! - [`roles`]: roles and the permission table.
 //! - [`posts`]: posts, their content model, per-platform validation, listing.
+//! - [`comments`]: comment threads on posts, mentions, reactions.
 //! - [`events`]: the outbox and the audit log.
+//! - [`collab`]: live co-editing (`/api/collab`, y-websocket) and the event stream
+//!   (`/api/events`), on the actors of `copydesk_actors`.
+//! - [`versions`]: version history of post documents.
+//! - [`activity`]: the workspace activity feed, read from the outbox.
 //! - [`store`]: database connection, migrations, entities.
 //! - [`bus`]: the Redis implementation of the cluster bus port (`copydesk_actors::ports`).
 //! - [`mail`]: SMTP (or the file outbox).
 //! - [`http`]: health, metrics, OpenAPI, static files, middleware.
 
+pub mod activity;
 pub mod auth;
 pub mod bus;
+pub mod collab;
+pub mod comments;
 pub mod config;
 pub mod error;
 pub mod events;
@@ -27,4 +35,5 @@ pub mod startup;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod versions;
 pub mod workspaces;

@@ -69,12 +69,14 @@ async fn main() -> anyhow::Result<()> {
                 }
             };
             let handle = app.handle();
+            let collab = app.collab();
             tokio::spawn(async move {
                 tokio::select! {
                     _ = term.recv() => {}
                     _ = tokio::signal::ctrl_c() => {}
                 }
-                tracing::info!("shutting down: finishing in-flight requests");
+                tracing::info!("shutting down: flushing live documents, finishing in-flight requests");
+                collab.shutdown().await;
                 handle.stop(true).await;
             });
             app.run_until_stopped().await?;

@@ -64,6 +64,8 @@ pub enum Action {
     PostEdit,
     PostDelete,
     PostComment,
+    /// See internal comments (clients see only comments marked `client`).
+    CommentViewInternal,
     PostApprove,
     PostSchedule,
     PostPublish,
@@ -74,7 +76,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 18] = [
+    pub const ALL: [Action; 19] = [
         Action::WorkspaceView,
         Action::WorkspaceUpdate,
         Action::WorkspaceDelete,
@@ -86,6 +88,7 @@ impl Action {
         Action::PostEdit,
         Action::PostDelete,
         Action::PostComment,
+        Action::CommentViewInternal,
         Action::PostApprove,
         Action::PostSchedule,
         Action::PostPublish,
@@ -130,6 +133,7 @@ fn allowed(action: Action) -> &'static [Role] {
         Action::PostCreate | Action::PostEdit => EDITORS,
         Action::PostDelete => MANAGERS,
         Action::PostComment => EVERYONE,
+        Action::CommentViewInternal => TEAM,
         Action::PostApprove => APPROVERS,
         Action::PostSchedule | Action::PostPublish => MANAGERS,
         Action::ActivityView => TEAM,

@@ -22,7 +22,10 @@ use crate::http::{health, metrics, middleware, openapi, static_files};
 use crate::keys::Keys;
 use crate::mail::Mailer;
 use crate::state::AppState;
-use crate::{auth, posts, store, workspaces};
+use crate::collab::{hooks::ServerHooks, store::DbDocStore};
+use crate::{auth, collab as live, posts, store, versions, workspaces};
+use copydesk_actors::collab::Collab;
+use copydesk_actors::post_session::{SessionConfig, SessionDeps};
 
 pub struct Application {
     port: u16,
@@ -79,6 +82,25 @@ impl Application {
         let addr = listener.local_addr()?;
         let public_url = settings.public_url(addr.port());
         let mailer = Arc::new(Mailer::from_settings(&settings)?);
+        let c = &settings.collab;
+        let deps = SessionDeps {
+            store: Arc::new(DbDocStore::new(db.clone())),
+            bus: bus.clone(),
+            hooks: Arc::new(ServerHooks::new(db.clone())),
+            node_id: uuid::Uuid::new_v4(),
+            config: SessionConfig {
+                idle_unload: Duration::from_secs(c.idle_unload_secs),
+                awareness_timeout: Duration::from_secs(c.awareness_timeout_secs),
+                repair_interval: Duration::from_secs(c.repair_interval_secs),
+                compact_every: c.compact_every,
+                auto_version_every: Duration::from_secs(c.auto_version_minutes * 60),
+                ..SessionConfig::default()
+            },
+        };
+        let threads = c
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
+        let collab = Collab::new(deps, threads);
 
         let state = AppState {
             db,
@@ -88,6 +110,7 @@ impl Application {
             limiter,
             bus,
             redis,
+            collab,
             public_url: public_url.clone(),
             settings: Arc::new(settings),
         };
@@ -118,6 +141,11 @@ impl Application {
     /// Stops the server: `handle().stop(true)` drains in-flight requests first.
     pub fn handle(&self) -> actix_web::dev::ServerHandle {
         self.server.handle()
+    }
+
+    /// A clone of the live-document registry, to flush it on shutdown.
+    pub fn collab(&self) -> Collab {
+        self.state.collab.clone()
     }
 
     /// Serves until stopped through [`Application::handle`]; in-flight requests then get up
@@ -158,6 +186,10 @@ fn build_server(listener: TcpListener, state: AppState) -> anyhow::Result<Server
             .configure(auth::handlers::routes)
             .configure(workspaces::routes)
             .configure(posts::routes)
+            .configure(versions::routes)
+            .configure(live::routes)
+            .configure(crate::comments::routes)
+            .configure(crate::activity::routes)
             .route("/openapi.json", web::get().to(openapi::openapi_json))
             .default_service(web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(ApiError::NotFound("route"))

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use copydesk_actors::collab::Collab;
 use copydesk_actors::ports::Bus;
 use sea_orm::DatabaseConnection;
 
@@ -22,6 +23,8 @@ pub struct AppState {
     pub limiter: Arc<dyn Limiter>,
     pub bus: Arc<dyn Bus>,
     pub redis: Option<redis::aio::ConnectionManager>,
+    /// Live documents and workspace hubs.
+    pub collab: Collab,
     /// Base URL for links in emails.
     pub public_url: String,
 }

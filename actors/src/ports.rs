@@ -41,3 +41,51 @@ impl Clock for SystemClock {
         Utc::now()
     }
 }
+
+/// Storage for live documents: an append-only log of Yjs updates per document, folded now
+/// and then into a snapshot.
+#[async_trait]
+pub trait DocStore: Send + Sync + 'static {
+    /// The snapshot (if any) and every logged update after it, oldest first.
+    async fn load(&self, doc: uuid::Uuid) -> Result<StoredDoc, StoreError>;
+    /// Appends `updates` in one transaction and returns once they are durable.
+    async fn append(&self, doc: uuid::Uuid, updates: &[Vec<u8>]) -> Result<(), StoreError>;
+    /// Folds the log into a new snapshot. Runs off the hot path; safe to call from several
+    /// nodes at once (a snapshot never replaces a newer one).
+    async fn compact(&self, doc: uuid::Uuid) -> Result<(), StoreError>;
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct StoredDoc {
+    pub snapshot: Option<Vec<u8>>,
+    pub updates: Vec<Vec<u8>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("document storage: {0}")]
+pub struct StoreError(pub String);
+
+/// The plain content of a post document, for REST, search and validation.
+#[derive(Debug, Default, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DocContent {
+    pub title: String,
+    pub caption: String,
+    /// Per-platform override text (`content:<platform>`); absent or empty = the caption.
+    pub overrides: std::collections::BTreeMap<String, String>,
+    pub media: Vec<serde_json::Value>,
+}
+
+/// What a document's session tells the rest of the server.
+#[async_trait]
+pub trait DocHooks: Send + Sync + 'static {
+    /// The content changed (debounced): write derived fields (text, validation, search).
+    async fn content_changed(&self, doc: uuid::Uuid, content: DocContent, editors: Vec<uuid::Uuid>);
+    /// Editing went on for a while since the last version: save an automatic one.
+    async fn auto_version(&self, doc: uuid::Uuid, state: Vec<u8>);
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PeerUser {
+    pub id: uuid::Uuid,
+    pub name: String,
+}

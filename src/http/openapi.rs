@@ -5,11 +5,14 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use crate::activity;
 use crate::auth::handlers as auth;
+use crate::comments::{self as cm, input as cmi};
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::http::health;
 use crate::posts::{self, content, listing};
 use crate::roles::Role;
+use crate::versions;
 use crate::workspaces as ws;
 
 struct BearerAuth;
@@ -32,7 +35,9 @@ impl Modify for BearerAuth {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Copydesk API", description = "Collaboration server for social-media content teams. \
-        Errors are always `{\"error\": {\"code\", \"message\", \"details\"?}}`."),
+        Errors are always `{\"error\": {\"code\", \"message\", \"details\"?}}`. \
+        WebSockets (not described by OpenAPI): `GET /api/collab/{post_id}?token=` speaks the y-websocket protocol; \
+        `GET /api/events?token=[&since=<event id>]` streams JSON events."),
     modifiers(&BearerAuth),
     paths(
         auth::register, auth::verify_email, auth::login, auth::refresh, auth::logout,
@@ -42,7 +47,10 @@ impl Modify for BearerAuth {
         ws::revoke_invitation, ws::accept_invitation,
         listing::list_posts, posts::create_post, posts::validate_post, posts::get_post, posts::update_post,
         posts::delete_post, posts::duplicate_post, posts::list_platforms,
+        cm::list_comments, cm::create_comment, cm::update_comment, cm::delete_comment, cm::resolve_comment,
+        cm::reopen_comment, cm::add_reaction, cm::remove_reaction, activity::list_activity,
         health::health, health::live, health::ready,
+        versions::list, versions::create, versions::get, versions::diff, versions::restore,
     ),
     components(schemas(
         ErrorBody, ErrorDetail, Role,
@@ -50,12 +58,19 @@ impl Modify for BearerAuth {
         ws::WorkspaceView, ws::MemberView, ws::InvitationView, ws::MembersResponse, ws::MemberAddResponse,
         posts::PostView, posts::PostInput, posts::ValidationResponse, listing::PostPage,
         content::PlatformContent, content::MediaRef, health::Health, health::Check,
+        versions::VersionView, versions::VersionDetail, versions::VersionList, versions::VersionCreate,
+        versions::VersionDiff, versions::FieldDiff, versions::DiffOp, versions::VersionContent, versions::Author,
+        cm::CommentView, cm::CommentList, cm::ReactionView, cmi::CommentCreate, cmi::CommentUpdate, cmi::Anchor,
+        cmi::Visibility, activity::UserRef, activity::ActivityItem, activity::ActivityPage,
     )),
     tags(
         (name = "auth", description = "Sign-up, sign-in, sessions and password reset"),
         (name = "users", description = "The signed-in user"),
         (name = "workspaces"), (name = "members", description = "Members, roles and invitations"),
         (name = "posts", description = "Posts, per-platform content and validation"),
+        (name = "comments", description = "Comment threads, mentions, reactions"),
+        (name = "activity", description = "The workspace activity feed"),
+        (name = "versions", description = "Version history of a post's document"),
         (name = "health"),
     )
 )]

@@ -24,9 +24,12 @@ use crate::error::{ApiError, ErrorBody, FieldErrors};
 use crate::events::{self, Change};
 use crate::roles::Action;
 use crate::state::AppState;
-use crate::store::entities::posts;
+use crate::store::entities::{posts, users};
 use crate::workspaces::access::{membership, Membership};
 use content::{MediaRef, PlatformContent, PostContent, ValidationReport};
+use copydesk_actors::doc::ContentEdit;
+use copydesk_actors::ports::DocContent;
+use copydesk_actors::post_session::{Edit, PostSession, Read};
 use validation::Platform;
 
 /// Statuses a post moves through. Only `draft` and `archived` can be set directly; the
@@ -358,6 +361,101 @@ impl Draft {
     }
 }
 
+impl Draft {
+    /// Takes the text fields from the live document, which is their source of truth.
+    fn overlay(&mut self, c: &DocContent) {
+        self.title = c.title.clone();
+        self.content.caption = c.caption.clone();
+        for (p, pc) in self.content.platform_content.iter_mut() {
+            pc.text = c.overrides.get(p).cloned();
+        }
+        for (p, text) in &c.overrides {
+            self.content.platform_content.entry(p.clone()).or_default().text = Some(text.clone());
+        }
+        self.content.media = c.media.iter().filter_map(|m| serde_json::from_value(m.clone()).ok()).collect();
+    }
+}
+
+/// The part of an input that edits the live document (title, texts, media), as a change
+/// from `current`.
+fn content_edit(input: &PostInput, current: &DocContent) -> Option<ContentEdit> {
+    let mut edit = ContentEdit {
+        title: input.title.as_ref().map(|t| t.trim().to_string()),
+        caption: input.caption.clone(),
+        media: input
+            .media
+            .as_ref()
+            .map(|m| m.iter().map(|x| serde_json::to_value(x).unwrap_or_default()).collect()),
+        ..Default::default()
+    };
+    if let Some(pc) = &input.platform_content {
+        // The map replaces the old one: overrides it no longer lists are cleared.
+        edit.overrides = current.overrides.keys().map(|k| (k.clone(), String::new())).collect();
+        for (p, c) in pc {
+            edit.overrides.insert(p.clone(), c.text.clone().unwrap_or_default());
+        }
+    }
+    let touches = edit.title.is_some() || edit.caption.is_some() || edit.media.is_some() || !edit.overrides.is_empty();
+    touches.then_some(edit)
+}
+
+async fn live_session(state: &AppState, post: &posts::Model) -> Result<actix::Addr<PostSession>, ApiError> {
+    state
+        .collab
+        .session(post.workspace_id, post.id)
+        .await
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("collab: {e}")))
+}
+
+/// The post's content as the live document has it.
+pub async fn live_content(state: &AppState, post: &posts::Model) -> Result<DocContent, ApiError> {
+    let s = live_session(state, post).await?;
+    Ok(s.send(Read).await.map_err(|e| ApiError::internal(anyhow::anyhow!("collab: {e}")))?.content)
+}
+
+/// The row with the document's content laid over it.
+pub fn view_with(post: &posts::Model, c: &DocContent) -> PostView {
+    let mut draft = Draft::from_model(post);
+    draft.overlay(c);
+    let mut m: posts::ActiveModel = post.clone().into();
+    draft.write(&mut m);
+    let mut view = PostView::from(post);
+    let c2 = draft.content;
+    view.title = draft.title;
+    view.caption = c2.caption;
+    view.platform_content = c2.platform_content;
+    view.media = c2.media;
+    if let (sea_orm::ActiveValue::Set(v), sea_orm::ActiveValue::Set(ok)) = (m.validation, m.is_valid) {
+        view.validation = serde_json::from_value(v).unwrap_or_default();
+        view.is_valid = ok;
+    }
+    view
+}
+
+/// Writes the document's content and everything derived from it (validation, search
+/// text) onto the post row. Called by the live session (debounced) and after REST edits.
+pub async fn write_doc_content(
+    db: &sea_orm::DatabaseConnection,
+    post_id: Uuid,
+    c: &DocContent,
+    editor: Option<Uuid>,
+) -> Result<posts::Model, ApiError> {
+    let post = posts::Entity::find_by_id(post_id).one(db).await?.ok_or(ApiError::NotFound("post"))?;
+    let mut draft = Draft::from_model(&post);
+    draft.overlay(c);
+    let before = PostContent::from_json(&post.content);
+    if draft.content == before && draft.title == post.title {
+        return Ok(post);
+    }
+    let mut active = post.into_active_model();
+    draft.write(&mut active);
+    if editor.is_some() {
+        active.updated_by = Set(editor);
+    }
+    active.updated_at = Set(Utc::now());
+    Ok(active.update(db).await?)
+}
+
 fn known_platforms() -> String {
     Platform::ALL
         .iter()
@@ -390,16 +488,26 @@ fn clean_list(errs: &mut FieldErrors, field: &str, items: Vec<String>, max: usiz
 }
 
 /// Loads a post through its workspace: 404 unless the caller may see it.
-async fn load_post(
+pub(crate) async fn load_post(
     state: &AppState,
     user: &AuthUser,
+    id: Uuid,
+) -> Result<(posts::Model, Membership), ApiError> {
+    load_visible(state, &user.0, id).await
+}
+
+/// A post the user may see, with their membership; 404 otherwise (other workspaces,
+/// internal posts for clients).
+pub async fn load_visible(
+    state: &AppState,
+    user: &users::Model,
     id: Uuid,
 ) -> Result<(posts::Model, Membership), ApiError> {
     let post = posts::Entity::find_by_id(id)
         .one(&state.db)
         .await?
         .ok_or(ApiError::NotFound("post"))?;
-    let m = membership(&state.db, &user.0, post.workspace_id)
+    let m = membership(&state.db, user, post.workspace_id)
         .await
         .map_err(|e| match e {
             ApiError::NotFound(_) => ApiError::NotFound("post"),
@@ -411,7 +519,7 @@ async fn load_post(
     Ok((post, m))
 }
 
-fn visible_to(m: &Membership, post: &posts::Model) -> bool {
+pub(crate) fn visible_to(m: &Membership, post: &posts::Model) -> bool {
     m.can(Action::PostViewAll) || (m.can(Action::PostViewShared) && post.client_visible)
 }
 
@@ -458,7 +566,7 @@ fn post_change<'a>(
     event_type: &'static str,
     extra: serde_json::Value,
 ) -> Change<'a> {
-    let mut data = json!({ "post_id": post.id, "title": post.title, "status": post.status });
+    let mut data = json!({ "post_id": post.id, "title": post.title, "status": post.status, "client_visible": post.client_visible });
     if let (Some(d), Some(e)) = (data.as_object_mut(), extra.as_object()) {
         d.extend(e.clone());
     }
@@ -512,7 +620,8 @@ pub async fn get_post(
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let (post, _) = load_post(&state, &user, path.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(PostView::from(&post)))
+    let content = live_content(&state, &post).await?;
+    Ok(HttpResponse::Ok().json(view_with(&post, &content)))
 }
 
 #[utoipa::path(put, path = "/api/posts/{id}", tag = "posts", security(("bearer" = [])),
@@ -528,7 +637,24 @@ pub async fn update_post(
     let (post, m) = load_post(&state, &user, path.into_inner()).await?;
     m.require(Action::PostEdit)?;
     let before_status = post.status.clone();
-    let draft = Draft::from_model(&post).apply(body.into_inner())?;
+    let input = body.into_inner();
+    // Validate everything first, against the live content.
+    let session = live_session(&state, &post).await?;
+    let current = session.send(Read).await.map_err(|e| ApiError::internal(anyhow::anyhow!("collab: {e}")))?.content;
+    let mut base = Draft::from_model(&post);
+    base.overlay(&current);
+    let edit = content_edit(&input, &current);
+    let mut draft = base.apply(input)?;
+    // Text goes through the document, so open editors see it at once; the row follows.
+    if let Some(edit) = edit {
+        session
+            .send(Edit(edit))
+            .await
+            .map_err(|e| ApiError::internal(anyhow::anyhow!("collab: {e}")))?
+            .map_err(|e| ApiError::internal(anyhow::anyhow!("edit: {e}")))?;
+        let now = session.send(Read).await.map_err(|e| ApiError::internal(anyhow::anyhow!("collab: {e}")))?.content;
+        draft.overlay(&now);
+    }
     let mut active = post.into_active_model();
     draft.write(&mut active);
     active.updated_by = Set(Some(user.id()));
@@ -592,6 +718,7 @@ pub async fn duplicate_post(
     let (post, m) = load_post(&state, &user, path.into_inner()).await?;
     m.require(Action::PostCreate)?;
     let mut draft = Draft::from_model(&post);
+    draft.overlay(&live_content(&state, &post).await?);
     let suffix = " (copy)";
     draft.title = format!(
         "{}{suffix}",

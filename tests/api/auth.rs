@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::helpers::*;
 
-#[tokio::test]
+#[actix_web::test]
 async fn register_verify_login_and_profile() {
     let app = spawn_app().await;
     let e = email("alice");
@@ -77,7 +77,7 @@ async fn register_verify_login_and_profile() {
     assert!(b["error"]["details"]["fields"]["current_password"].is_string());
 }
 
-#[tokio::test]
+#[actix_web::test]
 async fn first_account_is_super_admin_and_later_ones_are_not() {
     let app = spawn_app().await;
     let a = app.register_verified(&email("first"), "First").await;
@@ -92,7 +92,7 @@ async fn first_account_is_super_admin_and_later_ones_are_not() {
     );
 }
 
-#[tokio::test]
+#[actix_web::test]
 async fn password_policy_and_input_errors_name_the_fields() {
     let app = spawn_app().await;
     for (pw, why) in [
@@ -130,7 +130,7 @@ async fn password_policy_and_input_errors_name_the_fields() {
     assert_error(r, StatusCode::BAD_REQUEST, "invalid_body").await;
 }
 
-#[tokio::test]
+#[actix_web::test]
 async fn no_account_enumeration() {
     let app = spawn_app().await;
     let known = email("known");
@@ -182,7 +182,7 @@ async fn no_account_enumeration() {
     assert_eq!(body(a).await, body(b).await);
 }
 
-#[tokio::test]
+#[actix_web::test]
 async fn refresh_rotates_and_reuse_revokes_the_family() {
     let app = spawn_app().await;
     let s = app.register_verified(&email("r"), "R").await;
@@ -243,7 +243,7 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
     assert_error(r, StatusCode::UNAUTHORIZED, "invalid_refresh_token").await;
 }
 
-#[tokio::test]
+#[actix_web::test]
 async fn refresh_family_has_an_absolute_lifetime() {
     let app = spawn_app_with(|s| {
         s.auth.refresh_absolute_ttl_secs = 1;
@@ -263,7 +263,7 @@ async fn refresh_family_has_an_absolute_lifetime() {
     assert_error(r, StatusCode::UNAUTHORIZED, "invalid_refresh_token").await;
 }
 
-#[tokio::test]
+#[actix_web::test]
 async fn logout_ends_every_session_and_voids_access_tokens() {
     let app = spawn_app().await;
     let s = app.register_verified(&email("out"), "Out").await;
@@ -294,7 +294,7 @@ async fn logout_ends_every_session_and_voids_access_tokens() {
     assert_eq!(app.login(&s.email, PASSWORD).await.status(), StatusCode::OK);
 }
 
-#[tokio::test]
+#[actix_web::test]
 async fn forgot_and_reset_password_by_email() {
     let app = spawn_app().await;
     let s = app.register_verified(&email("reset"), "Reset").await;
@@ -356,7 +356,7 @@ async fn forgot_and_reset_password_by_email() {
     );
 }
 
-#[tokio::test]
+#[actix_web::test]
 async fn login_is_throttled_per_account_and_the_lock_ends() {
     let app = spawn_app_with(|s| {
         s.auth.login_max_failures_per_account = 3;
@@ -403,7 +403,7 @@ async fn login_is_throttled_per_account_and_the_lock_ends() {
     assert_eq!(app.login(&s.email, PASSWORD).await.status(), StatusCode::OK);
 }
 
-#[tokio::test]
+#[actix_web::test]
 async fn bad_and_missing_tokens_are_401() {
     let app = spawn_app().await;
     let r = app
@@ -431,7 +431,7 @@ async fn bad_and_missing_tokens_are_401() {
     .await;
 }
 
-#[tokio::test]
+#[actix_web::test]
 async fn passwords_are_stored_as_argon2id() {
     use copydesk::store::entities::users;
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::helpers::*;
 
-#[tokio::test]
+#[actix_web::test]
 async fn health_endpoints_report_dependencies() {
     let app = spawn_app().await;
     let h = app.client.get(app.url("/health")).send().await.unwrap();
@@ -29,7 +29,7 @@ async fn health_endpoints_report_dependencies() {
     }
 }
 
-#[tokio::test]
+#[actix_web::test]
 async fn metrics_count_requests_by_route_pattern() {
     let app = spawn_app().await;
     let s = app.register_verified(&email("m"), "M").await;
@@ -52,7 +52,7 @@ async fn metrics_count_requests_by_route_pattern() {
     assert!(text.contains("process_resident_memory_bytes"));
 }
 
-#[tokio::test]
+#[actix_web::test]
 async fn openapi_document_lists_the_api() {
     let app = spawn_app().await;
     let doc = body(
@@ -79,7 +79,7 @@ async fn openapi_document_lists_the_api() {
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
 }
 
-#[tokio::test]
+#[actix_web::test]
 async fn security_headers_request_ids_and_json_errors() {
     let app = spawn_app().await;
     let r = app
@@ -123,7 +123,7 @@ async fn security_headers_request_ids_and_json_errors() {
         .contains("max-age="));
 }
 
-#[tokio::test]
+#[actix_web::test]
 async fn oversized_bodies_get_413() {
     let app = spawn_app_with(|s| s.server.body_limit_bytes = 4096).await;
     let big = "x".repeat(10_000);
@@ -137,7 +137,7 @@ async fn oversized_bodies_get_413() {
     assert_error(r, StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large").await;
 }
 
-#[tokio::test]
+#[actix_web::test]
 async fn cors_allows_only_configured_origins() {
     let app =
         spawn_app_with(|s| s.server.cors_allowed_origins = vec!["https://app.example.com".into()])

@@ -4,7 +4,9 @@
 mod helpers;
 mod smtp;
 
+mod activity;
 mod auth;
+mod comments;
 mod infra;
 mod permissions;
 mod posts;

@@ -33,7 +33,7 @@ const MATRIX: &[(&str, [bool; 6])] = &[
     ("post.delete", [true, true, true, false, false, false]),
 ];
 
-#[tokio::test]
+#[actix_web::test]
 async fn every_role_times_every_action() {
     let app = spawn_app().await;
     // The first account is the instance's super admin; it is not a member of the workspace.

@@ -13,7 +13,7 @@ async fn setup() -> (TestApp, Session, String) {
     (app, s, ws)
 }
 
-#[tokio::test]
+#[actix_web::test]
 async fn create_read_update_duplicate_delete() {
     let (app, s, ws) = setup().await;
     let p = app
@@ -120,7 +120,7 @@ async fn create_read_update_duplicate_delete() {
     );
 }
 
-#[tokio::test]
+#[actix_web::test]
 async fn each_platform_reports_its_own_problems() {
     let (app, s, ws) = setup().await;
     let long = "a".repeat(301);
@@ -190,7 +190,7 @@ async fn each_platform_reports_its_own_problems() {
     assert_eq!(v["validation"]["bluesky"][0]["actual"], 301);
 }
 
-#[tokio::test]
+#[actix_web::test]
 async fn bad_input_gets_field_errors() {
     let (app, s, ws) = setup().await;
     let r = app
@@ -252,7 +252,7 @@ fn titles(page: &Value) -> Vec<String> {
         .collect()
 }
 
-#[tokio::test]
+#[actix_web::test]
 async fn filters_search_and_calendar_range() {
     let (app, s, ws) = setup().await;
     let mk = |title: &str,
@@ -361,7 +361,7 @@ async fn filters_search_and_calendar_range() {
     );
 }
 
-#[tokio::test]
+#[actix_web::test]
 async fn keyset_pagination_is_stable_under_inserts() {
     let (app, s, ws) = setup().await;
     for i in 0..7 {
@@ -406,7 +406,7 @@ async fn keyset_pagination_is_stable_under_inserts() {
     assert_error(r, StatusCode::BAD_REQUEST, "validation_failed").await;
 }
 
-#[tokio::test]
+#[actix_web::test]
 async fn every_change_writes_an_event_and_an_audit_row_together() {
     use copydesk::store::entities::{audit_log, events};
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::helpers::*;
 
-#[tokio::test]
+#[actix_web::test]
 async fn workspace_crud_and_unique_slug() {
     let app = spawn_app().await;
     let s = app.register_verified(&email("owner"), "Owner").await;
@@ -83,7 +83,7 @@ async fn workspace_crud_and_unique_slug() {
     .await;
 }
 
-#[tokio::test]
+#[actix_web::test]
 async fn existing_users_are_added_and_roles_change() {
     let app = spawn_app().await;
     let admin = app.register_verified(&email("admin"), "Admin").await;
@@ -158,7 +158,7 @@ async fn existing_users_are_added_and_roles_change() {
     .await;
 }
 
-#[tokio::test]
+#[actix_web::test]
 async fn invitation_by_email_is_accepted_by_registration_once() {
     let app = spawn_app().await;
     let admin = app.register_verified(&email("admin"), "Admin").await;
@@ -210,7 +210,7 @@ async fn invitation_by_email_is_accepted_by_registration_once() {
     assert_error(r, StatusCode::NOT_FOUND, "not_found").await;
 }
 
-#[tokio::test]
+#[actix_web::test]
 async fn invitation_accepted_at_login_and_revocable() {
     let app = spawn_app().await;
     let admin = app.register_verified(&email("admin"), "Admin").await;
@@ -280,7 +280,7 @@ async fn invitation_accepted_at_login_and_revocable() {
     );
 }
 
-#[tokio::test]
+#[actix_web::test]
 async fn other_workspaces_answer_404_never_403() {
     let app = spawn_app().await;
     let a = app.register_verified(&email("a"), "A").await;

@@ -1,0 +1,758 @@
+//! `PostSession`: one actor per open post. It owns the post's `yrs::Doc` and awareness, the
+//! connected peers, persistence and the bus subscription.
+//!
+//! The rule that keeps edits safe: **an update is appended to the post's update log before
+//! it is applied or broadcast.** Incoming updates queue in `pending`; one write is in flight
+//! at a time and everything that arrives meanwhile goes into the next write (group commit),
+//! so throughput holds however slow a single commit is. Only after the write is durable is
+//! the batch applied to the doc, merged into a single update, and sent — once per peer, as
+//! one frame — to local peers and on the bus. The in-memory doc is therefore always exactly
+//! the durable state: a peer can never be shown an edit a crash could lose.
+//!
+//! Other nodes apply what arrives on the bus without logging it (its origin logged it).
+//! Pub/sub drops messages while a node is away, so every `repair_interval` each node
+//! publishes its state vector and any node holding more answers with the difference.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+use yrs::updates::decoder::Decode;
+use yrs::{ReadTxn, StateVector, Transact};
+
+use crate::doc::{self, ContentEdit};
+use crate::ports::{Bus, BusMessage, DocContent, DocHooks, DocStore, PeerUser};
+use crate::protocol::{self, close, AwarenessUpdate, AwarenessUpdateEntry, Incoming};
+use crate::workspace_hub::{PresenceChanged, SessionIdle, WorkspaceHub};
+
+pub type ConnId = u64;
+
+/// What a connection is asked to do.
+#[derive(Debug)]
+pub enum Outbound {
+    Frame(Bytes),
+    Close(u16, String),
+}
+
+/// A connection's outbound queue. Bounded: a peer that cannot keep up is dropped (its
+/// connection closes with 1013 and the client resyncs), never silently skipped.
+pub type PeerTx = mpsc::Sender<Outbound>;
+
+#[derive(Clone, Debug)]
+pub struct SessionConfig {
+    /// Unload this long after the last peer leaves.
+    pub idle_unload: Duration,
+    /// Awareness entries not renewed for this long are removed.
+    pub awareness_timeout: Duration,
+    /// How often nodes compare state vectors over the bus.
+    pub repair_interval: Duration,
+    /// Fold the log into a snapshot after this many appended updates.
+    pub compact_every: usize,
+    /// Write derived fields this long after the last change.
+    pub derive_debounce: Duration,
+    /// Save an automatic version after this much editing time.
+    pub auto_version_every: Duration,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            idle_unload: Duration::from_secs(30),
+            awareness_timeout: Duration::from_secs(30),
+            repair_interval: Duration::from_secs(5),
+            compact_every: 500,
+            derive_debounce: Duration::from_millis(300),
+            auto_version_every: Duration::from_secs(10 * 60),
+        }
+    }
+}
+
+/// Everything a session needs from outside, shared by all sessions.
+#[derive(Clone)]
+pub struct SessionDeps {
+    pub store: Arc<dyn DocStore>,
+    pub bus: Arc<dyn Bus>,
+    pub hooks: Arc<dyn DocHooks>,
+    pub node_id: Uuid,
+    pub config: SessionConfig,
+}
+
+// ---- messages -------------------------------------------------------------------------
+
+/// A connection joins; the session answers with its SyncStep1 and the awareness states.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Join {
+    pub conn: ConnId,
+    pub tx: PeerTx,
+    pub can_write: bool,
+    pub user: PeerUser,
+}
+
+/// The decoded messages of one frame from a connection.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Frame {
+    pub conn: ConnId,
+    pub msgs: Vec<Incoming>,
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Leave {
+    pub conn: ConnId,
+}
+
+/// A server-side change (REST edit, version restore). Answers once it is durable and
+/// applied, so the caller can reply knowing editors will see it.
+#[derive(Message)]
+#[rtype(result = "Result<(), String>")]
+pub struct Edit(pub ContentEdit);
+
+/// The current content and full state (for REST reads and versions).
+#[derive(Message)]
+#[rtype(result = "DocSnapshot")]
+pub struct Read;
+
+pub struct DocSnapshot {
+    pub content: DocContent,
+    pub state: Vec<u8>,
+}
+
+/// Flush what is pending, fold the log, and stop (server shutdown or idle unload).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Shutdown;
+
+// ---- bus framing ----------------------------------------------------------------------
+
+const BUS_UPDATE: u8 = 0;
+const BUS_AWARENESS: u8 = 1;
+const BUS_STATE_VECTOR: u8 = 2;
+
+fn bus_frame(kind: u8, node: Uuid, payload: &[u8]) -> BusMessage {
+    let mut m = Vec::with_capacity(17 + payload.len());
+    m.push(kind);
+    m.extend_from_slice(node.as_bytes());
+    m.extend_from_slice(payload);
+    m
+}
+
+fn parse_bus(m: &[u8]) -> Option<(u8, Uuid, &[u8])> {
+    if m.len() < 17 {
+        return None;
+    }
+    Some((m[0], Uuid::from_slice(&m[1..17]).ok()?, &m[17..]))
+}
+
+// ---- the actor ------------------------------------------------------------------------
+
+struct Peer {
+    tx: PeerTx,
+    can_write: bool,
+    user: PeerUser,
+    awareness_ids: HashSet<u64>,
+}
+
+struct AwarenessEntry {
+    clock: u32,
+    json: Arc<str>,
+    renewed: Instant,
+}
+
+struct Pending {
+    from: Option<ConnId>,
+    data: Vec<u8>,
+    done: Option<oneshot::Sender<Result<(), String>>>,
+}
+
+pub struct PostSession {
+    post_id: Uuid,
+    hub: Addr<WorkspaceHub>,
+    deps: SessionDeps,
+    doc: yrs::Doc,
+    peers: HashMap<ConnId, Peer>,
+    awareness: HashMap<u64, AwarenessEntry>,
+    pending: Vec<Pending>,
+    flushing: bool,
+    /// Client id for server-made edits in this session.
+    server_client: u64,
+    appended_since_compaction: usize,
+    compacting: bool,
+    derive_scheduled: bool,
+    editors: HashSet<Uuid>,
+    editing_since_version: Option<Instant>,
+    idle_since: Option<Instant>,
+    shutting_down: Vec<oneshot::Sender<()>>,
+}
+
+impl PostSession {
+    pub fn new(post_id: Uuid, hub: Addr<WorkspaceHub>, deps: SessionDeps) -> Self {
+        Self {
+            post_id,
+            hub,
+            deps,
+            doc: doc::new_doc(None),
+            peers: HashMap::new(),
+            awareness: HashMap::new(),
+            pending: Vec::new(),
+            flushing: false,
+            server_client: (Uuid::new_v4().as_u128() as u64) & 0xffff_ffff,
+            appended_since_compaction: 0,
+            compacting: false,
+            derive_scheduled: false,
+            editors: HashSet::new(),
+            editing_since_version: None,
+            idle_since: Some(Instant::now()),
+            shutting_down: Vec::new(),
+        }
+    }
+
+    fn topic(&self) -> String {
+        format!("doc:{}", self.post_id)
+    }
+
+    fn send_to(&mut self, conn: ConnId, frame: Bytes) {
+        let full = match self.peers.get(&conn) {
+            Some(p) => p.tx.try_send(Outbound::Frame(frame)).is_err(),
+            None => false,
+        };
+        if full {
+            // Too slow (or gone): dropping its sender closes the connection, and the
+            // client reconnects and resyncs.
+            self.remove_peer(conn);
+        }
+    }
+
+    fn broadcast(&mut self, frame: Bytes, except: Option<ConnId>) {
+        let slow: Vec<ConnId> = self
+            .peers
+            .iter()
+            .filter(|(id, _)| Some(**id) != except)
+            .filter(|(_, p)| p.tx.try_send(Outbound::Frame(frame.clone())).is_err())
+            .map(|(id, _)| *id)
+            .collect();
+        for id in slow {
+            self.remove_peer(id);
+        }
+    }
+
+    fn publish(&self, kind: u8, payload: &[u8], ctx: &mut Context<Self>) {
+        let bus = self.deps.bus.clone();
+        let topic = self.topic();
+        let msg = bus_frame(kind, self.deps.node_id, payload);
+        ctx.spawn(
+            async move {
+                if let Err(e) = bus.publish(&topic, msg).await {
+                    tracing::debug!(error = %e, "bus publish failed; peers will repair");
+                }
+            }
+            .into_actor(self),
+        );
+    }
+
+    fn full_awareness(&self) -> Option<Bytes> {
+        if self.awareness.is_empty() {
+            return None;
+        }
+        let clients = self
+            .awareness
+            .iter()
+            .map(|(id, e)| {
+                (
+                    yrs::block::ClientID::new(*id),
+                    AwarenessUpdateEntry {
+                        clock: e.clock,
+                        json: e.json.clone(),
+                    },
+                )
+            })
+            .collect();
+        Some(Bytes::from(protocol::awareness(AwarenessUpdate { clients })))
+    }
+
+    /// Applies an awareness update from a peer (`from`) or another node; returns the ids it
+    /// removed.
+    fn apply_awareness(&mut self, a: &AwarenessUpdate, from: Option<ConnId>) {
+        let now = Instant::now();
+        for (id, e) in &a.clients {
+            let id = id.get();
+            if e.json.as_ref() == "null" {
+                self.awareness.remove(&id);
+                if let Some(p) = from.and_then(|c| self.peers.get_mut(&c)) {
+                    p.awareness_ids.remove(&id);
+                }
+                continue;
+            }
+            self.awareness.insert(
+                id,
+                AwarenessEntry {
+                    clock: e.clock,
+                    json: e.json.clone(),
+                    renewed: now,
+                },
+            );
+            if let Some(p) = from.and_then(|c| self.peers.get_mut(&c)) {
+                p.awareness_ids.insert(id);
+            }
+        }
+    }
+
+    /// Removes awareness entries and tells everyone (locally and on the bus).
+    fn drop_awareness(&mut self, ids: Vec<u64>, ctx: &mut Context<Self>) {
+        let clients: HashMap<_, _> = ids
+            .into_iter()
+            .filter_map(|id| {
+                let e = self.awareness.remove(&id)?;
+                Some((
+                    yrs::block::ClientID::new(id),
+                    AwarenessUpdateEntry {
+                        clock: e.clock + 1,
+                        json: "null".into(),
+                    },
+                ))
+            })
+            .collect();
+        if clients.is_empty() {
+            return;
+        }
+        let bytes = protocol::awareness(AwarenessUpdate { clients });
+        self.publish(BUS_AWARENESS, &bytes, ctx);
+        self.broadcast(Bytes::from(bytes), None);
+    }
+
+    fn remove_peer(&mut self, conn: ConnId) -> Option<Peer> {
+        let p = self.peers.remove(&conn)?;
+        if self.peers.is_empty() {
+            self.idle_since = Some(Instant::now());
+        }
+        Some(p)
+    }
+
+    fn presence_changed(&self) {
+        let mut users: Vec<PeerUser> = Vec::new();
+        for p in self.peers.values() {
+            if !users.iter().any(|u| u.id == p.user.id) {
+                users.push(p.user.clone());
+            }
+        }
+        self.hub.do_send(PresenceChanged {
+            post_id: self.post_id,
+            users,
+        });
+    }
+
+    fn handle_incoming(&mut self, conn: ConnId, msg: Incoming, ctx: &mut Context<Self>) {
+        match msg {
+            Incoming::SyncStep1(sv) => {
+                let diff = self.doc.transact().encode_state_as_update_v1(&sv);
+                self.send_to(conn, Bytes::from(protocol::sync_step2(diff)));
+            }
+            Incoming::Update(data) => {
+                let Some(peer) = self.peers.get(&conn) else { return };
+                if !peer.can_write {
+                    if !doc::is_empty_update(&data) {
+                        self.send_to(conn, Bytes::from(protocol::permission_denied("permission denied")));
+                    }
+                    return;
+                }
+                if doc::is_empty_update(&data) {
+                    return;
+                }
+                self.editors.insert(peer.user.id);
+                self.pending.push(Pending {
+                    from: Some(conn),
+                    data,
+                    done: None,
+                });
+                self.flush(ctx);
+            }
+            Incoming::Awareness(a) => {
+                self.apply_awareness(&a, Some(conn));
+                let bytes = protocol::awareness(a);
+                self.publish(BUS_AWARENESS, &bytes, ctx);
+                self.broadcast(Bytes::from(bytes), Some(conn));
+            }
+            Incoming::AwarenessQuery => {
+                if let Some(all) = self.full_awareness() {
+                    self.send_to(conn, all);
+                }
+            }
+            Incoming::Auth => {}
+        }
+    }
+
+    /// Starts a log write for everything pending, unless one is already in flight.
+    fn flush(&mut self, ctx: &mut Context<Self>) {
+        if self.flushing || self.pending.is_empty() {
+            return;
+        }
+        self.flushing = true;
+        let batch = std::mem::take(&mut self.pending);
+        let (datas, metas): (Vec<Vec<u8>>, Vec<(Option<ConnId>, Option<oneshot::Sender<Result<(), String>>>)>) =
+            batch.into_iter().map(|p| (p.data, (p.from, p.done))).unzip();
+        let store = self.deps.store.clone();
+        let id = self.post_id;
+        ctx.spawn(
+            async move {
+                let res = store.append(id, &datas).await;
+                (res, datas)
+            }
+            .into_actor(self)
+            .map(move |(res, datas), act, ctx| {
+                act.flushing = false;
+                match res {
+                    Ok(()) => act.commit(datas, metas, ctx),
+                    Err(e) => {
+                        // Nothing was applied or sent; retry the same batch first.
+                        tracing::error!(post_id = %act.post_id, error = %e, "update log write failed; retrying");
+                        let mut again: Vec<Pending> = datas
+                            .into_iter()
+                            .zip(metas)
+                            .map(|(data, (from, done))| Pending { from, data, done })
+                            .collect();
+                        again.append(&mut act.pending);
+                        act.pending = again;
+                        ctx.run_later(Duration::from_millis(200), |act, ctx| act.flush(ctx));
+                        return;
+                    }
+                }
+                act.flush(ctx);
+                act.maybe_finish_shutdown(ctx);
+            }),
+        );
+    }
+
+    /// The batch is durable: apply it, send it once, announce it.
+    fn commit(
+        &mut self,
+        datas: Vec<Vec<u8>>,
+        metas: Vec<(Option<ConnId>, Option<oneshot::Sender<Result<(), String>>>)>,
+        ctx: &mut Context<Self>,
+    ) {
+        let mut applied: Vec<Vec<u8>> = Vec::with_capacity(datas.len());
+        let mut contributors: HashSet<Option<ConnId>> = HashSet::new();
+        for (data, (from, done)) in datas.into_iter().zip(metas) {
+            let res = doc::apply(&self.doc, &data);
+            if let Err(e) = &res {
+                tracing::warn!(post_id = %self.post_id, error = %e, "logged update did not apply");
+                if let Some(c) = from {
+                    if let Some(p) = self.remove_peer(c) {
+                        let _ = p.tx.try_send(Outbound::Close(close::INVALID_PAYLOAD, "update could not be applied".into()));
+                    }
+                }
+            } else {
+                contributors.insert(from);
+                applied.push(data);
+            }
+            if let Some(done) = done {
+                let _ = done.send(res);
+            }
+        }
+        if applied.is_empty() {
+            return;
+        }
+        let n = applied.len();
+        let merged = if n == 1 {
+            applied.pop().unwrap_or_default()
+        } else {
+            yrs::merge_updates_v1(&applied).unwrap_or_else(|_| applied.concat())
+        };
+        let frame = Bytes::from(protocol::update(merged.clone()));
+        // A peer that was the only author of the batch already has all of it.
+        let sole = match (contributors.len(), contributors.iter().next()) {
+            (1, Some(Some(c))) => Some(*c),
+            _ => None,
+        };
+        self.broadcast(frame, sole);
+        self.publish(BUS_UPDATE, &merged, ctx);
+        self.after_change(n, ctx);
+    }
+
+    fn after_change(&mut self, appended: usize, ctx: &mut Context<Self>) {
+        self.appended_since_compaction += appended;
+        if self.appended_since_compaction >= self.deps.config.compact_every {
+            self.compact(ctx);
+        }
+        let started = *self.editing_since_version.get_or_insert_with(Instant::now);
+        if started.elapsed() >= self.deps.config.auto_version_every {
+            self.editing_since_version = Some(Instant::now());
+            let hooks = self.deps.hooks.clone();
+            let (id, state) = (self.post_id, doc::full_state(&self.doc));
+            ctx.spawn(async move { hooks.auto_version(id, state).await }.into_actor(self));
+        }
+        if !self.derive_scheduled {
+            self.derive_scheduled = true;
+            ctx.run_later(self.deps.config.derive_debounce, |act, ctx| {
+                act.derive_scheduled = false;
+                let hooks = act.deps.hooks.clone();
+                let (id, content) = (act.post_id, doc::read_content(&act.doc));
+                let editors: Vec<Uuid> = act.editors.drain().collect();
+                ctx.spawn(async move { hooks.content_changed(id, content, editors).await }.into_actor(act));
+            });
+        }
+    }
+
+    fn compact(&mut self, ctx: &mut Context<Self>) {
+        if self.compacting {
+            return;
+        }
+        self.compacting = true;
+        self.appended_since_compaction = 0;
+        let store = self.deps.store.clone();
+        let id = self.post_id;
+        ctx.spawn(async move { store.compact(id).await }.into_actor(self).map(|res, act, _| {
+            act.compacting = false;
+            if let Err(e) = res {
+                tracing::warn!(post_id = %act.post_id, error = %e, "compaction failed; will retry");
+            }
+        }));
+    }
+
+    fn on_bus(&mut self, msg: &[u8], ctx: &mut Context<Self>) {
+        let Some((kind, node, payload)) = parse_bus(msg) else { return };
+        if node == self.deps.node_id {
+            return;
+        }
+        match kind {
+            BUS_UPDATE => {
+                if doc::apply(&self.doc, payload).is_ok() {
+                    self.broadcast(Bytes::from(protocol::update(payload.to_vec())), None);
+                    self.after_change(0, ctx);
+                }
+            }
+            BUS_AWARENESS => {
+                if let Ok(mut parsed) = protocol::parse_frame(payload) {
+                    if let Some(Incoming::Awareness(a)) = parsed.pop() {
+                        self.apply_awareness(&a, None);
+                        self.broadcast(Bytes::from(payload.to_vec()), None);
+                    }
+                }
+            }
+            BUS_STATE_VECTOR => {
+                if let Ok(sv) = StateVector::decode_v1(payload) {
+                    let diff = self.doc.transact().encode_state_as_update_v1(&sv);
+                    if !doc::is_empty_update(&diff) {
+                        self.publish(BUS_UPDATE, &diff, ctx);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn tick(&mut self, ctx: &mut Context<Self>) {
+        let timeout = self.deps.config.awareness_timeout;
+        let stale: Vec<u64> = self
+            .awareness
+            .iter()
+            .filter(|(_, e)| e.renewed.elapsed() > timeout)
+            .map(|(id, _)| *id)
+            .collect();
+        for p in self.peers.values_mut() {
+            for id in &stale {
+                p.awareness_ids.remove(id);
+            }
+        }
+        self.drop_awareness(stale, ctx);
+        if let Some(since) = self.idle_since {
+            if self.peers.is_empty() && since.elapsed() >= self.deps.config.idle_unload && self.pending.is_empty() && !self.flushing {
+                self.idle_since = None;
+                self.hub.do_send(SessionIdle {
+                    post_id: self.post_id,
+                    addr: ctx.address(),
+                });
+            }
+        }
+    }
+
+    fn maybe_finish_shutdown(&mut self, ctx: &mut Context<Self>) {
+        if self.shutting_down.is_empty() || self.flushing || !self.pending.is_empty() {
+            return;
+        }
+        for tx in self.shutting_down.drain(..) {
+            let _ = tx.send(());
+        }
+        ctx.stop();
+    }
+}
+
+impl Actor for PostSession {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.set_mailbox_capacity(4096);
+        let bus = self.deps.bus.clone();
+        let store = self.deps.store.clone();
+        let (id, topic) = (self.post_id, self.topic());
+        // Subscribe before loading, so nothing published meanwhile falls in between; no
+        // message is handled until the document is loaded.
+        ctx.wait(
+            async move {
+                let sub = bus.subscribe(&topic).await;
+                let stored = store.load(id).await;
+                (sub, stored)
+            }
+            .into_actor(self)
+            .map(|(sub, stored), act, ctx| {
+                match sub {
+                    Ok(stream) => {
+                        ctx.add_stream(stream);
+                    }
+                    Err(e) => tracing::warn!(post_id = %act.post_id, error = %e, "bus unavailable; serving this node only"),
+                }
+                match stored {
+                    Ok(s) => {
+                        let started = Instant::now();
+                        for u in s.snapshot.iter().chain(s.updates.iter()) {
+                            if let Err(e) = doc::apply(&act.doc, u) {
+                                tracing::warn!(post_id = %act.post_id, error = %e, "skipping an update that does not apply");
+                            }
+                        }
+                        act.appended_since_compaction = s.updates.len();
+                        tracing::debug!(post_id = %act.post_id, updates = s.updates.len(), ms = started.elapsed().as_millis() as u64, "document loaded");
+                        if s.updates.len() >= act.deps.config.compact_every {
+                            act.compact(ctx);
+                        }
+                    }
+                    Err(e) => {
+                        tracing::error!(post_id = %act.post_id, error = %e, "could not load document");
+                        ctx.stop();
+                    }
+                }
+            }),
+        );
+        ctx.run_interval(Duration::from_secs(1).min(self.deps.config.awareness_timeout / 4), |act, ctx| act.tick(ctx));
+        ctx.run_interval(self.deps.config.repair_interval, |act, ctx| {
+            if !act.peers.is_empty() {
+                let sv = act.doc.transact().state_vector();
+                act.publish(BUS_STATE_VECTOR, &yrs::updates::encoder::Encode::encode_v1(&sv), ctx);
+            }
+        });
+    }
+
+    fn stopped(&mut self, _ctx: &mut Context<Self>) {
+        for (_, p) in self.peers.drain() {
+            let _ = p.tx.try_send(Outbound::Close(close::GOING_AWAY, "document closed".into()));
+        }
+        for p in self.pending.drain(..) {
+            if let Some(done) = p.done {
+                let _ = done.send(Err("document closed".into()));
+            }
+        }
+    }
+}
+
+impl StreamHandler<BusMessage> for PostSession {
+    fn handle(&mut self, msg: BusMessage, ctx: &mut Context<Self>) {
+        self.on_bus(&msg, ctx);
+    }
+
+    fn finished(&mut self, _ctx: &mut Context<Self>) {
+        // The bus stream only ends if the bus gave up; local peers are still served.
+        tracing::warn!(post_id = %self.post_id, "bus subscription ended");
+    }
+}
+
+impl Handler<Join> for PostSession {
+    type Result = ();
+
+    fn handle(&mut self, msg: Join, _ctx: &mut Context<Self>) {
+        self.idle_since = None;
+        let sv = self.doc.transact().state_vector();
+        let _ = msg.tx.try_send(Outbound::Frame(Bytes::from(protocol::sync_step1(&sv))));
+        if let Some(all) = self.full_awareness() {
+            let _ = msg.tx.try_send(Outbound::Frame(all));
+        }
+        self.peers.insert(
+            msg.conn,
+            Peer {
+                tx: msg.tx,
+                can_write: msg.can_write,
+                user: msg.user,
+                awareness_ids: HashSet::new(),
+            },
+        );
+        self.presence_changed();
+    }
+}
+
+impl Handler<Frame> for PostSession {
+    type Result = ();
+
+    fn handle(&mut self, msg: Frame, ctx: &mut Context<Self>) {
+        for m in msg.msgs {
+            self.handle_incoming(msg.conn, m, ctx);
+        }
+    }
+}
+
+impl Handler<Leave> for PostSession {
+    type Result = ();
+
+    fn handle(&mut self, msg: Leave, ctx: &mut Context<Self>) {
+        if let Some(p) = self.remove_peer(msg.conn) {
+            let ids: Vec<u64> = p.awareness_ids.into_iter().collect();
+            self.drop_awareness(ids, ctx);
+            self.presence_changed();
+        }
+    }
+}
+
+impl Handler<Edit> for PostSession {
+    type Result = ResponseFuture<Result<(), String>>;
+
+    fn handle(&mut self, msg: Edit, ctx: &mut Context<Self>) -> Self::Result {
+        let update = doc::edit_update(&doc::full_state(&self.doc), self.server_client, &msg.0);
+        let (tx, rx) = oneshot::channel();
+        match update {
+            Ok(u) if doc::is_empty_update(&u) => {
+                let _ = tx.send(Ok(()));
+            }
+            Ok(u) => {
+                self.pending.push(Pending {
+                    from: None,
+                    data: u,
+                    done: Some(tx),
+                });
+                self.flush(ctx);
+            }
+            Err(e) => {
+                let _ = tx.send(Err(e));
+            }
+        }
+        Box::pin(async move { rx.await.unwrap_or_else(|_| Err("document closed".into())) })
+    }
+}
+
+impl Handler<Read> for PostSession {
+    type Result = MessageResult<Read>;
+
+    fn handle(&mut self, _: Read, _ctx: &mut Context<Self>) -> Self::Result {
+        MessageResult(DocSnapshot {
+            content: doc::read_content(&self.doc),
+            state: doc::full_state(&self.doc),
+        })
+    }
+}
+
+impl Handler<Shutdown> for PostSession {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, _: Shutdown, ctx: &mut Context<Self>) -> Self::Result {
+        let (tx, rx) = oneshot::channel();
+        self.shutting_down.push(tx);
+        if self.appended_since_compaction > 0 {
+            self.compact(ctx);
+        }
+        self.flush(ctx);
+        self.maybe_finish_shutdown(ctx);
+        Box::pin(async move {
+            let _ = rx.await;
+        })
+    }
+}

@@ -1,0 +1,223 @@
+//! The y-websocket wire protocol (y-protocols sync + awareness), transport-free.
+//!
+//! [`parse_frame`] turns one WebSocket frame into the messages it holds (a frame may carry
+//! several) and validates every payload completely — updates are decoded, awareness JSON is
+//! parsed — so malformed input is rejected at the connection, before it reaches a shared
+//! document. Decoding runs under `catch_unwind`: whatever bytes arrive, the worst outcome is
+//! an error for that one connection.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use yrs::encoding::read::{Cursor, Read};
+use yrs::sync::{Message, SyncMessage};
+use yrs::updates::decoder::Decode;
+use yrs::updates::encoder::{Encode, Encoder, EncoderV1};
+use yrs::{StateVector, Update};
+
+pub use yrs::sync::awareness::{AwarenessUpdate, AwarenessUpdateEntry};
+
+const MSG_SYNC: u64 = 0;
+const MSG_AWARENESS: u64 = 1;
+const MSG_AUTH: u64 = 2;
+const MSG_QUERY_AWARENESS: u64 = 3;
+
+/// WebSocket close codes this server uses.
+pub mod close {
+    /// The frame could not be decoded (RFC 6455 "invalid frame payload data").
+    pub const INVALID_PAYLOAD: u16 = 1007;
+    /// A message type this server does not speak ("unsupported data").
+    pub const UNSUPPORTED: u16 = 1003;
+    /// Frame over the size limit ("message too big").
+    pub const TOO_BIG: u16 = 1009;
+    /// The client could not keep up; reconnect and resync ("try again later").
+    pub const TRY_AGAIN: u16 = 1013;
+    /// The server is going away (shutdown, document unloaded).
+    pub const GOING_AWAY: u16 = 1001;
+    /// Credentials are no longer valid.
+    pub const POLICY: u16 = 1008;
+}
+
+/// One decoded, validated client message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Incoming {
+    SyncStep1(StateVector),
+    /// SyncStep2 or Update: a document update (v1), already checked to decode.
+    Update(Vec<u8>),
+    Awareness(AwarenessUpdate),
+    AwarenessQuery,
+    /// An auth message from the client; y-websocket clients never send one, ignored.
+    Auth,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProtocolError {
+    pub code: u16,
+    pub reason: String,
+}
+
+impl ProtocolError {
+    fn invalid(reason: impl Into<String>) -> Self {
+        Self {
+            code: close::INVALID_PAYLOAD,
+            reason: reason.into(),
+        }
+    }
+}
+
+fn validate_update(u: &[u8]) -> Result<(), ProtocolError> {
+    Update::decode_v1(u)
+        .map(|_| ())
+        .map_err(|e| ProtocolError::invalid(format!("malformed document update: {e}")))
+}
+
+fn validate_awareness(a: &AwarenessUpdate) -> Result<(), ProtocolError> {
+    for e in a.clients.values() {
+        if e.json.as_ref() != "null" && serde_json::from_str::<serde_json::Value>(&e.json).is_err() {
+            return Err(ProtocolError::invalid("awareness state is not JSON"));
+        }
+    }
+    Ok(())
+}
+
+fn malformed(e: impl std::fmt::Display) -> ProtocolError {
+    ProtocolError::invalid(format!("malformed message: {e}"))
+}
+
+/// Reads the outer framing (lib0 varints, as y-protocols writes it) so message boundaries
+/// are exact, then fully decodes each payload.
+fn parse_inner(frame: &[u8]) -> Result<Vec<Incoming>, ProtocolError> {
+    if frame.is_empty() {
+        return Err(ProtocolError::invalid("empty frame"));
+    }
+    let mut c = Cursor::new(frame);
+    let mut out = Vec::new();
+    while c.has_content() {
+        let tag: u64 = c.read_var().map_err(malformed)?;
+        out.push(match tag {
+            MSG_SYNC => {
+                let sub: u64 = c.read_var().map_err(malformed)?;
+                let buf = c.read_buf().map_err(malformed)?;
+                match sub {
+                    0 => Incoming::SyncStep1(StateVector::decode_v1(buf).map_err(malformed)?),
+                    1 | 2 => {
+                        validate_update(buf)?;
+                        Incoming::Update(buf.to_vec())
+                    }
+                    other => return Err(ProtocolError::invalid(format!("unknown sync message {other}"))),
+                }
+            }
+            MSG_AWARENESS => {
+                let buf = c.read_buf().map_err(malformed)?;
+                let a = AwarenessUpdate::decode_v1(buf).map_err(malformed)?;
+                validate_awareness(&a)?;
+                Incoming::Awareness(a)
+            }
+            MSG_AUTH => {
+                if c.read_var::<u64>().map_err(malformed)? == 0 {
+                    c.read_string().map_err(malformed)?;
+                }
+                Incoming::Auth
+            }
+            MSG_QUERY_AWARENESS => Incoming::AwarenessQuery,
+            other => {
+                return Err(ProtocolError {
+                    code: close::UNSUPPORTED,
+                    reason: format!("unknown message type {other}"),
+                })
+            }
+        });
+    }
+    Ok(out)
+}
+
+/// Decodes every message in a frame, or explains why the connection must close.
+pub fn parse_frame(frame: &[u8]) -> Result<Vec<Incoming>, ProtocolError> {
+    catch_unwind(AssertUnwindSafe(|| parse_inner(frame)))
+        .unwrap_or_else(|_| Err(ProtocolError::invalid("undecodable message")))
+}
+
+fn encode(msg: &Message) -> Vec<u8> {
+    let mut e = EncoderV1::new();
+    msg.encode(&mut e);
+    e.to_vec()
+}
+
+pub fn sync_step1(sv: &StateVector) -> Vec<u8> {
+    encode(&Message::Sync(SyncMessage::SyncStep1(sv.clone())))
+}
+
+pub fn sync_step2(update: Vec<u8>) -> Vec<u8> {
+    encode(&Message::Sync(SyncMessage::SyncStep2(update)))
+}
+
+pub fn update(update: Vec<u8>) -> Vec<u8> {
+    encode(&Message::Sync(SyncMessage::Update(update)))
+}
+
+pub fn awareness(update: AwarenessUpdate) -> Vec<u8> {
+    encode(&Message::Awareness(update))
+}
+
+/// y-protocols auth "permission denied", which y-websocket clients surface as an event.
+pub fn permission_denied(reason: &str) -> Vec<u8> {
+    encode(&Message::Auth(Some(reason.to_string())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use yrs::{Doc, GetString, Text, Transact};
+
+    fn an_update() -> Vec<u8> {
+        let doc = Doc::new();
+        let t = doc.get_or_insert_text("caption");
+        t.insert(&mut doc.transact_mut(), 0, "hi");
+        doc.transact().encode_state_as_update_v1(&StateVector::default())
+    }
+
+    #[test]
+    fn several_messages_in_one_frame() {
+        let mut frame = sync_step1(&StateVector::default());
+        frame.extend(update(an_update()));
+        frame.extend(encode(&Message::AwarenessQuery));
+        let msgs = parse_frame(&frame).unwrap();
+        assert_eq!(msgs.len(), 3);
+        assert!(matches!(msgs[1], Incoming::Update(_)));
+        // And the update really is the one we sent.
+        if let Incoming::Update(u) = &msgs[1] {
+            let doc = Doc::new();
+            doc.transact_mut().apply_update(Update::decode_v1(u).unwrap()).unwrap();
+            assert_eq!(doc.get_or_insert_text("caption").get_string(&doc.transact()), "hi");
+        }
+    }
+
+    #[test]
+    fn malformed_frames_are_errors() {
+        let mut truncated = update(an_update());
+        truncated.truncate(truncated.len() - 3);
+        let absurd_length = vec![0u8, 2, 0xff, 0xff, 0xff, 0xff, 0x0f, 1, 2];
+        let bad_update = vec![0u8, 2, 3, 0xff, 0xff, 0xff];
+        let truncated_varint = vec![0u8, 0, 0x80];
+        for frame in [truncated, absurd_length, bad_update, truncated_varint, vec![], vec![0u8, 9]] {
+            let err = parse_frame(&frame).unwrap_err();
+            assert_eq!(err.code, close::INVALID_PAYLOAD, "{frame:?}");
+        }
+        assert_eq!(parse_frame(&[7, 0]).unwrap_err().code, close::UNSUPPORTED);
+    }
+
+    #[test]
+    fn awareness_round_trip_and_bad_json() {
+        let mut clients = std::collections::HashMap::new();
+        clients.insert(
+            yrs::block::ClientID::new(5),
+            AwarenessUpdateEntry {
+                clock: 1,
+                json: r#"{"user":{"name":"A"}}"#.into(),
+            },
+        );
+        let frame = awareness(AwarenessUpdate { clients: clients.clone() });
+        assert!(matches!(&parse_frame(&frame).unwrap()[0], Incoming::Awareness(a) if a.clients.len() == 1));
+        clients.values_mut().for_each(|e| e.json = "{not json".into());
+        assert!(parse_frame(&awareness(AwarenessUpdate { clients })).is_err());
+    }
+}

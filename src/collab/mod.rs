@@ -1,0 +1,19 @@
+//! Live collaboration, server side: the storage and hooks the actors run on, the
+//! y-websocket socket `/api/collab/{post_id}`, and the event stream `/api/events`.
+//!
+//! - [`store`]: `DocStore` on sea-orm (update log, snapshots, seeding from the post row).
+//! - [`hooks`]: `DocHooks`: derived fields back onto the post row, automatic versions.
+//! - [`socket`]: one task per collaboration connection (actix-ws).
+//! - [`events`]: the JSON event stream with `?since=` replay.
+
+pub mod events;
+pub mod hooks;
+pub mod socket;
+pub mod store;
+
+use actix_web::web;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/collab/{post_id}", web::get().to(socket::collab_socket))
+        .route("/events", web::get().to(events::event_socket));
+}
