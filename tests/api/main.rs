@@ -3,9 +3,11 @@
 
 mod helpers;
 mod smtp;
+mod yclient;
 
 mod activity;
 mod auth;
+mod collab;
 mod comments;
 mod infra;
 mod permissions;
