@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use copydesk_actors::ports::{Bus, BusError, BusMessage};
 use futures_util::stream::{BoxStream, StreamExt};
 use redis::AsyncCommands;
+use std::time::Duration;
 
 pub struct RedisBus {
     client: redis::Client,
@@ -44,15 +45,60 @@ impl Bus for RedisBus {
         Ok(())
     }
 
+    /// The stream survives Redis restarts: a background task re-subscribes with backoff
+    /// whenever the connection drops (messages published meanwhile are lost, as pub/sub
+    /// promises; the documents' state-vector exchange repairs them). It ends when the
+    /// stream is dropped.
     async fn subscribe(&self, topic: &str) -> Result<BoxStream<'static, BusMessage>, BusError> {
-        let mut ps = self.client.get_async_pubsub().await.map_err(unavailable)?;
-        ps.subscribe(self.channel(topic))
-            .await
-            .map_err(unavailable)?;
-        Ok(ps
-            .into_on_message()
-            .map(|m| m.get_payload_bytes().to_vec())
-            .boxed())
+        let channel = self.channel(topic);
+        // The first subscription is made before returning, so nothing published after
+        // `subscribe` returns is missed.
+        let mut first = self.client.get_async_pubsub().await.map_err(unavailable)?;
+        first.subscribe(&channel).await.map_err(unavailable)?;
+        let (tx, rx) = tokio::sync::mpsc::channel::<BusMessage>(1024);
+        let client = self.client.clone();
+        tokio::spawn(async move {
+            let mut current = Some(first);
+            let mut backoff = Duration::from_millis(100);
+            loop {
+                let ps = match current.take() {
+                    Some(ps) => ps,
+                    None => {
+                        tokio::select! {
+                            _ = tx.closed() => return,
+                            _ = tokio::time::sleep(backoff) => {}
+                        }
+                        backoff = (backoff * 2).min(Duration::from_secs(2));
+                        let Ok(mut ps) = client.get_async_pubsub().await else {
+                            continue;
+                        };
+                        if ps.subscribe(&channel).await.is_err() {
+                            continue;
+                        }
+                        tracing::info!(%channel, "bus subscription restored");
+                        ps
+                    }
+                };
+                backoff = Duration::from_millis(100);
+                let mut messages = ps.into_on_message();
+                loop {
+                    tokio::select! {
+                        _ = tx.closed() => return,
+                        m = messages.next() => match m {
+                            // A full queue means the subscriber is stuck; drop, as pub/sub would.
+                            Some(m) => { let _ = tx.try_send(m.get_payload_bytes().to_vec()); }
+                            None => break,
+                        }
+                    }
+                }
+                tracing::warn!(%channel, "bus subscription lost; reconnecting");
+            }
+        });
+        Ok(futures_util::stream::unfold(
+            rx,
+            |mut rx| async move { rx.recv().await.map(|m| (m, rx)) },
+        )
+        .boxed())
     }
 
     async fn ping(&self) -> Result<(), BusError> {

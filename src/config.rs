@@ -434,11 +434,18 @@ impl Settings {
             }
         }
         let c = &self.collab;
-        if c.max_frame_bytes < 1024 || c.outbound_queue == 0 || c.heartbeat_secs == 0 || c.repair_interval_secs == 0 {
+        if c.max_frame_bytes < 1024
+            || c.outbound_queue == 0
+            || c.heartbeat_secs == 0
+            || c.repair_interval_secs == 0
+        {
             return Err(invalid("collab", "max_frame_bytes >= 1024 and outbound_queue, heartbeat_secs, repair_interval_secs > 0"));
         }
         if c.compact_every == 0 || c.awareness_timeout_secs == 0 {
-            return Err(invalid("collab.compact_every", "compact_every and awareness_timeout_secs must be positive"));
+            return Err(invalid(
+                "collab.compact_every",
+                "compact_every and awareness_timeout_secs must be positive",
+            ));
         }
         if !matches!(self.log.format.as_str(), "json" | "pretty") {
             return Err(invalid("log.format", "must be json or pretty"));

@@ -75,7 +75,9 @@ async fn main() -> anyhow::Result<()> {
                     _ = term.recv() => {}
                     _ = tokio::signal::ctrl_c() => {}
                 }
-                tracing::info!("shutting down: flushing live documents, finishing in-flight requests");
+                tracing::info!(
+                    "shutting down: flushing live documents, finishing in-flight requests"
+                );
                 collab.shutdown().await;
                 handle.stop(true).await;
             });

@@ -16,13 +16,13 @@ use copydesk_actors::ports::Bus;
 use crate::auth::throttle::{Limiter, MemoryLimiter, RedisLimiter};
 use crate::auth::tokens::JwtKeys;
 use crate::bus::RedisBus;
+use crate::collab::{hooks::ServerHooks, store::DbDocStore};
 use crate::config::Settings;
 use crate::error::{extractors, ApiError};
 use crate::http::{health, metrics, middleware, openapi, static_files};
 use crate::keys::Keys;
 use crate::mail::Mailer;
 use crate::state::AppState;
-use crate::collab::{hooks::ServerHooks, store::DbDocStore};
 use crate::{auth, collab as live, posts, store, versions, workspaces};
 use copydesk_actors::collab::Collab;
 use copydesk_actors::post_session::{SessionConfig, SessionDeps};
@@ -50,6 +50,15 @@ async fn connect_redis(
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        Self::build_with_bus(settings, None).await
+    }
+
+    /// Like [`Application::build`], but with a given cluster bus instead of the configured
+    /// one — how tests run several nodes in one process on one in-process bus.
+    pub async fn build_with_bus(
+        settings: Settings,
+        shared_bus: Option<Arc<dyn Bus>>,
+    ) -> anyhow::Result<Self> {
         let db = store::connect(&settings).await?;
         store::migrate(&db).await?;
         let keys = Keys::load(&settings)?;
@@ -70,6 +79,7 @@ impl Application {
                 Arc::new(MemoryBus::new()),
             ),
         };
+        let bus = shared_bus.unwrap_or(bus);
 
         let listener = TcpListener::bind((settings.server.host.as_str(), settings.server.port))
             .map_err(|e| {
@@ -97,9 +107,11 @@ impl Application {
                 ..SessionConfig::default()
             },
         };
-        let threads = c
-            .threads
-            .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
+        let threads = c.threads.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
+        });
         let collab = Collab::new(deps, threads);
 
         let state = AppState {

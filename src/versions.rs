@@ -10,7 +10,9 @@ use chrono::Utc;
 use copydesk_actors::doc::{self, ContentEdit};
 use copydesk_actors::ports::DocContent;
 use copydesk_actors::post_session::{Edit, Read};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -115,7 +117,10 @@ async fn view(state: &AppState, v: &versions::Model) -> Result<VersionView, ApiE
         Some(id) => users::Entity::find_by_id(id)
             .one(&state.db)
             .await?
-            .map(|u| Author { id: u.id, name: u.name }),
+            .map(|u| Author {
+                id: u.id,
+                name: u.name,
+            }),
         None => None,
     };
     Ok(VersionView {
@@ -134,13 +139,19 @@ fn content_of(state_bytes: &[u8]) -> DocContent {
     doc::read_content(&d)
 }
 
-async fn live(state: &AppState, post: &post_rows::Model) -> Result<copydesk_actors::post_session::DocSnapshot, ApiError> {
+async fn live(
+    state: &AppState,
+    post: &post_rows::Model,
+) -> Result<copydesk_actors::post_session::DocSnapshot, ApiError> {
     let session = state
         .collab
         .session(post.workspace_id, post.id)
         .await
         .map_err(|e| ApiError::internal(anyhow::anyhow!("collab: {e}")))?;
-    session.send(Read).await.map_err(|e| ApiError::internal(anyhow::anyhow!("collab: {e}")))
+    session
+        .send(Read)
+        .await
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("collab: {e}")))
 }
 
 async fn find(state: &AppState, post_id: Uuid, vid: Uuid) -> Result<versions::Model, ApiError> {
@@ -153,7 +164,11 @@ async fn find(state: &AppState, post_id: Uuid, vid: Uuid) -> Result<versions::Mo
 
 #[utoipa::path(get, path = "/api/posts/{id}/versions", tag = "versions", security(("bearer" = [])),
     params(("id" = Uuid, Path)), responses((status = 200, body = VersionList), (status = 404, body = ErrorBody)))]
-pub async fn list(state: web::Data<AppState>, user: AuthUser, path: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
     let (post, m) = posts::load_visible(&state, &user.0, path.into_inner()).await?;
     m.require(Action::PostViewAll)?;
     let rows = versions::Entity::find()
@@ -186,7 +201,15 @@ pub async fn create(
         return Err(ApiError::validation("name", "must be 1–100 characters"));
     }
     let snap = live(&state, &post).await?;
-    let v = insert(&state.db, &post, Some(name.clone()), "named", snap.state, Some(user.id())).await?;
+    let v = insert(
+        &state.db,
+        &post,
+        Some(name.clone()),
+        "named",
+        snap.state,
+        Some(user.id()),
+    )
+    .await?;
     events::record(
         &state.db,
         Change {
@@ -206,7 +229,11 @@ pub async fn create(
 #[utoipa::path(get, path = "/api/posts/{id}/versions/{version_id}", tag = "versions", security(("bearer" = [])),
     params(("id" = Uuid, Path), ("version_id" = Uuid, Path)),
     responses((status = 200, body = VersionDetail), (status = 404, body = ErrorBody)))]
-pub async fn get(state: web::Data<AppState>, user: AuthUser, path: web::Path<(Uuid, Uuid)>) -> Result<HttpResponse, ApiError> {
+pub async fn get(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<(Uuid, Uuid)>,
+) -> Result<HttpResponse, ApiError> {
     let (post_id, vid) = path.into_inner();
     let (post, m) = posts::load_visible(&state, &user.0, post_id).await?;
     m.require(Action::PostViewAll)?;
@@ -225,7 +252,11 @@ pub async fn get(state: web::Data<AppState>, user: AuthUser, path: web::Path<(Uu
 #[utoipa::path(get, path = "/api/posts/{id}/versions/{version_id}/diff", tag = "versions", security(("bearer" = [])),
     params(("id" = Uuid, Path), ("version_id" = Uuid, Path)),
     responses((status = 200, body = VersionDiff, description = "before = the version, after = now"), (status = 404, body = ErrorBody)))]
-pub async fn diff(state: web::Data<AppState>, user: AuthUser, path: web::Path<(Uuid, Uuid)>) -> Result<HttpResponse, ApiError> {
+pub async fn diff(
+    state: web::Data<AppState>,
+    user: AuthUser,
+    path: web::Path<(Uuid, Uuid)>,
+) -> Result<HttpResponse, ApiError> {
     let (post_id, vid) = path.into_inner();
     let (post, m) = posts::load_visible(&state, &user.0, post_id).await?;
     m.require(Action::PostViewAll)?;
@@ -236,7 +267,11 @@ pub async fn diff(state: web::Data<AppState>, user: AuthUser, path: web::Path<(U
         field_diff("title", &before.title, &after.title),
         field_diff("caption", &before.caption, &after.caption),
     ];
-    let platforms: std::collections::BTreeSet<&String> = before.overrides.keys().chain(after.overrides.keys()).collect();
+    let platforms: std::collections::BTreeSet<&String> = before
+        .overrides
+        .keys()
+        .chain(after.overrides.keys())
+        .collect();
     for p in platforms {
         let (b, a) = (
             before.overrides.get(p).map(String::as_str).unwrap_or(""),
@@ -264,7 +299,15 @@ pub async fn restore(
     let target = content_of(&v.data);
     let current = live(&state, &post).await?;
     // Keep what is being replaced, so a restore can itself be undone.
-    insert(&state.db, &post, None, "restore", current.state, Some(user.id())).await?;
+    insert(
+        &state.db,
+        &post,
+        None,
+        "restore",
+        current.state,
+        Some(user.id()),
+    )
+    .await?;
     let session = state
         .collab
         .session(post.workspace_id, post.id)
@@ -327,7 +370,10 @@ fn push(ops: &mut Vec<DiffOp>, op: &'static str, text: &str) {
     }
     match ops.last_mut() {
         Some(last) if last.op == op => last.text.push_str(text),
-        _ => ops.push(DiffOp { op, text: text.to_string() }),
+        _ => ops.push(DiffOp {
+            op,
+            text: text.to_string(),
+        }),
     }
 }
 
@@ -343,7 +389,11 @@ pub fn diff_words(before: &str, after: &str) -> Vec<DiffOp> {
     let mut lcs = vec![vec![0u32; b.len() + 1]; a.len() + 1];
     for i in (0..a.len()).rev() {
         for j in (0..b.len()).rev() {
-            lcs[i][j] = if a[i] == b[j] { lcs[i + 1][j + 1] + 1 } else { lcs[i + 1][j].max(lcs[i][j + 1]) };
+            lcs[i][j] = if a[i] == b[j] {
+                lcs[i + 1][j + 1] + 1
+            } else {
+                lcs[i + 1][j].max(lcs[i][j + 1])
+            };
         }
     }
     let (mut i, mut j) = (0, 0);
@@ -370,10 +420,20 @@ pub fn diff_words(before: &str, after: &str) -> Vec<DiffOp> {
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/posts/{id}/versions").route(web::get().to(list)).route(web::post().to(create)))
-        .route("/posts/{id}/versions/{version_id}", web::get().to(get))
-        .route("/posts/{id}/versions/{version_id}/diff", web::get().to(diff))
-        .route("/posts/{id}/versions/{version_id}/restore", web::post().to(restore));
+    cfg.service(
+        web::resource("/posts/{id}/versions")
+            .route(web::get().to(list))
+            .route(web::post().to(create)),
+    )
+    .route("/posts/{id}/versions/{version_id}", web::get().to(get))
+    .route(
+        "/posts/{id}/versions/{version_id}/diff",
+        web::get().to(diff),
+    )
+    .route(
+        "/posts/{id}/versions/{version_id}/restore",
+        web::post().to(restore),
+    );
 }
 
 #[cfg(test)]
@@ -384,7 +444,16 @@ mod tests {
     fn word_diff() {
         let ops = diff_words("We launch today", "We proudly launch today!");
         let text: Vec<(&str, &str)> = ops.iter().map(|o| (o.op, o.text.as_str())).collect();
-        assert_eq!(text, [("equal", "We "), ("insert", "proudly "), ("equal", "launch "), ("delete", "today"), ("insert", "today!")]);
+        assert_eq!(
+            text,
+            [
+                ("equal", "We "),
+                ("insert", "proudly "),
+                ("equal", "launch "),
+                ("delete", "today"),
+                ("insert", "today!")
+            ]
+        );
         assert!(diff_words("", "").is_empty());
         assert_eq!(diff_words("", "new")[0].op, "insert");
     }

@@ -58,7 +58,11 @@ impl Collab {
         addr
     }
 
-    pub async fn session(&self, workspace_id: Uuid, post_id: Uuid) -> Result<Addr<PostSession>, MailboxError> {
+    pub async fn session(
+        &self,
+        workspace_id: Uuid,
+        post_id: Uuid,
+    ) -> Result<Addr<PostSession>, MailboxError> {
         self.hub(workspace_id).send(GetSession { post_id }).await
     }
 

@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 use yrs::types::ToJson;
 use yrs::updates::decoder::Decode;
 use yrs::{
-    Any, Array, Doc, GetString, Map, OffsetKind, Options, Out, ReadTxn, StateVector, Text, Transact,
-    Update,
+    Any, Array, Doc, GetString, Map, OffsetKind, Options, Out, ReadTxn, StateVector, Text,
+    Transact, Update,
 };
 
 use crate::ports::DocContent;
@@ -37,12 +37,15 @@ pub fn new_doc(client_id: Option<u64>) -> Doc {
 /// Applies a v1 update; malformed updates are an error, never a panic.
 pub fn apply(doc: &Doc, update: &[u8]) -> Result<(), String> {
     let u = Update::decode_v1(update).map_err(|e| e.to_string())?;
-    doc.transact_mut().apply_update(u).map_err(|e| e.to_string())
+    doc.transact_mut()
+        .apply_update(u)
+        .map_err(|e| e.to_string())
 }
 
 /// The whole document as one update.
 pub fn full_state(doc: &Doc) -> Vec<u8> {
-    doc.transact().encode_state_as_update_v1(&StateVector::default())
+    doc.transact()
+        .encode_state_as_update_v1(&StateVector::default())
 }
 
 fn override_names(doc: &Doc) -> Vec<String> {
@@ -57,7 +60,10 @@ fn override_names(doc: &Doc) -> Vec<String> {
 pub fn read_content(doc: &Doc) -> DocContent {
     // Root types that arrived in an update are typed on first use, outside a transaction.
     let names = override_names(doc);
-    let texts: Vec<_> = names.iter().map(|n| (n.clone(), doc.get_or_insert_text(n.as_str()))).collect();
+    let texts: Vec<_> = names
+        .iter()
+        .map(|n| (n.clone(), doc.get_or_insert_text(n.as_str())))
+        .collect();
     let caption = doc.get_or_insert_text(CAPTION);
     let meta = doc.get_or_insert_map(META);
     let media = doc.get_or_insert_array(MEDIA);
@@ -96,7 +102,11 @@ pub struct ContentEdit {
 impl ContentEdit {
     /// The edit that turns the current content into `target` entirely.
     pub fn to_match(current: &DocContent, target: &DocContent) -> Self {
-        let mut overrides: BTreeMap<String, String> = current.overrides.keys().map(|k| (k.clone(), String::new())).collect();
+        let mut overrides: BTreeMap<String, String> = current
+            .overrides
+            .keys()
+            .map(|k| (k.clone(), String::new()))
+            .collect();
         overrides.extend(target.overrides.clone());
         Self {
             title: Some(target.title.clone()),
@@ -121,7 +131,13 @@ fn set_text(t: &yrs::TextRef, txn: &mut yrs::TransactionMut, new: &str) {
     let (o, n): (Vec<char>, Vec<char>) = (old.chars().collect(), new.chars().collect());
     let prefix = o.iter().zip(&n).take_while(|(a, b)| a == b).count();
     let max_suffix = o.len().min(n.len()) - prefix;
-    let suffix = o.iter().rev().zip(n.iter().rev()).take(max_suffix).take_while(|(a, b)| a == b).count();
+    let suffix = o
+        .iter()
+        .rev()
+        .zip(n.iter().rev())
+        .take(max_suffix)
+        .take_while(|(a, b)| a == b)
+        .count();
     let start: String = o[..prefix].iter().collect();
     let removed: String = o[prefix..o.len() - suffix].iter().collect();
     let inserted: String = n[prefix..n.len() - suffix].iter().collect();
@@ -143,8 +159,15 @@ fn json_to_any(v: &serde_json::Value) -> Any {
 pub fn edit_update(state: &[u8], client_id: u64, edit: &ContentEdit) -> Result<Vec<u8>, String> {
     let doc = new_doc(Some(client_id));
     apply(&doc, state)?;
-    let names: Vec<String> = edit.overrides.keys().map(|p| format!("{OVERRIDE_PREFIX}{p}")).collect();
-    let texts: Vec<_> = names.iter().map(|n| doc.get_or_insert_text(n.as_str())).collect();
+    let names: Vec<String> = edit
+        .overrides
+        .keys()
+        .map(|p| format!("{OVERRIDE_PREFIX}{p}"))
+        .collect();
+    let texts: Vec<_> = names
+        .iter()
+        .map(|n| doc.get_or_insert_text(n.as_str()))
+        .collect();
     let caption = doc.get_or_insert_text(CAPTION);
     let meta = doc.get_or_insert_map(META);
     let media = doc.get_or_insert_array(MEDIA);
@@ -211,7 +234,9 @@ mod tests {
             title: Some("Launch".into()),
             caption: Some("We launch today".into()),
             overrides,
-            media: Some(vec![serde_json::json!({"url": "https://e.com/a.png", "kind": "image"})]),
+            media: Some(vec![
+                serde_json::json!({"url": "https://e.com/a.png", "kind": "image"}),
+            ]),
         });
         let c = read_content(&doc);
         assert_eq!(c.title, "Launch");

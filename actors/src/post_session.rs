@@ -272,7 +272,9 @@ impl PostSession {
                 )
             })
             .collect();
-        Some(Bytes::from(protocol::awareness(AwarenessUpdate { clients })))
+        Some(Bytes::from(protocol::awareness(AwarenessUpdate {
+            clients,
+        })))
     }
 
     /// Applies an awareness update from a peer (`from`) or another node; returns the ids it
@@ -353,10 +355,15 @@ impl PostSession {
                 self.send_to(conn, Bytes::from(protocol::sync_step2(diff)));
             }
             Incoming::Update(data) => {
-                let Some(peer) = self.peers.get(&conn) else { return };
+                let Some(peer) = self.peers.get(&conn) else {
+                    return;
+                };
                 if !peer.can_write {
                     if !doc::is_empty_update(&data) {
-                        self.send_to(conn, Bytes::from(protocol::permission_denied("permission denied")));
+                        self.send_to(
+                            conn,
+                            Bytes::from(protocol::permission_denied("permission denied")),
+                        );
                     }
                     return;
                 }
@@ -393,8 +400,13 @@ impl PostSession {
         }
         self.flushing = true;
         let batch = std::mem::take(&mut self.pending);
-        let (datas, metas): (Vec<Vec<u8>>, Vec<(Option<ConnId>, Option<oneshot::Sender<Result<(), String>>>)>) =
-            batch.into_iter().map(|p| (p.data, (p.from, p.done))).unzip();
+        let (datas, metas): (
+            Vec<Vec<u8>>,
+            Vec<(Option<ConnId>, Option<oneshot::Sender<Result<(), String>>>)>,
+        ) = batch
+            .into_iter()
+            .map(|p| (p.data, (p.from, p.done)))
+            .unzip();
         let store = self.deps.store.clone();
         let id = self.post_id;
         ctx.spawn(
@@ -442,7 +454,10 @@ impl PostSession {
                 tracing::warn!(post_id = %self.post_id, error = %e, "logged update did not apply");
                 if let Some(c) = from {
                     if let Some(p) = self.remove_peer(c) {
-                        let _ = p.tx.try_send(Outbound::Close(close::INVALID_PAYLOAD, "update could not be applied".into()));
+                        let _ = p.tx.try_send(Outbound::Close(
+                            close::INVALID_PAYLOAD,
+                            "update could not be applied".into(),
+                        ));
                     }
                 }
             } else {
@@ -492,7 +507,10 @@ impl PostSession {
                 let hooks = act.deps.hooks.clone();
                 let (id, content) = (act.post_id, doc::read_content(&act.doc));
                 let editors: Vec<Uuid> = act.editors.drain().collect();
-                ctx.spawn(async move { hooks.content_changed(id, content, editors).await }.into_actor(act));
+                ctx.spawn(
+                    async move { hooks.content_changed(id, content, editors).await }
+                        .into_actor(act),
+                );
             });
         }
     }
@@ -514,7 +532,9 @@ impl PostSession {
     }
 
     fn on_bus(&mut self, msg: &[u8], ctx: &mut Context<Self>) {
-        let Some((kind, node, payload)) = parse_bus(msg) else { return };
+        let Some((kind, node, payload)) = parse_bus(msg) else {
+            return;
+        };
         if node == self.deps.node_id {
             return;
         }
@@ -560,7 +580,11 @@ impl PostSession {
         }
         self.drop_awareness(stale, ctx);
         if let Some(since) = self.idle_since {
-            if self.peers.is_empty() && since.elapsed() >= self.deps.config.idle_unload && self.pending.is_empty() && !self.flushing {
+            if self.peers.is_empty()
+                && since.elapsed() >= self.deps.config.idle_unload
+                && self.pending.is_empty()
+                && !self.flushing
+            {
                 self.idle_since = None;
                 self.hub.do_send(SessionIdle {
                     post_id: self.post_id,
@@ -626,18 +650,26 @@ impl Actor for PostSession {
                 }
             }),
         );
-        ctx.run_interval(Duration::from_secs(1).min(self.deps.config.awareness_timeout / 4), |act, ctx| act.tick(ctx));
+        ctx.run_interval(
+            Duration::from_secs(1).min(self.deps.config.awareness_timeout / 4),
+            |act, ctx| act.tick(ctx),
+        );
         ctx.run_interval(self.deps.config.repair_interval, |act, ctx| {
             if !act.peers.is_empty() {
                 let sv = act.doc.transact().state_vector();
-                act.publish(BUS_STATE_VECTOR, &yrs::updates::encoder::Encode::encode_v1(&sv), ctx);
+                act.publish(
+                    BUS_STATE_VECTOR,
+                    &yrs::updates::encoder::Encode::encode_v1(&sv),
+                    ctx,
+                );
             }
         });
     }
 
     fn stopped(&mut self, _ctx: &mut Context<Self>) {
         for (_, p) in self.peers.drain() {
-            let _ = p.tx.try_send(Outbound::Close(close::GOING_AWAY, "document closed".into()));
+            let _ =
+                p.tx.try_send(Outbound::Close(close::GOING_AWAY, "document closed".into()));
         }
         for p in self.pending.drain(..) {
             if let Some(done) = p.done {
@@ -664,7 +696,9 @@ impl Handler<Join> for PostSession {
     fn handle(&mut self, msg: Join, _ctx: &mut Context<Self>) {
         self.idle_since = None;
         let sv = self.doc.transact().state_vector();
-        let _ = msg.tx.try_send(Outbound::Frame(Bytes::from(protocol::sync_step1(&sv))));
+        let _ = msg
+            .tx
+            .try_send(Outbound::Frame(Bytes::from(protocol::sync_step1(&sv))));
         if let Some(all) = self.full_awareness() {
             let _ = msg.tx.try_send(Outbound::Frame(all));
         }

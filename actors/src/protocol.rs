@@ -72,7 +72,8 @@ fn validate_update(u: &[u8]) -> Result<(), ProtocolError> {
 
 fn validate_awareness(a: &AwarenessUpdate) -> Result<(), ProtocolError> {
     for e in a.clients.values() {
-        if e.json.as_ref() != "null" && serde_json::from_str::<serde_json::Value>(&e.json).is_err() {
+        if e.json.as_ref() != "null" && serde_json::from_str::<serde_json::Value>(&e.json).is_err()
+        {
             return Err(ProtocolError::invalid("awareness state is not JSON"));
         }
     }
@@ -103,7 +104,11 @@ fn parse_inner(frame: &[u8]) -> Result<Vec<Incoming>, ProtocolError> {
                         validate_update(buf)?;
                         Incoming::Update(buf.to_vec())
                     }
-                    other => return Err(ProtocolError::invalid(format!("unknown sync message {other}"))),
+                    other => {
+                        return Err(ProtocolError::invalid(format!(
+                            "unknown sync message {other}"
+                        )))
+                    }
                 }
             }
             MSG_AWARENESS => {
@@ -172,7 +177,8 @@ mod tests {
         let doc = Doc::new();
         let t = doc.get_or_insert_text("caption");
         t.insert(&mut doc.transact_mut(), 0, "hi");
-        doc.transact().encode_state_as_update_v1(&StateVector::default())
+        doc.transact()
+            .encode_state_as_update_v1(&StateVector::default())
     }
 
     #[test]
@@ -186,8 +192,14 @@ mod tests {
         // And the update really is the one we sent.
         if let Incoming::Update(u) = &msgs[1] {
             let doc = Doc::new();
-            doc.transact_mut().apply_update(Update::decode_v1(u).unwrap()).unwrap();
-            assert_eq!(doc.get_or_insert_text("caption").get_string(&doc.transact()), "hi");
+            doc.transact_mut()
+                .apply_update(Update::decode_v1(u).unwrap())
+                .unwrap();
+            assert_eq!(
+                doc.get_or_insert_text("caption")
+                    .get_string(&doc.transact()),
+                "hi"
+            );
         }
     }
 
@@ -198,7 +210,14 @@ mod tests {
         let absurd_length = vec![0u8, 2, 0xff, 0xff, 0xff, 0xff, 0x0f, 1, 2];
         let bad_update = vec![0u8, 2, 3, 0xff, 0xff, 0xff];
         let truncated_varint = vec![0u8, 0, 0x80];
-        for frame in [truncated, absurd_length, bad_update, truncated_varint, vec![], vec![0u8, 9]] {
+        for frame in [
+            truncated,
+            absurd_length,
+            bad_update,
+            truncated_varint,
+            vec![],
+            vec![0u8, 9],
+        ] {
             let err = parse_frame(&frame).unwrap_err();
             assert_eq!(err.code, close::INVALID_PAYLOAD, "{frame:?}");
         }
@@ -215,9 +234,15 @@ mod tests {
                 json: r#"{"user":{"name":"A"}}"#.into(),
             },
         );
-        let frame = awareness(AwarenessUpdate { clients: clients.clone() });
-        assert!(matches!(&parse_frame(&frame).unwrap()[0], Incoming::Awareness(a) if a.clients.len() == 1));
-        clients.values_mut().for_each(|e| e.json = "{not json".into());
+        let frame = awareness(AwarenessUpdate {
+            clients: clients.clone(),
+        });
+        assert!(
+            matches!(&parse_frame(&frame).unwrap()[0], Incoming::Awareness(a) if a.clients.len() == 1)
+        );
+        clients
+            .values_mut()
+            .for_each(|e| e.json = "{not json".into());
         assert!(parse_frame(&awareness(AwarenessUpdate { clients })).is_err());
     }
 }

@@ -98,9 +98,12 @@ impl WorkspaceHub {
     }
 
     fn fan_out(&mut self, raw: &[u8]) {
-        let Ok(text) = std::str::from_utf8(raw) else { return };
+        let Ok(text) = std::str::from_utf8(raw) else {
+            return;
+        };
         let for_clients = self.subscribers.values().any(|s| s.is_client)
-            && serde_json::from_str::<serde_json::Value>(text).is_ok_and(|v| visible_to_clients(&v));
+            && serde_json::from_str::<serde_json::Value>(text)
+                .is_ok_and(|v| visible_to_clients(&v));
         let shared: Arc<str> = text.into();
         self.subscribers.retain(|_, s| {
             if s.is_client && !for_clients {
@@ -141,9 +144,11 @@ impl Handler<GetSession> for WorkspaceHub {
             return MessageResult(addr.clone());
         }
         // Spread documents over the arbiters (threads); a document stays on one.
-        let arbiter = &self.arbiters[(msg.post_id.as_u128() % self.arbiters.len() as u128) as usize];
+        let arbiter =
+            &self.arbiters[(msg.post_id.as_u128() % self.arbiters.len() as u128) as usize];
         let (post_id, hub, deps) = (msg.post_id, ctx.address(), self.deps.clone());
-        let addr = PostSession::start_in_arbiter(arbiter, move |_| PostSession::new(post_id, hub, deps));
+        let addr =
+            PostSession::start_in_arbiter(arbiter, move |_| PostSession::new(post_id, hub, deps));
         self.sessions.insert(msg.post_id, addr.clone());
         MessageResult(addr)
     }

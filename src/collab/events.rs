@@ -55,7 +55,10 @@ pub async fn event_socket(
     query: web::Query<EventsQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let token = query.token.as_deref().ok_or_else(ApiError::unauthenticated)?;
+    let token = query
+        .token
+        .as_deref()
+        .ok_or_else(ApiError::unauthenticated)?;
     let user = authenticate(&state, token).await?;
     let memberships = workspace_members::Entity::find()
         .filter(workspace_members::Column::UserId.eq(user.id))
@@ -71,8 +74,8 @@ pub async fn event_socket(
             .map(Some)?,
         None => None,
     };
-    let (res, mut ws, stream) =
-        actix_ws::handle(&req, body).map_err(|e| ApiError::BadRequest("websocket_required", e.to_string()))?;
+    let (res, mut ws, stream) = actix_ws::handle(&req, body)
+        .map_err(|e| ApiError::BadRequest("websocket_required", e.to_string()))?;
 
     let (tx, mut rx) = mpsc::channel::<Arc<str>>(256);
     let sub = NEXT_SUB.fetch_add(1, Ordering::Relaxed);

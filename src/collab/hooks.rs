@@ -24,13 +24,17 @@ impl ServerHooks {
 #[async_trait]
 impl DocHooks for ServerHooks {
     async fn content_changed(&self, post_id: Uuid, content: DocContent, editors: Vec<Uuid>) {
-        if let Err(e) = posts::write_doc_content(&self.db, post_id, &content, editors.last().copied()).await {
+        if let Err(e) =
+            posts::write_doc_content(&self.db, post_id, &content, editors.last().copied()).await
+        {
             tracing::warn!(%post_id, error = %e, "could not write derived fields");
         }
     }
 
     async fn auto_version(&self, post_id: Uuid, state: Vec<u8>) {
-        let Ok(Some(post)) = post_rows::Entity::find_by_id(post_id).one(&self.db).await else { return };
+        let Ok(Some(post)) = post_rows::Entity::find_by_id(post_id).one(&self.db).await else {
+            return;
+        };
         if let Err(e) = versions::insert(&self.db, &post, None, "auto", state, None).await {
             tracing::warn!(%post_id, error = %e, "could not save an automatic version");
         }

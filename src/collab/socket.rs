@@ -47,7 +47,10 @@ pub async fn collab_socket(
     query: web::Query<TokenQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let token = query.token.as_deref().ok_or_else(ApiError::unauthenticated)?;
+    let token = query
+        .token
+        .as_deref()
+        .ok_or_else(ApiError::unauthenticated)?;
     let user = authenticate(&state, token).await?;
     let (post, m) = posts::load_visible(&state, &user, path.into_inner()).await?;
     let can_write = m.can(Action::PostEdit);
@@ -56,8 +59,8 @@ pub async fn collab_socket(
         .session(post.workspace_id, post.id)
         .await
         .map_err(|e| ApiError::internal(anyhow::anyhow!("collab session: {e}")))?;
-    let (res, ws, stream) =
-        actix_ws::handle(&req, body).map_err(|e| ApiError::BadRequest("websocket_required", e.to_string()))?;
+    let (res, ws, stream) = actix_ws::handle(&req, body)
+        .map_err(|e| ApiError::BadRequest("websocket_required", e.to_string()))?;
     let cfg = &state.settings.collab;
     let (tx, rx) = mpsc::channel(cfg.outbound_queue);
     let conn = NEXT_CONN.fetch_add(1, Ordering::Relaxed);

@@ -7,8 +7,8 @@ use copydesk_actors::doc::{self, ContentEdit};
 use copydesk_actors::ports::{DocContent, DocStore, StoreError, StoredDoc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, NotSet, QueryFilter, QueryOrder, QuerySelect, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, NotSet, QueryFilter,
+    QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 use uuid::Uuid;
 
@@ -47,14 +47,21 @@ pub fn row_content(p: &posts::Model) -> DocContent {
             .into_iter()
             .filter_map(|(k, v)| v.text.filter(|t| !t.is_empty()).map(|t| (k, t)))
             .collect(),
-        media: c.media.iter().map(|m| serde_json::to_value(m).unwrap_or_default()).collect(),
+        media: c
+            .media
+            .iter()
+            .map(|m| serde_json::to_value(m).unwrap_or_default())
+            .collect(),
     }
 }
 
 #[async_trait]
 impl DocStore for DbDocStore {
     async fn load(&self, doc_id: Uuid) -> Result<StoredDoc, StoreError> {
-        let snapshot = snapshots::Entity::find_by_id(doc_id).one(&self.db).await.map_err(err)?;
+        let snapshot = snapshots::Entity::find_by_id(doc_id)
+            .one(&self.db)
+            .await
+            .map_err(err)?;
         let after = snapshot.as_ref().map(|s| s.upto_seq).unwrap_or(0);
         let log: Vec<Vec<u8>> = updates::Entity::find()
             .filter(updates::Column::PostId.eq(doc_id))
@@ -68,7 +75,11 @@ impl DocStore for DbDocStore {
             .collect();
         if snapshot.is_none() && log.is_empty() {
             // First open: seed the document from the post row.
-            let Some(post) = posts::Entity::find_by_id(doc_id).one(&self.db).await.map_err(err)? else {
+            let Some(post) = posts::Entity::find_by_id(doc_id)
+                .one(&self.db)
+                .await
+                .map_err(err)?
+            else {
                 return Err(StoreError("post not found".into()));
             };
             let content = row_content(&post);
@@ -97,12 +108,18 @@ impl DocStore for DbDocStore {
             data: Set(d.clone()),
             created_at: Set(now),
         });
-        updates::Entity::insert_many(rows).exec(&self.db).await.map_err(err)?;
+        updates::Entity::insert_many(rows)
+            .exec(&self.db)
+            .await
+            .map_err(err)?;
         Ok(())
     }
 
     async fn compact(&self, doc_id: Uuid) -> Result<(), StoreError> {
-        let snapshot = snapshots::Entity::find_by_id(doc_id).one(&self.db).await.map_err(err)?;
+        let snapshot = snapshots::Entity::find_by_id(doc_id)
+            .one(&self.db)
+            .await
+            .map_err(err)?;
         let after = snapshot.as_ref().map(|s| s.upto_seq).unwrap_or(0);
         let log = updates::Entity::find()
             .filter(updates::Column::PostId.eq(doc_id))
@@ -112,7 +129,9 @@ impl DocStore for DbDocStore {
             .all(&self.db)
             .await
             .map_err(err)?;
-        let Some(upto) = log.last().map(|u| u.seq) else { return Ok(()) };
+        let Some(upto) = log.last().map(|u| u.seq) else {
+            return Ok(());
+        };
         let base = snapshot.as_ref().map(|s| s.data.clone());
         // Rebuilding the state is proportional to the document: do it off the async
         // threads, never on a session's hot path.

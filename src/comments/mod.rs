@@ -11,7 +11,7 @@
 //!   ([`input::Anchor`]), stored opaquely.
 //! - Access goes through the post ([`crate::posts::load_post`]): whoever cannot see the post
 //!   cannot see its comments.
-//! - Every change records its event in the change's transaction (see [`comment_change`]);
+//! - Every change records its event in the change's transaction (see `Ctx::change`);
 //!   mentioning someone records `comment.mentioned` for them, the notification event.
 //!
 //! - [`input`]: request bodies and the checks that need no database.
@@ -159,59 +159,77 @@ async fn view<C: ConnectionTrait>(db: &C, c: &comments::Model) -> Result<Comment
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("comment view missing")))
 }
 
-/// A comment event. The payload is `{comment_id, post_id, visibility, comment, ...extra}`:
-/// the whole comment so a UI can update live, and — at the top level — its `visibility`,
-/// because internal comments must never reach clients: the event stream (and anything else
-/// that fans events out to clients) drops events whose `data.visibility` is `"internal"`
-/// for members who may not see internal comments (`Action::CommentViewInternal`).
-fn comment_change<'a>(
-    c: &CommentView,
-    user: &AuthUser,
+/// Who is changing a comment, from where, on which post: what every comment event needs
+/// besides the comment itself.
+struct Ctx<'a> {
+    user: &'a AuthUser,
     meta: &'a RequestMeta,
-    event_type: &'static str,
-    extra: Value,
-) -> Change<'a> {
-    let mut data = json!({
-        "comment_id": c.id,
-        "post_id": c.post_id,
-        "visibility": c.visibility,
-        "comment": c,
-    });
-    if let (Some(d), Some(e)) = (data.as_object_mut(), extra.as_object()) {
-        d.extend(e.clone());
-    }
-    Change {
-        workspace_id: Some(c.workspace_id),
-        actor_id: Some(user.id()),
-        event_type,
-        target_type: "comment",
-        target_id: Some(c.id.to_string()),
-        data,
-        meta,
-    }
+    post: &'a posts::Model,
 }
 
-/// Records `comment.mentioned` for each of `who`: the notification event, one per person,
-/// with `data.user_id` the person to notify and `data.by` who mentioned them.
-async fn record_mentions<C: ConnectionTrait>(
-    conn: &C,
-    c: &CommentView,
-    user: &AuthUser,
-    meta: &RequestMeta,
-    who: &[Uuid],
-) -> Result<Vec<Event>, ApiError> {
-    let mut out = Vec::with_capacity(who.len());
-    for id in who {
-        let extra = json!({ "user_id": id, "by": user.id() });
-        out.push(
-            events::record(
-                conn,
-                comment_change(c, user, meta, "comment.mentioned", extra),
-            )
-            .await?,
-        );
+impl<'a> Ctx<'a> {
+    /// A comment event. The payload is `{comment_id, post_id, visibility, comment, ...extra}`:
+    /// the whole comment (`comment`) so a UI can update live, and at the top level the
+    /// event's audience, `visibility`. Internal comments must never reach clients, so the
+    /// event stream — and anything else that fans events out to clients — delivers an event
+    /// to members who may not see internal comments (`Action::CommentViewInternal`) only
+    /// when `data.visibility == "client"`, and drops it when it is `"internal"`. The
+    /// audience is `"client"` only when the comment is client-visible *and* its post is
+    /// shared with clients (`client_visible`): a client comment on an internal post is not
+    /// for clients' eyes yet, so its events say `"internal"` even though
+    /// `data.comment.visibility` says `"client"`. Filter on the top-level field.
+    fn change(&self, c: &CommentView, event_type: &'static str, extra: Value) -> Change<'a> {
+        let audience = if c.visibility == Visibility::Client && self.post.client_visible {
+            Visibility::Client
+        } else {
+            Visibility::Internal
+        };
+        let mut data = json!({
+            "comment_id": c.id,
+            "post_id": c.post_id,
+            "visibility": audience,
+            "comment": c,
+        });
+        if let (Some(d), Some(e)) = (data.as_object_mut(), extra.as_object()) {
+            d.extend(e.clone());
+        }
+        Change {
+            workspace_id: Some(c.workspace_id),
+            actor_id: Some(self.user.id()),
+            event_type,
+            target_type: "comment",
+            target_id: Some(c.id.to_string()),
+            data,
+            meta: self.meta,
+        }
     }
-    Ok(out)
+
+    /// Records one event in `conn` (the change's transaction).
+    async fn record<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        c: &CommentView,
+        event_type: &'static str,
+        extra: Value,
+    ) -> Result<Event, ApiError> {
+        events::record(conn, self.change(c, event_type, extra)).await
+    }
+
+    /// Records `comment.mentioned` for each of `who`: the notification event, one per
+    /// person, with `data.user_id` the person to notify and `data.by` who mentioned them.
+    async fn record_mentions<C: ConnectionTrait>(
+        &self,
+        conn: &C,
+        c: &CommentView,
+        who: &[Uuid],
+    ) -> Result<Vec<Event>, ApiError> {
+        let mut out = Vec::with_capacity(who.len());
+        for id in who {
+            let extra = json!({ "user_id": id, "by": self.user.id() });
+            out.push(self.record(conn, c, "comment.mentioned", extra).await?);
+        }
+        Ok(out)
+    }
 }
 
 /// Mentioned people must be members of the workspace who can see the comment (the post,
@@ -395,14 +413,13 @@ pub async fn create_comment(
     .insert(&txn)
     .await?;
     let v = view(&txn, &row).await?;
-    let mut evs = vec![
-        events::record(
-            &txn,
-            comment_change(&v, &user, &meta, "comment.created", json!({})),
-        )
-        .await?,
-    ];
-    evs.extend(record_mentions(&txn, &v, &user, &meta, &mentions).await?);
+    let ctx = Ctx {
+        user: &user,
+        meta: &meta,
+        post: &post,
+    };
+    let mut evs = vec![ctx.record(&txn, &v, "comment.created", json!({})).await?];
+    evs.extend(ctx.record_mentions(&txn, &v, &mentions).await?);
     txn.commit().await?;
     events::announce(state.bus.as_ref(), &evs).await;
     Ok(HttpResponse::Created().json(v))
@@ -463,14 +480,13 @@ pub async fn update_comment(
     let txn = state.db.begin().await?;
     let row = active.update(&txn).await?;
     let v = view(&txn, &row).await?;
-    let mut evs = vec![
-        events::record(
-            &txn,
-            comment_change(&v, &user, &meta, "comment.updated", json!({})),
-        )
-        .await?,
-    ];
-    evs.extend(record_mentions(&txn, &v, &user, &meta, &added).await?);
+    let ctx = Ctx {
+        user: &user,
+        meta: &meta,
+        post: &post,
+    };
+    let mut evs = vec![ctx.record(&txn, &v, "comment.updated", json!({})).await?];
+    evs.extend(ctx.record_mentions(&txn, &v, &added).await?);
     txn.commit().await?;
     events::announce(state.bus.as_ref(), &evs).await;
     Ok(HttpResponse::Ok().json(v))
@@ -487,20 +503,23 @@ pub async fn delete_comment(
     meta: RequestMeta,
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let Target { comment, m, .. } = load_comment(&state, &user, path.into_inner()).await?;
+    let Target { comment, post, m } = load_comment(&state, &user, path.into_inner()).await?;
     if comment.author_id != Some(user.id()) {
         m.require(Action::PostDelete)?;
     }
-    let txn = state.db.begin().await?;
-    let v = view(&txn, &comment).await?;
+    // Read before the transaction, so that it starts with its write (on SQLite a deferred
+    // transaction that reads first can fail to upgrade when another writer got in between).
+    let v = view(&state.db, &comment).await?;
     let reply_ids: Vec<Uuid> = comments::Entity::find()
         .select_only()
         .column(comments::Column::Id)
         .filter(comments::Column::ParentId.eq(comment.id))
         .into_tuple()
-        .all(&txn)
+        .all(&state.db)
         .await?;
-    // Replies first, explicitly; reactions go with their comments (ON DELETE CASCADE).
+    let txn = state.db.begin().await?;
+    // The thread's replies go with it (a reply posted meanwhile too: the statement matches
+    // on parent_id); reactions go with their comments (ON DELETE CASCADE).
     comments::Entity::delete_many()
         .filter(
             Condition::any()
@@ -509,17 +528,13 @@ pub async fn delete_comment(
         )
         .exec(&txn)
         .await?;
-    let ev = events::record(
-        &txn,
-        comment_change(
-            &v,
-            &user,
-            &meta,
-            "comment.deleted",
-            json!({ "reply_ids": reply_ids }),
-        ),
-    )
-    .await?;
+    let ctx = Ctx {
+        user: &user,
+        meta: &meta,
+        post: &post,
+    };
+    let extra = json!({ "reply_ids": reply_ids });
+    let ev = ctx.record(&txn, &v, "comment.deleted", extra).await?;
     txn.commit().await?;
     events::announce(state.bus.as_ref(), &[ev]).await;
     Ok(HttpResponse::NoContent().finish())
@@ -534,7 +549,7 @@ async fn set_resolved(
     id: Uuid,
     resolve: bool,
 ) -> Result<HttpResponse, ApiError> {
-    let Target { comment, m, .. } = load_comment(state, user, id).await?;
+    let Target { comment, post, m } = load_comment(state, user, id).await?;
     m.require(Action::PostComment)?;
     if comment.parent_id.is_some() {
         return Err(ApiError::BadRequest(
@@ -558,7 +573,12 @@ async fn set_resolved(
     } else {
         "comment.reopened"
     };
-    let ev = events::record(&txn, comment_change(&v, user, meta, event_type, json!({}))).await?;
+    let ctx = Ctx {
+        user,
+        meta,
+        post: &post,
+    };
+    let ev = ctx.record(&txn, &v, event_type, json!({})).await?;
     txn.commit().await?;
     events::announce(state.bus.as_ref(), &[ev]).await;
     Ok(HttpResponse::Ok().json(v))
@@ -605,53 +625,56 @@ pub async fn add_reaction(
     path: web::Path<(Uuid, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, emoji) = path.into_inner();
-    let Target { comment, m, .. } = load_comment(&state, &user, id).await?;
+    let Target { comment, post, m } = load_comment(&state, &user, id).await?;
     m.require(Action::PostComment)?;
     if !valid_emoji(&emoji) {
         return Err(emoji_error());
     }
-    let txn = state.db.begin().await?;
     let key = (comment.id, user.id(), emoji.clone());
-    let mut evs = Vec::new();
     if comment_reactions::Entity::find_by_id(key)
-        .one(&txn)
+        .one(&state.db)
         .await?
-        .is_none()
+        .is_some()
     {
-        let mine = comment_reactions::Entity::find()
-            .filter(comment_reactions::Column::CommentId.eq(comment.id))
-            .filter(comment_reactions::Column::UserId.eq(user.id()))
-            .count(&txn)
-            .await?;
-        if mine >= MAX_REACTIONS_PER_PERSON {
-            return Err(ApiError::validation(
-                "emoji",
-                "at most 20 different reactions per person on one comment",
-            ));
-        }
-        // ON CONFLICT DO NOTHING: a concurrent identical request is not an error.
-        let res = comment_reactions::Entity::insert(comment_reactions::ActiveModel {
-            comment_id: Set(comment.id),
-            user_id: Set(user.id()),
-            emoji: Set(emoji.clone()),
-            created_at: Set(Utc::now()),
-        })
-        .on_conflict_do_nothing()
-        .exec_without_returning(&txn)
-        .await?;
-        if matches!(res, TryInsertResult::Inserted(n) if n > 0) {
-            let v = view(&txn, &comment).await?;
-            let extra = json!({ "emoji": emoji, "user_id": user.id() });
-            evs.push(
-                events::record(
-                    &txn,
-                    comment_change(&v, &user, &meta, "comment.reaction_added", extra),
-                )
-                .await?,
-            );
-        }
+        return Ok(HttpResponse::Ok().json(view(&state.db, &comment).await?));
     }
+    let mine = comment_reactions::Entity::find()
+        .filter(comment_reactions::Column::CommentId.eq(comment.id))
+        .filter(comment_reactions::Column::UserId.eq(user.id()))
+        .count(&state.db)
+        .await?;
+    if mine >= MAX_REACTIONS_PER_PERSON {
+        return Err(ApiError::validation(
+            "emoji",
+            "at most 20 different reactions per person on one comment",
+        ));
+    }
+    let txn = state.db.begin().await?;
+    // ON CONFLICT DO NOTHING: a concurrent identical request is not an error, and only the
+    // request that inserted the row records the event.
+    let res = comment_reactions::Entity::insert(comment_reactions::ActiveModel {
+        comment_id: Set(comment.id),
+        user_id: Set(user.id()),
+        emoji: Set(emoji.clone()),
+        created_at: Set(Utc::now()),
+    })
+    .on_conflict_do_nothing()
+    .exec_without_returning(&txn)
+    .await?;
     let v = view(&txn, &comment).await?;
+    let mut evs = Vec::new();
+    if matches!(res, TryInsertResult::Inserted(n) if n > 0) {
+        let ctx = Ctx {
+            user: &user,
+            meta: &meta,
+            post: &post,
+        };
+        let extra = json!({ "emoji": emoji, "user_id": user.id() });
+        evs.push(
+            ctx.record(&txn, &v, "comment.reaction_added", extra)
+                .await?,
+        );
+    }
     txn.commit().await?;
     events::announce(state.bus.as_ref(), &evs).await;
     Ok(HttpResponse::Ok().json(v))
@@ -668,7 +691,7 @@ pub async fn remove_reaction(
     path: web::Path<(Uuid, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, emoji) = path.into_inner();
-    let Target { comment, m, .. } = load_comment(&state, &user, id).await?;
+    let Target { comment, post, m } = load_comment(&state, &user, id).await?;
     m.require(Action::PostComment)?;
     if !valid_emoji(&emoji) {
         return Err(emoji_error());
@@ -683,13 +706,15 @@ pub async fn remove_reaction(
     let v = view(&txn, &comment).await?;
     let mut evs = Vec::new();
     if res.rows_affected > 0 {
+        let ctx = Ctx {
+            user: &user,
+            meta: &meta,
+            post: &post,
+        };
         let extra = json!({ "emoji": emoji, "user_id": user.id() });
         evs.push(
-            events::record(
-                &txn,
-                comment_change(&v, &user, &meta, "comment.reaction_removed", extra),
-            )
-            .await?,
+            ctx.record(&txn, &v, "comment.reaction_removed", extra)
+                .await?,
         );
     }
     txn.commit().await?;

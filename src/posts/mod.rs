@@ -370,9 +370,17 @@ impl Draft {
             pc.text = c.overrides.get(p).cloned();
         }
         for (p, text) in &c.overrides {
-            self.content.platform_content.entry(p.clone()).or_default().text = Some(text.clone());
+            self.content
+                .platform_content
+                .entry(p.clone())
+                .or_default()
+                .text = Some(text.clone());
         }
-        self.content.media = c.media.iter().filter_map(|m| serde_json::from_value(m.clone()).ok()).collect();
+        self.content.media = c
+            .media
+            .iter()
+            .filter_map(|m| serde_json::from_value(m.clone()).ok())
+            .collect();
     }
 }
 
@@ -382,24 +390,36 @@ fn content_edit(input: &PostInput, current: &DocContent) -> Option<ContentEdit> 
     let mut edit = ContentEdit {
         title: input.title.as_ref().map(|t| t.trim().to_string()),
         caption: input.caption.clone(),
-        media: input
-            .media
-            .as_ref()
-            .map(|m| m.iter().map(|x| serde_json::to_value(x).unwrap_or_default()).collect()),
+        media: input.media.as_ref().map(|m| {
+            m.iter()
+                .map(|x| serde_json::to_value(x).unwrap_or_default())
+                .collect()
+        }),
         ..Default::default()
     };
     if let Some(pc) = &input.platform_content {
         // The map replaces the old one: overrides it no longer lists are cleared.
-        edit.overrides = current.overrides.keys().map(|k| (k.clone(), String::new())).collect();
+        edit.overrides = current
+            .overrides
+            .keys()
+            .map(|k| (k.clone(), String::new()))
+            .collect();
         for (p, c) in pc {
-            edit.overrides.insert(p.clone(), c.text.clone().unwrap_or_default());
+            edit.overrides
+                .insert(p.clone(), c.text.clone().unwrap_or_default());
         }
     }
-    let touches = edit.title.is_some() || edit.caption.is_some() || edit.media.is_some() || !edit.overrides.is_empty();
+    let touches = edit.title.is_some()
+        || edit.caption.is_some()
+        || edit.media.is_some()
+        || !edit.overrides.is_empty();
     touches.then_some(edit)
 }
 
-async fn live_session(state: &AppState, post: &posts::Model) -> Result<actix::Addr<PostSession>, ApiError> {
+async fn live_session(
+    state: &AppState,
+    post: &posts::Model,
+) -> Result<actix::Addr<PostSession>, ApiError> {
     state
         .collab
         .session(post.workspace_id, post.id)
@@ -410,7 +430,10 @@ async fn live_session(state: &AppState, post: &posts::Model) -> Result<actix::Ad
 /// The post's content as the live document has it.
 pub async fn live_content(state: &AppState, post: &posts::Model) -> Result<DocContent, ApiError> {
     let s = live_session(state, post).await?;
-    Ok(s.send(Read).await.map_err(|e| ApiError::internal(anyhow::anyhow!("collab: {e}")))?.content)
+    Ok(s.send(Read)
+        .await
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("collab: {e}")))?
+        .content)
 }
 
 /// The row with the document's content laid over it.
@@ -425,7 +448,9 @@ pub fn view_with(post: &posts::Model, c: &DocContent) -> PostView {
     view.caption = c2.caption;
     view.platform_content = c2.platform_content;
     view.media = c2.media;
-    if let (sea_orm::ActiveValue::Set(v), sea_orm::ActiveValue::Set(ok)) = (m.validation, m.is_valid) {
+    if let (sea_orm::ActiveValue::Set(v), sea_orm::ActiveValue::Set(ok)) =
+        (m.validation, m.is_valid)
+    {
         view.validation = serde_json::from_value(v).unwrap_or_default();
         view.is_valid = ok;
     }
@@ -440,7 +465,10 @@ pub async fn write_doc_content(
     c: &DocContent,
     editor: Option<Uuid>,
 ) -> Result<posts::Model, ApiError> {
-    let post = posts::Entity::find_by_id(post_id).one(db).await?.ok_or(ApiError::NotFound("post"))?;
+    let post = posts::Entity::find_by_id(post_id)
+        .one(db)
+        .await?
+        .ok_or(ApiError::NotFound("post"))?;
     let mut draft = Draft::from_model(&post);
     draft.overlay(c);
     let before = PostContent::from_json(&post.content);
@@ -640,7 +668,11 @@ pub async fn update_post(
     let input = body.into_inner();
     // Validate everything first, against the live content.
     let session = live_session(&state, &post).await?;
-    let current = session.send(Read).await.map_err(|e| ApiError::internal(anyhow::anyhow!("collab: {e}")))?.content;
+    let current = session
+        .send(Read)
+        .await
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("collab: {e}")))?
+        .content;
     let mut base = Draft::from_model(&post);
     base.overlay(&current);
     let edit = content_edit(&input, &current);
@@ -652,7 +684,11 @@ pub async fn update_post(
             .await
             .map_err(|e| ApiError::internal(anyhow::anyhow!("collab: {e}")))?
             .map_err(|e| ApiError::internal(anyhow::anyhow!("edit: {e}")))?;
-        let now = session.send(Read).await.map_err(|e| ApiError::internal(anyhow::anyhow!("collab: {e}")))?.content;
+        let now = session
+            .send(Read)
+            .await
+            .map_err(|e| ApiError::internal(anyhow::anyhow!("collab: {e}")))?
+            .content;
         draft.overlay(&now);
     }
     let mut active = post.into_active_model();

@@ -11,7 +11,13 @@ use crate::yclient::YClient;
 async fn setup(app: &TestApp) -> (Session, String, String) {
     let s = app.register_verified(&email("editor"), "Editor").await;
     let ws = app.create_workspace(&s, "Live").await;
-    let post = app.create_post(&s, &ws, json!({ "title": "Live post", "caption": "Hello", "platforms": ["x"] })).await;
+    let post = app
+        .create_post(
+            &s,
+            &ws,
+            json!({ "title": "Live post", "caption": "Hello", "platforms": ["x"] }),
+        )
+        .await;
     (s, ws, post["id"].as_str().unwrap().to_string())
 }
 
@@ -21,7 +27,11 @@ async fn two_editors_converge_and_rest_goes_through_the_document() {
     let (s, _, post) = setup(&app).await;
     let mut a = YClient::connect(&app.addr, &post, &s.access).await;
     let mut b = YClient::connect(&app.addr, &post, &s.access).await;
-    assert_eq!(a.caption(), "Hello", "the document starts from the post's caption");
+    assert_eq!(
+        a.caption(),
+        "Hello",
+        "the document starts from the post's caption"
+    );
 
     a.append(" world").await;
     b.until(|c| c.caption() == "Hello world").await;
@@ -32,7 +42,13 @@ async fn two_editors_converge_and_rest_goes_through_the_document() {
     let got = body(app.get(&format!("/api/posts/{post}"), &s.access).await).await;
     assert_eq!(got["caption"], ">> Hello world");
     // ...and REST writes go through it, so open editors see them at once.
-    let r = app.put(&format!("/api/posts/{post}"), &s.access, json!({ "caption": ">> Hello brave world" })).await;
+    let r = app
+        .put(
+            &format!("/api/posts/{post}"),
+            &s.access,
+            json!({ "caption": ">> Hello brave world" }),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(body(r).await["caption"], ">> Hello brave world");
     a.until(|c| c.caption() == ">> Hello brave world").await;
@@ -48,12 +64,19 @@ async fn live_edits_reach_the_post_row_for_lists_and_validation() {
     // Derived fields are written shortly after; the list (from the row) catches up.
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        let page = body(app.get(&format!("/api/workspaces/{ws}/posts?q=xxxxx"), &s.access).await).await;
+        let page = body(
+            app.get(&format!("/api/workspaces/{ws}/posts?q=xxxxx"), &s.access)
+                .await,
+        )
+        .await;
         if let Some(p) = page["items"].as_array().and_then(|i| i.first()) {
             assert_eq!(p["validation"]["x"][0]["code"], "too_long");
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "derived fields never written");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "derived fields never written"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
@@ -62,7 +85,12 @@ async fn live_edits_reach_the_post_row_for_lists_and_validation() {
 async fn reviewers_and_clients_read_but_cannot_write() {
     let app = spawn_app().await;
     let (admin, ws, post) = setup(&app).await;
-    app.put(&format!("/api/posts/{post}"), &admin.access, json!({ "client_visible": true })).await;
+    app.put(
+        &format!("/api/posts/{post}"),
+        &admin.access,
+        json!({ "client_visible": true }),
+    )
+    .await;
     for role in ["reviewer", "client"] {
         let who = app.member_with_role(&admin, &ws, role).await;
         let mut r = YClient::connect(&app.addr, &post, &who.access).await;
@@ -76,10 +104,24 @@ async fn reviewers_and_clients_read_but_cannot_write() {
     assert_eq!(got["caption"], "Hello", "refused updates are never applied");
 
     // An internal post is not reachable by a client at all.
-    let internal = app.create_post(&admin, &ws, json!({ "title": "internal" })).await;
+    let internal = app
+        .create_post(&admin, &ws, json!({ "title": "internal" }))
+        .await;
     let client = app.member_with_role(&admin, &ws, "client").await;
-    let url = crate::yclient::ws_url(&app.addr, &format!("/api/collab/{}?token={}", internal["id"].as_str().unwrap(), client.access));
-    let err = awc::Client::new().ws(url).connect().await.err().expect("refused");
+    let url = crate::yclient::ws_url(
+        &app.addr,
+        &format!(
+            "/api/collab/{}?token={}",
+            internal["id"].as_str().unwrap(),
+            client.access
+        ),
+    );
+    let err = awc::Client::new()
+        .ws(url)
+        .connect()
+        .await
+        .err()
+        .expect("refused");
     assert!(
         matches!(err, awc::error::WsClientError::InvalidResponseStatus(s) if s == 404),
         "{err:?}"
@@ -95,12 +137,12 @@ async fn malformed_frames_close_only_that_connection() {
     let (s, _, post) = setup(&app).await;
     let mut good = YClient::connect(&app.addr, &post, &s.access).await;
     let cases: Vec<(Vec<u8>, u16)> = vec![
-        (vec![0xff, 0xff, 0xff], 1007),               // truncated varint
-        (vec![0, 2, 0xff, 0xff, 0xff, 0xff, 0x0f], 1007), // absurd length
-        (vec![0, 2, 3, 1, 2, 3], 1007),               // not an update
-        (vec![42, 0], 1003),                          // unknown message type
+        (vec![0xff, 0xff, 0xff], 1007),                     // truncated varint
+        (vec![0, 2, 0xff, 0xff, 0xff, 0xff, 0x0f], 1007),   // absurd length
+        (vec![0, 2, 3, 1, 2, 3], 1007),                     // not an update
+        (vec![42, 0], 1003),                                // unknown message type
         (b"random bytes that mean nothing".to_vec(), 1003), // 'r' = type 114
-        (vec![0, 0, 5, 1, 2], 1007),                  // truncated state vector
+        (vec![0, 0, 5, 1, 2], 1007),                        // truncated state vector
     ];
     for (frame, code) in cases {
         let mut bad = YClient::connect(&app.addr, &post, &s.access).await;
@@ -123,12 +165,19 @@ async fn awareness_is_shared_and_removed_when_a_peer_leaves() {
     let (s, _, post) = setup(&app).await;
     let mut a = YClient::connect(&app.addr, &post, &s.access).await;
     let mut b = YClient::connect(&app.addr, &post, &s.access).await;
-    a.set_awareness(1, r##"{"user":{"name":"Ana","color":"#f00"}}"##).await;
+    a.set_awareness(1, r##"{"user":{"name":"Ana","color":"#f00"}}"##)
+        .await;
     let a_id = a.doc.client_id().get();
-    b.until(|c| c.awareness.get(&a_id).is_some_and(|v| v.as_deref().is_some_and(|j| j.contains("Ana")))).await;
+    b.until(|c| {
+        c.awareness
+            .get(&a_id)
+            .is_some_and(|v| v.as_deref().is_some_and(|j| j.contains("Ana")))
+    })
+    .await;
     // A late joiner gets the current states on connect.
     let mut c = YClient::connect(&app.addr, &post, &s.access).await;
-    c.until(|c| c.awareness.get(&a_id).is_some_and(|v| v.is_some())).await;
+    c.until(|c| c.awareness.get(&a_id).is_some_and(|v| v.is_some()))
+        .await;
     a.close().await;
     b.until(|c| c.awareness.get(&a_id) == Some(&None)).await;
 }
@@ -141,7 +190,8 @@ async fn awareness_expires_without_renewal() {
     let mut b = YClient::connect(&app.addr, &post, &s.access).await;
     a.set_awareness(1, r#"{"user":{"name":"Ana"}}"#).await;
     let a_id = a.doc.client_id().get();
-    b.until(|c| c.awareness.get(&a_id).is_some_and(|v| v.is_some())).await;
+    b.until(|c| c.awareness.get(&a_id).is_some_and(|v| v.is_some()))
+        .await;
     // No renewal: within a couple of seconds the entry is removed for everyone.
     b.until(|c| c.awareness.get(&a_id) == Some(&None)).await;
 }
@@ -154,7 +204,10 @@ async fn the_log_is_compacted_and_a_restart_loses_nothing() {
         s.collab.compact_every = 5;
         s.auth.jwt_secret = copydesk::config::Secret::new("a-shared-secret-for-both-servers-0123");
         if !is_postgres() {
-            s.database.url = Some(copydesk::config::Secret::new(format!("sqlite://{}?mode=rwc", db_file.display())));
+            s.database.url = Some(copydesk::config::Secret::new(format!(
+                "sqlite://{}?mode=rwc",
+                db_file.display()
+            )));
         }
     };
     let app = spawn_app_with(tweak).await;
@@ -163,7 +216,10 @@ async fn the_log_is_compacted_and_a_restart_loses_nothing() {
     for i in 0..20 {
         a.append(&format!(" {i}")).await;
     }
-    let expected = format!("Hello{}", (0..20).map(|i| format!(" {i}")).collect::<String>());
+    let expected = format!(
+        "Hello{}",
+        (0..20).map(|i| format!(" {i}")).collect::<String>()
+    );
     let mut b = YClient::connect(&app.addr, &post, &s.access).await;
     b.until(|c| c.caption() == expected).await;
 
@@ -171,11 +227,23 @@ async fn the_log_is_compacted_and_a_restart_loses_nothing() {
     use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
     let post_id: uuid::Uuid = post.parse().unwrap();
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
-    while post_doc_snapshots::Entity::find_by_id(post_id).one(&app.db).await.unwrap().is_none() {
-        assert!(tokio::time::Instant::now() < deadline, "no snapshot written");
+    while post_doc_snapshots::Entity::find_by_id(post_id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .is_none()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no snapshot written"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let left = post_doc_updates::Entity::find().filter(post_doc_updates::Column::PostId.eq(post_id)).count(&app.db).await.unwrap();
+    let left = post_doc_updates::Entity::find()
+        .filter(post_doc_updates::Column::PostId.eq(post_id))
+        .count(&app.db)
+        .await
+        .unwrap();
     assert!(left < 21, "the log was folded ({left} left)");
 
     if !is_postgres() {
@@ -192,7 +260,13 @@ async fn versions_restore_live_and_diff() {
     let app = spawn_app().await;
     let (s, _, post) = setup(&app).await;
     let mut a = YClient::connect(&app.addr, &post, &s.access).await;
-    let r = app.post(&format!("/api/posts/{post}/versions"), Some(&s.access), json!({ "name": "first draft" })).await;
+    let r = app
+        .post(
+            &format!("/api/posts/{post}/versions"),
+            Some(&s.access),
+            json!({ "name": "first draft" }),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let v = body(r).await;
     assert_eq!(v["kind"], "named");
@@ -201,24 +275,62 @@ async fn versions_restore_live_and_diff() {
     let mut b = YClient::connect(&app.addr, &post, &s.access).await;
     b.until(|c| c.caption() == "Hello and more").await;
 
-    let d = body(app.get(&format!("/api/posts/{post}/versions/{vid}/diff"), &s.access).await).await;
-    let caption = d["fields"].as_array().unwrap().iter().find(|f| f["field"] == "caption").unwrap();
+    let d = body(
+        app.get(&format!("/api/posts/{post}/versions/{vid}/diff"), &s.access)
+            .await,
+    )
+    .await;
+    let caption = d["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["field"] == "caption")
+        .unwrap();
     assert_eq!(caption["before"], "Hello");
     assert_eq!(caption["after"], "Hello and more");
-    assert!(caption["changes"].as_array().unwrap().iter().any(|c| c["op"] == "insert"));
+    assert!(caption["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["op"] == "insert"));
 
-    let got = body(app.get(&format!("/api/posts/{post}/versions/{vid}"), &s.access).await).await;
+    let got = body(
+        app.get(&format!("/api/posts/{post}/versions/{vid}"), &s.access)
+            .await,
+    )
+    .await;
     assert_eq!(got["content"]["caption"], "Hello");
-    let r = app.post(&format!("/api/posts/{post}/versions/{vid}/restore"), Some(&s.access), json!({})).await;
+    let r = app
+        .post(
+            &format!("/api/posts/{post}/versions/{vid}/restore"),
+            Some(&s.access),
+            json!({}),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(body(r).await["caption"], "Hello");
     // Connected editors follow the restore.
     a.until(|c| c.caption() == "Hello").await;
     b.until(|c| c.caption() == "Hello").await;
     // The replaced state was kept.
-    let list = body(app.get(&format!("/api/posts/{post}/versions"), &s.access).await).await;
-    let kinds: Vec<&str> = list["items"].as_array().unwrap().iter().map(|v| v["kind"].as_str().unwrap()).collect();
+    let list = body(
+        app.get(&format!("/api/posts/{post}/versions"), &s.access)
+            .await,
+    )
+    .await;
+    let kinds: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["kind"].as_str().unwrap())
+        .collect();
     assert_eq!(kinds, ["restore", "named"]);
-    let r = app.post(&format!("/api/posts/{post}/versions"), Some(&s.access), json!({ "name": "" })).await;
+    let r = app
+        .post(
+            &format!("/api/posts/{post}/versions"),
+            Some(&s.access),
+            json!({ "name": "" }),
+        )
+        .await;
     assert_error(r, StatusCode::BAD_REQUEST, "validation_failed").await;
 }

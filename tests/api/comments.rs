@@ -645,13 +645,40 @@ async fn clients_see_and_post_only_client_comments() {
         .await;
     assert_error(r, StatusCode::BAD_REQUEST, "validation_failed").await;
 
-    // Every comment event says whose eyes it is for.
+    // A client comment on a post not shared yet is there for when it is.
+    let early = t
+        .app
+        .post(
+            &format!("/api/posts/{}/comments", id(&hidden)),
+            Some(&t.admin.access),
+            json!({ "body": "for later", "visibility": "client" }),
+        )
+        .await;
+    assert_eq!(early.status(), StatusCode::CREATED);
+    assert_eq!(body(early).await["visibility"], "client");
+
+    // Every comment event says whose eyes it is for: `data.visibility` is "client" only for
+    // a client comment on a post shared with clients.
     let created = t.events("comment.created").await;
-    let vis: Vec<&str> = created
+    let vis: Vec<(&str, &str)> = created
         .iter()
-        .map(|e| e.data["visibility"].as_str().unwrap())
+        .map(|e| {
+            (
+                e.data["visibility"].as_str().unwrap(),
+                e.data["comment"]["visibility"].as_str().unwrap(),
+            )
+        })
         .collect();
-    assert_eq!(vis, ["internal", "client", "client", "client"]);
+    assert_eq!(
+        vis,
+        [
+            ("internal", "internal"),
+            ("client", "client"),
+            ("client", "client"),
+            ("client", "client"),
+            ("internal", "client"),
+        ]
+    );
 }
 
 #[actix_web::test]

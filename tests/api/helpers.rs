@@ -37,7 +37,7 @@ pub fn is_postgres() -> bool {
     std::env::var("COPYDESK_TEST_DATABASE").as_deref() == Ok("postgres")
 }
 
-async fn fresh_postgres_url() -> String {
+pub async fn fresh_postgres_url() -> String {
     use sea_orm::{ConnectionTrait, Database};
     let admin = std::env::var("COPYDESK_TEST_POSTGRES_URL")
         .expect("COPYDESK_TEST_POSTGRES_URL must be set when COPYDESK_TEST_DATABASE=postgres");
@@ -55,6 +55,14 @@ async fn fresh_postgres_url() -> String {
 
 /// Settings for a test server; `tweak` adjusts them before start.
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn_node(tweak, None).await
+}
+
+/// A server that may share its cluster bus with other servers in this process.
+pub async fn spawn_node(
+    tweak: impl FnOnce(&mut Settings),
+    bus: Option<std::sync::Arc<dyn copydesk_actors::ports::Bus>>,
+) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let (mail, smtp_port) = SmtpSink::start().await;
     let mut s = Settings::default();
@@ -78,7 +86,9 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     s.static_files.dir = dir.path().join("no-web");
     s.log.level = "warn".into();
     tweak(&mut s);
-    let app = Application::build(s).await.expect("application builds");
+    let app = Application::build_with_bus(s, bus)
+        .await
+        .expect("application builds");
     let addr = format!("http://127.0.0.1:{}", app.port());
     let db = app.state().db.clone();
     tokio::spawn(app.run_until_stopped());

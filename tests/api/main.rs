@@ -7,8 +7,11 @@ mod yclient;
 
 mod activity;
 mod auth;
+mod cluster;
 mod collab;
 mod comments;
+mod durability;
+mod events;
 mod infra;
 mod permissions;
 mod posts;

@@ -45,7 +45,8 @@ impl YClient {
             awareness: HashMap::new(),
             synced: false,
         };
-        c.send_raw(protocol::sync_step1(&StateVector::default())).await;
+        c.send_raw(protocol::sync_step1(&StateVector::default()))
+            .await;
         c.until(|c| c.synced).await;
         c
     }
@@ -77,9 +78,13 @@ impl YClient {
         let mut clients = HashMap::new();
         clients.insert(
             self.doc.client_id(),
-            AwarenessUpdateEntry { clock, json: json.into() },
+            AwarenessUpdateEntry {
+                clock,
+                json: json.into(),
+            },
         );
-        self.send_raw(protocol::awareness(AwarenessUpdate { clients })).await;
+        self.send_raw(protocol::awareness(AwarenessUpdate { clients }))
+            .await;
     }
 
     async fn handle(&mut self, frame: Frame) {
@@ -92,7 +97,10 @@ impl YClient {
                             self.send_raw(protocol::sync_step2(diff)).await;
                         }
                         Incoming::Update(u) => {
-                            self.doc.transact_mut().apply_update(Update::decode_v1(&u).unwrap()).unwrap();
+                            self.doc
+                                .transact_mut()
+                                .apply_update(Update::decode_v1(&u).unwrap())
+                                .unwrap();
                             self.synced = true;
                         }
                         Incoming::Awareness(a) => {
