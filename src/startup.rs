@@ -96,7 +96,7 @@ impl Application {
         let deps = SessionDeps {
             store: Arc::new(DbDocStore::new(db.clone())),
             bus: bus.clone(),
-            hooks: Arc::new(ServerHooks::new(db.clone())),
+            hooks: Arc::new(ServerHooks::new(db.clone(), bus.clone())),
             node_id: uuid::Uuid::new_v4(),
             config: SessionConfig {
                 idle_unload: Duration::from_secs(c.idle_unload_secs),

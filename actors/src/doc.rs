@@ -296,6 +296,7 @@ mod tests {
     fn garbage_is_an_error_not_a_panic() {
         let doc = new_doc(None);
         assert!(apply(&doc, &[0xff, 0xff, 0xff, 0xff, 0x0f]).is_err());
+        use yrs::updates::encoder::Encode;
         assert!(is_empty_update(&yrs::Update::new().encode_v1()));
     }
 }

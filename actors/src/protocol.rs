@@ -171,14 +171,16 @@ pub fn permission_denied(reason: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use yrs::{Doc, GetString, Text, Transact};
+    use yrs::{Doc, GetString, ReadTxn, Text, Transact};
 
     fn an_update() -> Vec<u8> {
         let doc = Doc::new();
         let t = doc.get_or_insert_text("caption");
         t.insert(&mut doc.transact_mut(), 0, "hi");
-        doc.transact()
-            .encode_state_as_update_v1(&StateVector::default())
+        let u = doc
+            .transact()
+            .encode_state_as_update_v1(&StateVector::default());
+        u
     }
 
     #[test]

@@ -216,6 +216,8 @@ impl Handler<ShutdownAll> for WorkspaceHub {
 
     fn handle(&mut self, _: ShutdownAll, _ctx: &mut Context<Self>) -> Self::Result {
         let sessions: Vec<_> = self.sessions.drain().map(|(_, a)| a).collect();
+        // Event sockets end too (their queue closes), so the HTTP server can stop at once.
+        self.subscribers.clear();
         Box::pin(async move {
             for s in sessions {
                 let _ = s.send(Shutdown).await;

@@ -398,15 +398,15 @@ fn content_edit(input: &PostInput, current: &DocContent) -> Option<ContentEdit> 
         ..Default::default()
     };
     if let Some(pc) = &input.platform_content {
-        // The map replaces the old one: overrides it no longer lists are cleared.
-        edit.overrides = current
-            .overrides
-            .keys()
-            .map(|k| (k.clone(), String::new()))
-            .collect();
+        // Only texts that are given change (`""` clears an override); a missing or null
+        // `text` leaves the live text alone, so saving hashtags or custom fields can never
+        // undo what someone is typing in that override.
         for (p, c) in pc {
-            edit.overrides
-                .insert(p.clone(), c.text.clone().unwrap_or_default());
+            if let Some(t) = &c.text {
+                if current.overrides.get(p).map(String::as_str).unwrap_or("") != t {
+                    edit.overrides.insert(p.clone(), t.clone());
+                }
+            }
         }
     }
     let touches = edit.title.is_some()
@@ -677,20 +677,24 @@ pub async fn update_post(
     base.overlay(&current);
     let edit = content_edit(&input, &current);
     let mut draft = base.apply(input)?;
-    // Text goes through the document, so open editors see it at once; the row follows.
-    if let Some(edit) = edit {
-        session
-            .send(Edit(edit))
-            .await
-            .map_err(|e| ApiError::internal(anyhow::anyhow!("collab: {e}")))?
-            .map_err(|e| ApiError::internal(anyhow::anyhow!("edit: {e}")))?;
-        let now = session
-            .send(Read)
-            .await
-            .map_err(|e| ApiError::internal(anyhow::anyhow!("collab: {e}")))?
-            .content;
-        draft.overlay(&now);
-    }
+    // Text goes through the document, so open editors see it at once; the row follows
+    // the document.
+    let now = match edit {
+        Some(edit) => {
+            session
+                .send(Edit(edit))
+                .await
+                .map_err(|e| ApiError::internal(anyhow::anyhow!("collab: {e}")))?
+                .map_err(|e| ApiError::internal(anyhow::anyhow!("edit: {e}")))?;
+            session
+                .send(Read)
+                .await
+                .map_err(|e| ApiError::internal(anyhow::anyhow!("collab: {e}")))?
+                .content
+        }
+        None => current,
+    };
+    draft.overlay(&now);
     let mut active = post.into_active_model();
     draft.write(&mut active);
     active.updated_by = Set(Some(user.id()));

@@ -53,6 +53,38 @@ async fn two_editors_converge_and_rest_goes_through_the_document() {
     assert_eq!(body(r).await["caption"], ">> Hello brave world");
     a.until(|c| c.caption() == ">> Hello brave world").await;
     b.until(|c| c.caption() == ">> Hello brave world").await;
+
+    // Saving other fields of an override (no `text`) leaves its live text alone.
+    let r = app
+        .put(
+            &format!("/api/posts/{post}"),
+            &s.access,
+            json!({ "platform_content": { "x": { "text": "For X" } } }),
+        )
+        .await;
+    assert_eq!(body(r).await["platform_content"]["x"]["text"], "For X");
+    let r = app
+        .put(
+            &format!("/api/posts/{post}"),
+            &s.access,
+            json!({ "platform_content": { "x": { "hashtags": ["launch"] } } }),
+        )
+        .await;
+    let p = body(r).await;
+    assert_eq!(p["platform_content"]["x"]["text"], "For X");
+    assert_eq!(p["platform_content"]["x"]["hashtags"], json!(["launch"]));
+    // An empty text clears the override.
+    let r = app
+        .put(
+            &format!("/api/posts/{post}"),
+            &s.access,
+            json!({ "platform_content": { "x": { "text": "" } } }),
+        )
+        .await;
+    assert_eq!(
+        body(r).await["platform_content"]["x"]["text"],
+        serde_json::Value::Null
+    );
 }
 
 #[actix_web::test]

@@ -10,10 +10,12 @@ import { randomUUID, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
+import { createLive } from './mock-live.mjs';
 
 const PORT = Number(process.env.COPYDESK__SERVER__PORT ?? 8080);
 const OUTBOX = process.env.COPYDESK__MAIL__OUTBOX_DIR ?? '';
 const STATIC_DIR = process.env.COPYDESK__STATIC__DIR ?? '';
+const ACCESS_TTL = Number(process.env.COPYDESK__AUTH__ACCESS_TTL_SECS ?? 900);
 const CSP =
   "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data: https:; style-src 'self' 'unsafe-inline'; script-src 'self'; frame-ancestors 'none'";
 
@@ -29,6 +31,7 @@ const db = {
   verifyTokens: new Map(), // token -> userId
   resetTokens: new Map(),
   access: new Map(), // token -> userId
+  accessExp: new Map(), // token -> expiry (ms)
   refresh: new Map(),
   workspaces: new Map(), // id -> ws (without role)
   members: [], // {workspace_id, user_id, role, joined_at}
@@ -48,6 +51,9 @@ class HttpError extends Error {
     this.details = details;
   }
 }
+
+// Post documents, comments, versions and events (issue #3), set up below HttpError.
+let live = null;
 
 function sendMail(to, subject, body) {
   if (!OUTBOX) return;
@@ -85,14 +91,15 @@ function authResponse(userId) {
   const a = token();
   const r = token();
   db.access.set(a, userId);
+  db.accessExp.set(a, Date.now() + ACCESS_TTL * 1000);
   db.refresh.set(r, userId);
-  return { access_token: a, refresh_token: r, token_type: 'Bearer', expires_in: 900, user: db.users.get(userId).user };
+  return { access_token: a, refresh_token: r, token_type: 'Bearer', expires_in: ACCESS_TTL, user: db.users.get(userId).user };
 }
 
 function requireUser(req) {
   const h = req.headers.authorization ?? '';
   const t = h.startsWith('Bearer ') ? h.slice(7) : '';
-  const id = db.access.get(t);
+  const id = (db.accessExp.get(t) ?? 0) > Date.now() ? db.access.get(t) : null;
   if (!id) throw new HttpError(401, 'unauthorized', 'Missing or invalid access token');
   return db.users.get(id).user;
 }
@@ -168,7 +175,8 @@ function normalizeInput(body, prev) {
 }
 
 function postView(p) {
-  return { ...p, ...validate(p) };
+  const merged = live.merge(p);
+  return { ...merged, ...validate(merged) };
 }
 
 function route(method, url, pattern) {
@@ -342,13 +350,16 @@ async function api(req, urlObj, body) {
     const post = normalizeInput(body, null);
     Object.assign(post, { id: randomUUID(), workspace_id: r.id, status: body.status ?? 'draft', created_by: user.id, updated_by: user.id, created_at: now(), updated_at: now() });
     db.posts.set(post.id, post);
+    live.writeContent(post.id, post);
+    live.snapshot(post.id, 'auto', null, user.id);
+    live.emit(r.id, 'post.created', { post_id: post.id, title: post.title, status: post.status }, user.id);
     return [201, postView(post)];
   }
   if ((r = route(m, p, ['GET', '/api/workspaces/:id/posts']))) {
     wsFor(r.id, user);
     const q = urlObj.searchParams;
     if (q.get('status') && !STATUSES.includes(q.get('status'))) throw new HttpError(400, 'bad_request', 'unknown status');
-    let items = [...db.posts.values()].filter((x) => x.workspace_id === r.id);
+    let items = [...db.posts.values()].filter((x) => x.workspace_id === r.id).map((x) => live.merge(x));
     const f = (k, fn) => { const v = q.get(k); if (v) items = items.filter((x) => fn(x, v)); };
     f('status', (x, v) => x.status === v);
     f('platform', (x, v) => x.platforms.includes(v));
@@ -378,24 +389,32 @@ async function api(req, urlObj, body) {
   };
   if ((r = route(m, p, ['GET', '/api/posts/:id']))) return [200, postView(postFor(r.id))];
   if ((r = route(m, p, ['PUT', '/api/posts/:id']))) {
-    const prev = postFor(r.id);
+    const prev = live.merge(postFor(r.id));
     const next = normalizeInput(body, prev);
     Object.assign(next, { updated_by: user.id, updated_at: now() });
+    live.writeContent(r.id, body);
     db.posts.set(r.id, next);
+    live.emit(next.workspace_id, 'post.updated', { post_id: r.id, title: next.title, status: next.status }, user.id);
     return [200, postView(next)];
   }
   if ((r = route(m, p, ['DELETE', '/api/posts/:id']))) {
-    postFor(r.id);
+    const gone = postFor(r.id);
     db.posts.delete(r.id);
+    live.dropPost(r.id);
+    live.emit(gone.workspace_id, 'post.deleted', { post_id: r.id }, user.id);
     return [204, null];
   }
   if ((r = route(m, p, ['POST', '/api/posts/:id/duplicate']))) {
-    const src = postFor(r.id);
+    const src = live.merge(postFor(r.id));
     const copy = structuredClone(src);
     Object.assign(copy, { id: randomUUID(), title: `${src.title} (copy)`, status: 'draft', scheduled_at: null, created_by: user.id, updated_by: user.id, created_at: now(), updated_at: now() });
     db.posts.set(copy.id, copy);
+    live.writeContent(copy.id, copy);
+    live.snapshot(copy.id, 'auto', null, user.id);
     return [201, postView(copy)];
   }
+  const lr = live.api(m, p, body, user);
+  if (lr) return lr;
   throw new HttpError(404, 'not_found', `No route for ${m} ${p}`);
 }
 
@@ -439,6 +458,9 @@ const server = http.createServer(async (req, res) => {
     res.writeHead(status, { 'Content-Type': 'application/json' }).end(JSON.stringify({ error }));
   }
 });
+
+live = createLive({ db, roleIn, HttpError, now });
+server.on('upgrade', (req, socket, head) => live.handleUpgrade(req, socket, head));
 
 server.listen(PORT, '127.0.0.1', () => {
   const { address, port } = server.address();

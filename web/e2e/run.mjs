@@ -11,12 +11,19 @@
 //   COPYDESK_CHROMIUM   browser binary (or CHROMIUM; default /usr/bin/chromium)
 //   COPYDESK_E2E_KEEP=1 keep the temp dir (database, mail, browser profile)
 //   COPYDESK_E2E_HEADFUL=1 show the browser (needs a display)
+//   COPYDESK_E2E_LIVE=0 skip scenario 2 (the live composer)
+//   COPYDESK_E2E_SHOTS=<dir> save screenshots of scenario 2's key moments there
 //
 // Starts its own server on a free port with a fresh SQLite database and a mail
-// outbox directory, then drives Chromium through: register → verify via the
-// emailed link → create workspace → invite a member → create a post whose
-// caption is too long for Bluesky (problem shown live) → fix → save → list →
-// search / status filters → duplicate → delete the copy.
+// outbox directory, then drives Chromium through two scenarios:
+// 1. register → verify via the emailed link → create workspace → invite a member →
+//    create a post whose caption is too long for Bluesky (problem shown live) → fix →
+//    save → list → search / status filters → duplicate → delete the copy.
+// 2. the live composer, with a second browser: the invited member signs up and both
+//    open the post → each sees the other's typing, cursor and name → the owner comments
+//    on a selected word → the member sees the anchored comment live, inserts text before
+//    it and the highlight stays on the word → reply → the owner saves a named version,
+//    edits, restores it and the member's editor follows → a reviewer cannot type.
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -323,6 +330,212 @@ async function flow(page, base, mailDir, state) {
   await listSettled(page);
   await expectVisible(row(title), 'the original post after a reload');
   await expectCount(row(copyTitle), 0, 'the deleted copy after a reload');
+  return { wsId, title, word, caption, ownerName: 'Olivia Owner', invitee };
+}
+
+// ---------------------------------------------------------------- live composer
+
+/** The text of a CodeMirror editor, without remote-cursor widgets and placeholders. */
+async function editorText(page, testid) {
+  return page.locator(`[data-testid="${testid}"] .cm-content`).evaluate((el) =>
+    [...el.querySelectorAll('.cm-line')]
+      .map((line) => {
+        const c = line.cloneNode(true);
+        c.querySelectorAll('.cm-ySelectionCaret, .cm-widgetBuffer, .cm-placeholder').forEach((x) => x.remove());
+        return c.textContent.replace(/\u2060/g, '');
+      })
+      .join('\n'),
+  );
+}
+
+/** The text each comment highlight covers in an editor: {commentId: text}. */
+async function highlights(page, testid) {
+  return page.locator(`[data-testid="${testid}"] .cm-content`).evaluate((el) => {
+    const out = {};
+    for (const m of el.querySelectorAll('.cm-comment-anchor[data-comment-id]')) {
+      const c = m.cloneNode(true);
+      c.querySelectorAll('.cm-ySelectionCaret, .cm-widgetBuffer').forEach((x) => x.remove());
+      const id = m.getAttribute('data-comment-id');
+      out[id] = (out[id] ?? '') + c.textContent.replace(/\u2060/g, '');
+    }
+    return out;
+  });
+}
+
+/** Poll `get()` until `ok(value)`; fail with the last value. */
+async function waitUntil(get, ok, what, timeout = STEP_TIMEOUT) {
+  const end = Date.now() + timeout;
+  let v;
+  while (Date.now() < end) {
+    try {
+      v = await get();
+      if (ok(v)) return v;
+    } catch (e) {
+      v = `(error: ${e instanceof Error ? e.message.split('\n')[0] : e})`;
+    }
+    await sleep(100);
+  }
+  throw new Error(`expected ${what}; last seen: ${JSON.stringify(v)}`);
+}
+
+/** Sign up through an invitation email sent to `email`; lands on the workspace. */
+async function joinByInvitation(page, base, mailDir, email, name, password) {
+  const mail = await waitForMail(mailDir, email);
+  const m = /\/invite\?token=([^\s"'<>&]+)/.exec(mail);
+  if (!m) throw new Error(`no invitation link in the email to ${email}`);
+  await page.goto(`${base}/invite?token=${m[1]}`);
+  await page.getByTestId('invite-register').click();
+  await page.getByTestId('register-name').fill(name);
+  await page.getByTestId('register-email').fill(email);
+  await page.getByTestId('register-password').fill(password);
+  await page.getByTestId('register-submit').click();
+  await waitForPath(page, /^\/w\/[^/]+\/posts$/, `the workspace after ${name} joined`);
+}
+
+async function openLive(page, url, who) {
+  await page.goto(url);
+  await expectVisible(page.locator('[data-testid="collab-status"][data-status="synced"]'), `${who}'s editor synced with the live document`);
+  await expectVisible(page.locator('[data-testid="post-caption"] .cm-content'), `${who}'s caption editor`);
+}
+
+/** With COPYDESK_E2E_SHOTS=<dir>, save a screenshot of `page` as <dir>/<name>.png. */
+async function snap(page, name) {
+  const dir = process.env.COPYDESK_E2E_SHOTS;
+  if (!dir) return;
+  fs.mkdirSync(dir, { recursive: true });
+  await page.screenshot({ path: path.join(dir, `${name}.png`) });
+}
+
+async function liveFlow(pages, base, mailDir, info, state) {
+  const { A, B, R } = pages;
+  const password = 'correct horse battery staple';
+  const nameB = 'Bruno Builder';
+  const cap = '[data-testid="post-caption"] .cm-content';
+
+  state.step = 'live: teammate joins';
+  await joinByInvitation(B, base, mailDir, info.invitee, nameB, password);
+
+  state.step = 'live: both open the post';
+  await A.goto(`${base}/w/${info.wsId}/posts`);
+  await listSettled(A);
+  await A.locator(`[data-testid="post-row"][data-title="${info.title}"] [data-testid="post-link"]`).click();
+  await waitForPath(A, new RegExp(`^/w/${info.wsId}/posts/[0-9a-f-]{36}$`), 'the post page');
+  const postUrl = A.url();
+  await expectVisible(A.locator('[data-testid="collab-status"][data-status="synced"]'), "the owner's editor synced");
+  await openLive(B, postUrl, 'the teammate');
+  await waitUntil(() => editorText(B, 'post-caption'), (t) => t === info.caption, "the teammate's editor to show the saved caption");
+  await waitUntil(() => A.locator('[data-testid="presence-user"]').evaluateAll((els) => els.map((e) => e.dataset.name)), (n) => n.includes(nameB), `${nameB} among the owner's "who is here" avatars`);
+  await waitUntil(() => B.locator('[data-testid="presence-user"]').evaluateAll((els) => els.map((e) => e.dataset.name)), (n) => n.includes(info.ownerName), `${info.ownerName} among the teammate's avatars`);
+
+  state.step = 'live: A types, B sees';
+  await A.locator(cap).click();
+  await A.keyboard.press('Control+End');
+  await A.keyboard.type(' Hello from Olivia.');
+  await waitUntil(() => editorText(B, 'post-caption'), (t) => t.endsWith(' Hello from Olivia.'), "the owner's typing in the teammate's editor");
+
+  state.step = 'live: B types, A sees';
+  await B.locator(cap).click();
+  await B.keyboard.press('Control+End');
+  await B.keyboard.type(' Bruno was here.');
+  await waitUntil(() => editorText(A, 'post-caption'), (t) => t.endsWith(' Hello from Olivia. Bruno was here.'), "the teammate's typing in the owner's editor");
+
+  state.step = 'live: remote cursors with names';
+  const labels = (page) => page.locator(`${cap} .cm-ySelectionInfo`).allTextContents();
+  await waitUntil(() => labels(A), (l) => l.includes(nameB), `${nameB}'s cursor label in the owner's editor`);
+  await waitUntil(() => labels(B), (l) => l.includes(info.ownerName), `${info.ownerName}'s cursor label in the teammate's editor`);
+  await expectVisible(A.locator(`${cap} .cm-ySelectionCaret`), "the teammate's caret in the owner's editor");
+  await snap(A, '1-owner-cursors');
+  await snap(B, '1-teammate-cursors');
+
+  state.step = 'live: A comments on a selected word';
+  const idx = info.caption.indexOf(info.word);
+  await A.locator(cap).click();
+  await A.keyboard.press('Control+Home');
+  for (let i = 0; i < idx; i++) await A.keyboard.press('ArrowRight');
+  for (let i = 0; i < info.word.length; i++) await A.keyboard.press('Shift+ArrowRight');
+  await snap(A, '2-owner-selection');
+  await A.getByTestId('comment-selection').click();
+  await expectVisible(A.getByTestId('comment-pending-anchor'), 'the quoted selection above the comment box');
+  await A.getByTestId('comment-body').fill('Is this the right word?');
+  await A.getByTestId('comment-submit').click();
+  const threadA = A.locator('[data-testid="comment-thread"]');
+  await expectVisible(threadA, "the owner's new comment thread");
+  const commentId = await threadA.first().getAttribute('data-comment-id');
+  await waitUntil(() => highlights(A, 'post-caption'), (h) => h[commentId] === info.word, `the commented word "${info.word}" highlighted in the owner's editor`);
+
+  state.step = 'live: B sees the anchored comment live';
+  const threadB = B.locator(`[data-testid="comment-thread"][data-comment-id="${commentId}"]`);
+  await expectVisible(threadB, 'the comment appearing in the teammate\'s sidebar without a reload');
+  const bodyB = (await threadB.getByTestId('comment-body-text').first().textContent())?.trim();
+  if (bodyB !== 'Is this the right word?') throw new Error(`teammate sees comment body "${bodyB}"`);
+  await waitUntil(() => highlights(B, 'post-caption'), (h) => h[commentId] === info.word, "the commented word highlighted in the teammate's editor");
+
+  state.step = 'live: the anchor survives an insert before it';
+  await B.locator(cap).click();
+  await B.keyboard.press('Control+Home');
+  await B.keyboard.type('NEW! ');
+  await waitUntil(() => editorText(A, 'post-caption'), (t) => t.startsWith('NEW! Big news'), "the teammate's insert in the owner's editor");
+  await waitUntil(() => highlights(B, 'post-caption'), (h) => h[commentId] === info.word, 'the highlight still on the same word (teammate)');
+  await waitUntil(() => highlights(A, 'post-caption'), (h) => h[commentId] === info.word, 'the highlight still on the same word (owner)');
+  await snap(B, '3-teammate-anchor-after-insert');
+  const quote = (await threadB.getByTestId('comment-quote').textContent()) ?? '';
+  if (!quote.includes(info.word)) throw new Error(`the sidebar quote reads "${quote}"`);
+
+  state.step = 'live: B replies, A sees it';
+  await threadB.getByTestId('comment-reply').click();
+  await threadB.getByTestId('comment-reply-body').fill('Yes, keep it.');
+  await threadB.getByTestId('comment-reply-submit').click();
+  await expectVisible(A.locator(`[data-testid="comment-thread"][data-comment-id="${commentId}"] [data-testid="comment-reply-item"]`), "the teammate's reply in the owner's sidebar");
+
+  state.step = 'live: A saves a named version';
+  const savedText = await editorText(A, 'post-caption');
+  await A.getByTestId('side-tab-history').click();
+  await A.getByTestId('version-name').fill('Before rewrite');
+  await A.getByTestId('version-save').click();
+  const vrow = A.locator('[data-testid="version-row"][data-name="Before rewrite"]');
+  await expectVisible(vrow, 'the named version in the history');
+
+  state.step = 'live: A edits after the version';
+  await A.locator(cap).click();
+  await A.keyboard.press('Control+End');
+  await A.keyboard.type(' DROP THIS LATER.');
+  await waitUntil(() => editorText(B, 'post-caption'), (t) => t.endsWith('DROP THIS LATER.'), "the owner's edit in the teammate's editor");
+
+  state.step = 'live: A views the version diff and restores it';
+  await vrow.getByTestId('version-open').click();
+  const view = vrow.getByTestId('version-view');
+  await expectVisible(view.getByTestId('version-diff'), "the version's changes");
+  const ins = await view.locator('ins.diff-ins').allTextContents();
+  if (!ins.join(' ').includes('DROP')) throw new Error(`the diff does not show the later edit as added (ins: ${JSON.stringify(ins)})`);
+  await snap(A, '4-owner-version-diff');
+  A.once('dialog', (d) => void d.accept());
+  await view.getByTestId('version-restore').click();
+  await waitUntil(() => editorText(A, 'post-caption'), (t) => t === savedText, "the restored text in the owner's editor");
+  await waitUntil(() => editorText(B, 'post-caption'), (t) => t === savedText, "the restored text in the teammate's editor");
+  await snap(B, '5-teammate-after-restore');
+
+  state.step = 'live: reviewer is read-only';
+  const reviewer = `reviewer-${Math.random().toString(36).slice(2, 8)}@example.com`;
+  await A.goto(`${base}/w/${info.wsId}/members`);
+  await A.getByTestId('invite-email').fill(reviewer);
+  await A.getByTestId('invite-role').selectOption('reviewer');
+  await A.getByTestId('invite-submit').click();
+  await expectVisible(A.locator(`[data-testid="invitation-row"][data-email="${reviewer}"]`), 'the reviewer invitation');
+  await joinByInvitation(R, base, mailDir, reviewer, 'Rita Reviewer', password);
+  await openLive(R, postUrl, 'the reviewer');
+  await expectVisible(R.locator('[data-testid="post-caption"][data-readonly="true"]'), "the reviewer's caption editor marked read-only");
+  await expectVisible(R.getByTestId('post-readonly'), 'the read-only notice');
+  const before = await editorText(R, 'post-caption');
+  await R.locator(cap).click();
+  await R.keyboard.press('Control+End');
+  await R.keyboard.type('HACKED');
+  await sleep(800);
+  const after = await editorText(R, 'post-caption');
+  if (after !== before) throw new Error(`the reviewer could type: "${after}"`);
+  const onB = await editorText(B, 'post-caption');
+  if (onB.includes('HACKED')) throw new Error('the reviewer\'s typing reached the teammate');
+  await expectVisible(R.locator(`[data-testid="comment-thread"][data-comment-id="${commentId}"]`), 'the comment thread for the reviewer');
+  await snap(R, '6-reviewer-readonly');
 }
 
 // ---------------------------------------------------------------- main
@@ -340,9 +553,12 @@ async function main() {
   const server = startServer(tmp);
   let context = null;
   let page = null;
+  let browser2 = null;
   const state = { step: 'start server' };
   const browserErrors = [];
-  let passed = false;
+  let passed = 0;
+  let failed = 0;
+  const shots = [];
 
   try {
     const addr = await server.ready;
@@ -367,29 +583,60 @@ async function main() {
     });
     context.setDefaultTimeout(STEP_TIMEOUT);
     page = context.pages()[0] ?? (await context.newPage());
-    page.on('console', (msg) => {
-      if (msg.type() === 'error') browserErrors.push(`console: ${msg.text()}`);
-    });
-    page.on('pageerror', (e) => browserErrors.push(`pageerror: ${e.message}`));
-    page.on('response', (r) => {
-      if (r.status() >= 500) browserErrors.push(`HTTP ${r.status()} ${r.request().method()} ${r.url()}`);
-    });
+    const watch = (pg, who) => {
+      shots.push([pg, who]);
+      pg.on('console', (msg) => {
+        if (msg.type() === 'error') browserErrors.push(`${who} console: ${msg.text()}`);
+      });
+      pg.on('pageerror', (e) => browserErrors.push(`${who} pageerror: ${e.message}`));
+      pg.on('response', (r) => {
+        if (r.status() >= 500) browserErrors.push(`${who} HTTP ${r.status()} ${r.request().method()} ${r.url()}`);
+      });
+    };
+    watch(page, 'owner');
+    const checkErrors = () => {
+      const csp = browserErrors.filter((e) => /Content Security Policy/i.test(e));
+      if (csp.length) throw new Error(`CSP violations:\n  ${csp.join('\n  ')}`);
+      const fatal = browserErrors.filter((e) => / pageerror: | HTTP 5/.test(e));
+      if (fatal.length) throw new Error(`browser errors:\n  ${fatal.join('\n  ')}`);
+    };
 
-    await flow(page, base, server.mailDir, state);
-
-    const csp = browserErrors.filter((e) => /Content Security Policy/i.test(e));
-    if (csp.length) throw new Error(`CSP violations:\n  ${csp.join('\n  ')}`);
-    const fatal = browserErrors.filter((e) => e.startsWith('pageerror') || e.startsWith('HTTP 5'));
-    if (fatal.length) throw new Error(`browser errors:\n  ${fatal.join('\n  ')}`);
-    passed = true;
+    // Scenario 1: accounts, workspace, composing and listing posts (one browser).
+    const info = await flow(page, base, server.mailDir, state);
+    checkErrors();
+    passed++;
     log('flow completed');
+
+    // Scenario 2: the live composer — two people co-writing, comments, history, a reviewer.
+    if (process.env.COPYDESK_E2E_LIVE !== '0') {
+      state.step = 'live: launch second browser';
+      browser2 = await chromium.launch({
+        executablePath: CHROMIUM,
+        headless: process.env.COPYDESK_E2E_HEADFUL !== '1',
+        args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      });
+      const newPage = async (who) => {
+        const ctx = await browser2.newContext({ viewport: { width: 1280, height: 900 } });
+        ctx.setDefaultTimeout(STEP_TIMEOUT);
+        const pg = await ctx.newPage();
+        watch(pg, who);
+        return pg;
+      };
+      const B = await newPage('teammate');
+      const R = await newPage('reviewer');
+      await liveFlow({ A: page, B, R }, base, server.mailDir, info, state);
+      checkErrors();
+      passed++;
+      log('live composer flow completed');
+    }
   } catch (e) {
+    failed++;
     console.error(`[e2e] FAILED at step "${state.step}": ${e instanceof Error ? e.message : e}`);
-    if (page) {
-      const shot = `/tmp/e2e-${state.step.replace(/[^a-z0-9]+/gi, '-')}.png`;
+    for (const [pg, who] of shots) {
+      const shot = `/tmp/e2e-${state.step.replace(/[^a-z0-9]+/gi, '-')}-${who}.png`;
       try {
-        await page.screenshot({ path: shot, fullPage: true });
-        console.error(`[e2e] screenshot: ${shot} (page ${page.url()})`);
+        await pg.screenshot({ path: shot, fullPage: true });
+        console.error(`[e2e] screenshot: ${shot} (page ${pg.url()})`);
       } catch (se) {
         console.error(`[e2e] screenshot failed: ${se}`);
       }
@@ -397,20 +644,23 @@ async function main() {
     if (browserErrors.length) console.error(`[e2e] browser errors:\n  ${browserErrors.join('\n  ')}`);
     console.error(`[e2e] last server output:\n  ${server.output.slice(-40).join('\n  ')}`);
   } finally {
+    if (browser2) await browser2.close().catch(() => {});
     if (context) await context.close().catch(() => {});
     await stopServer(server.child);
     if (KEEP) log(`kept ${tmp}`);
     else fs.rmSync(tmp, { recursive: true, force: true });
   }
-  return passed;
+  // A scenario that never ran because an earlier one failed counts as failed too.
+  const total = process.env.COPYDESK_E2E_LIVE === '0' ? 1 : 2;
+  return { passed, failed: Math.max(failed, total - passed) };
 }
 
 main()
   .catch((e) => {
     console.error(`[e2e] ${e instanceof Error ? e.message : e}`);
-    return false;
+    return { passed: 0, failed: process.env.COPYDESK_E2E_LIVE === '0' ? 1 : 2 };
   })
-  .then((ok) => {
-    console.log(ok ? 'e2e: 1 passed, 0 failed' : 'e2e: 0 passed, 1 failed');
-    process.exit(ok ? 0 : 1);
+  .then(({ passed, failed }) => {
+    console.log(`e2e: ${passed} passed, ${failed} failed`);
+    process.exit(failed === 0 ? 0 : 1);
   });

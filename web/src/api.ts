@@ -265,6 +265,8 @@ export function toApiError(e: unknown): ApiError {
 const REFRESH_KEY = 'copydesk.refresh_token';
 
 let accessToken: string | null = null;
+/** When the access token stops being accepted (ms since epoch), from `expires_in`. */
+let accessExpiresAt = 0;
 let refreshInFlight: Promise<boolean> | null = null;
 type AuthListener = (user: User | null) => void;
 const authListeners = new Set<AuthListener>();
@@ -309,12 +311,14 @@ export function onAuthChange(listener: AuthListener): () => void {
 /** Store the tokens of a successful sign-in / verify / refresh. */
 export function applyAuth(res: AuthResponse): void {
   accessToken = res.access_token;
+  accessExpiresAt = Date.now() + Math.max(0, Number(res.expires_in) || 0) * 1000;
   writeRefresh(res.refresh_token);
   setCurrentUser(res.user);
 }
 
 export function clearSession(): void {
   accessToken = null;
+  accessExpiresAt = 0;
   writeRefresh(null);
   setCurrentUser(null);
 }
@@ -358,6 +362,29 @@ export function refreshSession(): Promise<boolean> {
     });
   }
   return refreshInFlight;
+}
+
+/**
+ * An access token for a WebSocket (`?token=`): the current one while it stays valid for at
+ * least `minValidSecs` more, else a fresh one (`force` always refreshes). Null when the
+ * session cannot be recovered.
+ */
+export async function freshAccessToken(minValidSecs = 30, force = false): Promise<string | null> {
+  if (!force && accessToken && accessExpiresAt - Date.now() > minValidSecs * 1000) return accessToken;
+  if (await refreshSession()) return accessToken;
+  // A refresh that failed for a network reason leaves the old token in place.
+  return readRefresh() ? accessToken : null;
+}
+
+/** ws:// or wss:// origin of this page, for the API's WebSocket endpoints. */
+export function wsOrigin(): string {
+  return location.origin.replace(/^http/, 'ws');
+}
+
+/** Called when a WebSocket finds the session gone for good: back to sign-in. */
+export function sessionLost(): void {
+  clearSession();
+  onSessionExpired();
 }
 
 // ---------------------------------------------------------------- core
@@ -619,4 +646,151 @@ export function deletePost(id: string): Promise<void> {
 
 export function duplicatePost(id: string): Promise<Post> {
   return request(`/api/posts/${encodeURIComponent(id)}/duplicate`, { method: 'POST' });
+}
+
+// ---------------------------------------------------------------- comments
+
+export type CommentVisibility = 'internal' | 'client';
+
+/** A range of a post's live document: `start`/`end` are base64 Yjs relative positions. */
+export interface CommentAnchor {
+  field: string; // "caption" | "content:<platform>" | "title"
+  start: string;
+  end: string;
+  quote: string;
+}
+
+export interface Reaction {
+  emoji: string;
+  count: number;
+  user_ids: string[];
+}
+
+export interface UserRef {
+  id: string;
+  name: string;
+}
+
+export interface Comment {
+  id: string;
+  post_id: string;
+  workspace_id: string;
+  parent_id: string | null;
+  author: UserRef | null;
+  body: string;
+  visibility: CommentVisibility;
+  anchor: CommentAnchor | null;
+  mentions: string[];
+  reactions: Reaction[];
+  resolved_at: string | null;
+  resolved_by: UserRef | string | null;
+  edited_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface NewComment {
+  body: string;
+  parent_id?: string;
+  visibility?: CommentVisibility;
+  mentions?: string[];
+  anchor?: CommentAnchor;
+}
+
+const postPath = (id: string) => `/api/posts/${encodeURIComponent(id)}`;
+const commentPath = (id: string) => `/api/comments/${encodeURIComponent(id)}`;
+
+export async function listComments(postId: string): Promise<Comment[]> {
+  const res = await request<{ items: Comment[] }>(`${postPath(postId)}/comments`);
+  return res?.items ?? [];
+}
+
+export function createComment(postId: string, input: NewComment): Promise<Comment> {
+  return request(`${postPath(postId)}/comments`, { method: 'POST', body: input });
+}
+
+export function editComment(id: string, body: string, mentions?: string[]): Promise<Comment> {
+  return request(commentPath(id), { method: 'PUT', body: mentions ? { body, mentions } : { body } });
+}
+
+export function deleteComment(id: string): Promise<void> {
+  return request(commentPath(id), { method: 'DELETE' });
+}
+
+/** Resolve or reopen; answers the comment (or nothing, then the caller refetches). */
+export function setCommentResolved(id: string, resolved: boolean): Promise<Comment | undefined> {
+  return request(`${commentPath(id)}/${resolved ? 'resolve' : 'reopen'}`, { method: 'POST' });
+}
+
+export function setReaction(id: string, emoji: string, on: boolean): Promise<Comment | undefined> {
+  return request(`${commentPath(id)}/reactions/${encodeURIComponent(emoji)}`, { method: on ? 'PUT' : 'DELETE' });
+}
+
+// ---------------------------------------------------------------- versions
+
+export type VersionKind = 'auto' | 'named' | 'submit' | 'approve' | 'publish' | 'restore';
+
+export interface Version {
+  id: string;
+  post_id: string;
+  name: string | null;
+  kind: VersionKind;
+  created_by: UserRef | null;
+  created_at: string;
+}
+
+export interface VersionContent {
+  title: string;
+  caption: string;
+  platform_content: Record<string, string>;
+}
+
+export interface VersionDetail extends Version {
+  content: VersionContent;
+}
+
+export interface DiffChange {
+  op: 'equal' | 'insert' | 'delete';
+  text: string;
+}
+
+export interface FieldDiff {
+  field: string;
+  before: string;
+  after: string;
+  changes: DiffChange[];
+}
+
+export async function listVersions(postId: string): Promise<Version[]> {
+  const res = await request<{ items: Version[] }>(`${postPath(postId)}/versions`);
+  return res?.items ?? [];
+}
+
+export function createVersion(postId: string, name: string): Promise<Version> {
+  return request(`${postPath(postId)}/versions`, { method: 'POST', body: { name } });
+}
+
+export function getVersion(postId: string, versionId: string): Promise<VersionDetail> {
+  return request(`${postPath(postId)}/versions/${encodeURIComponent(versionId)}`);
+}
+
+export async function getVersionDiff(postId: string, versionId: string): Promise<FieldDiff[]> {
+  const res = await request<{ fields: FieldDiff[] }>(`${postPath(postId)}/versions/${encodeURIComponent(versionId)}/diff`);
+  return res?.fields ?? [];
+}
+
+export function restoreVersion(postId: string, versionId: string): Promise<Post> {
+  return request(`${postPath(postId)}/versions/${encodeURIComponent(versionId)}/restore`, { method: 'POST' });
+}
+
+// ---------------------------------------------------------------- events
+
+/** One message of the `/api/events` stream. */
+export interface DomainEvent {
+  type: string;
+  workspace_id: string;
+  data: Record<string, unknown>;
+  id: string | number;
+  actor_id?: string | null;
+  at: string;
 }

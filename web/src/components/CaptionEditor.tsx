@@ -1,5 +1,6 @@
-// The shared-caption editor. A plain textarea for now; the live co-editing
-// composer (Yjs + TipTap) will replace this component behind the same props.
+// The shared-caption editor of a post that does not exist yet (a plain textarea). Once the
+// post is created, the page switches to the live document and CollabEditor
+// (CodeMirror + Yjs, src/collab/) edits the caption instead.
 interface Props {
   id: string;
   value: string;

@@ -78,3 +78,15 @@ export function splitList(s: string): string[] {
     .map((x) => x.trim())
     .filter(Boolean);
 }
+
+/** "just now", "5 min ago", "3 h ago", then the date and time. */
+export function timeAgo(iso: string | null | undefined, now = Date.now()): string {
+  if (!iso) return '—';
+  const t = new Date(iso).getTime();
+  if (Number.isNaN(t)) return iso;
+  const s = Math.round((now - t) / 1000);
+  if (s < 45) return 'just now';
+  if (s < 3600) return `${Math.max(1, Math.round(s / 60))} min ago`;
+  if (s < 86400 && new Date(t).toDateString() === new Date(now).toDateString()) return `${Math.round(s / 3600)} h ago`;
+  return formatDateTime(iso);
+}

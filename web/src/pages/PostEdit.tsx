@@ -1,11 +1,17 @@
+import type { JSX } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
+import type * as Y from 'yjs';
 import {
   createPost,
   getPost,
+  listComments,
+  listMembers,
   toApiError,
   updatePost,
   validatePost,
   type ApiError,
+  type Comment,
+  type CommentAnchor,
   type MediaKind,
   type Platform,
   type Post,
@@ -16,6 +22,15 @@ import {
 } from '../api';
 import { AppLayout } from '../components/AppLayout';
 import { CaptionEditor } from '../components/CaptionEditor';
+import { CommentsPanel } from '../components/CommentsPanel';
+import { HistoryPanel } from '../components/HistoryPanel';
+import type { Mentionable } from '../components/MentionInput';
+import { PresenceBar } from '../components/PresenceBar';
+import { CollabEditor, type EditorAnchor } from '../collab/CollabEditor';
+import { CAPTION, contentField, getTitle, mediaArray, setMedia, setTitle } from '../collab/doc';
+import { useEvents, useLivePost } from '../collab/useLive';
+import { can } from '../permissions';
+import { useUser, useWorkspaces } from '../session';
 import { ErrorBanner, FieldError, Notice, Spinner, formatDateTime, humanize, splitList } from '../components/ui';
 import { PLATFORMS, PLATFORM_BY_ID, countChars, effectiveText, platformLength } from '../platforms';
 import { Link, navigate } from '../router';
@@ -153,6 +168,49 @@ function toInput(f: FormState, status: Post['status'] | null): PostInput {
   return input;
 }
 
+// ---------------------------------------------------------------- live document ↔ form
+
+/** The form with the document-held fields (title, caption, override texts, media) from `doc`. */
+function mirrorDoc(f: FormState, doc: Y.Doc): FormState {
+  const content = { ...f.content };
+  for (const p of PLATFORMS) {
+    const text = doc.getText(contentField(p.id)).toString();
+    const cur = content[p.id];
+    if (cur) {
+      if (cur.text !== text) content[p.id] = { ...cur, text };
+    } else if (text) content[p.id] = { ...emptyContentForm(), text };
+  }
+  const media: MediaForm[] = mediaArray(doc)
+    .toArray()
+    .map((m) => ({
+      url: typeof m?.url === 'string' ? m.url : '',
+      kind: m?.kind === 'video' || m?.kind === 'gif' ? m.kind : 'image',
+      alt_text: typeof m?.alt_text === 'string' ? m.alt_text : '',
+    }));
+  return { ...f, title: getTitle(doc), caption: doc.getText(CAPTION).toString(), content, media };
+}
+
+/** What PUT sends for a live post: everything but the fields the document holds. */
+function restOnly(input: PostInput): Partial<PostInput> {
+  const { title: _t, caption: _c, media: _m, ...rest } = input;
+  return rest;
+}
+
+/** The per-platform REST fields (hashtags, mentions, custom fields), without the texts. */
+function platformFieldsKey(input: PostInput): string {
+  const pc: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(input.platform_content ?? {})) pc[k] = { ...v, text: undefined };
+  return JSON.stringify(pc);
+}
+
+/** REST fields only, without the override texts: to tell whether settings have unsaved edits. */
+function settingsKey(input: PostInput): string {
+  const rest = restOnly(input);
+  const pc: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(rest.platform_content ?? {})) pc[k] = { ...v, text: undefined };
+  return JSON.stringify({ ...rest, platform_content: pc });
+}
+
 // ---------------------------------------------------------------- page
 
 interface Props {
@@ -160,8 +218,13 @@ interface Props {
   postId?: string;
 }
 
+type SideTab = 'comments' | 'history';
+
 export default function PostEditPage({ workspaceId, postId }: Props) {
   const isNew = !postId;
+  const me = useUser();
+  const { items: workspaces } = useWorkspaces();
+  const role = workspaces?.find((w) => w.id === workspaceId)?.role;
   const [post, setPost] = useState<Post | null>(null);
   const [form, setForm] = useState<FormState>(EMPTY_FORM);
   const [loadError, setLoadError] = useState<ApiError | null>(null);
@@ -180,6 +243,27 @@ export default function PostEditPage({ workspaceId, postId }: Props) {
   const [savedAt, setSavedAt] = useState<string | null>(null);
   const [active, setActive] = useState<Platform | null>(null);
 
+  // ---- live document (existing posts)
+  const live = useLivePost(isNew || loading || loadError ? null : postId!, me);
+  const conn = live.conn;
+  const docReady = !!conn && live.state.loaded;
+  const roleKnown = workspaces !== null;
+  const readOnly = !isNew && (!roleKnown || !can(role, 'post_edit') || !!live.state.denied);
+
+  // ---- comments, history, events
+  const [comments, setComments] = useState<Comment[] | null>(null);
+  const [commentsError, setCommentsError] = useState<string | null>(null);
+  const [members, setMembers] = useState<Mentionable[]>([]);
+  const [pending, setPending] = useState<CommentAnchor | null>(null);
+  const [activeComment, setActiveComment] = useState<string | null>(null);
+  const [sideTab, setSideTab] = useState<SideTab>('comments');
+  const [historyKey, setHistoryKey] = useState(0);
+  const [savedSettingsKey, setSavedSettingsKey] = useState<string | null>(null);
+  const [remoteSettings, setRemoteSettings] = useState(false);
+  const composerRef = useRef<HTMLTextAreaElement | null>(null);
+  /** platformFieldsKey() of what the server has (loaded, saved or refreshed). */
+  const savedPlatformFields = useRef<string | null>(null);
+
   // Load an existing post.
   useEffect(() => {
     if (!postId) {
@@ -197,6 +281,8 @@ export default function PostEditPage({ workspaceId, postId }: Props) {
         setForm(fromPost(p));
         setValidation(p.validation ?? {});
         setValidatedKey(JSON.stringify(toInput(fromPost(p), p.status)));
+        setSavedSettingsKey(settingsKey(toInput(fromPost(p), p.status)));
+        savedPlatformFields.current = platformFieldsKey(toInput(fromPost(p), p.status));
         setLoadError(null);
       })
       .catch((e) => !cancelled && setLoadError(toApiError(e)))
@@ -206,13 +292,120 @@ export default function PostEditPage({ workspaceId, postId }: Props) {
     };
   }, [postId]);
 
+  // The document holds title, caption, override texts and media: mirror them into the form.
+  useEffect(() => {
+    if (!conn || !docReady) return;
+    setForm((f) => mirrorDoc(f, conn.doc));
+  }, [conn, docReady, live.tick]);
+
+  const reloadComments = () => {
+    if (!postId) return;
+    listComments(postId)
+      .then((items) => {
+        setComments(items);
+        setCommentsError(null);
+      })
+      .catch((e) => setCommentsError(toApiError(e).message));
+  };
+  useEffect(() => {
+    setComments(null);
+    setPending(null);
+    setActiveComment(null);
+    if (postId) reloadComments();
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [postId]);
+
+  useEffect(() => {
+    if (isNew) return;
+    let cancelled = false;
+    listMembers(workspaceId)
+      .then((r) => !cancelled && setMembers(r.members.map((m) => ({ id: m.user_id, name: m.name || m.email, email: m.email }))))
+      .catch(() => !cancelled && setMembers([])); // e.g. clients may not list members: no picker
+    return () => {
+      cancelled = true;
+    };
+  }, [workspaceId, isNew]);
+
+  const upsertComment = (c: Comment) => {
+    if (role === 'client' && c.visibility !== 'client') return;
+    setComments((list) => {
+      const l = list ?? [];
+      return l.some((x) => x.id === c.id) ? l.map((x) => (x.id === c.id ? c : x)) : [...l, c];
+    });
+  };
+  const removeComment = (id: string) => {
+    setComments((list) => list?.filter((x) => x.id !== id && x.parent_id !== id) ?? list);
+    setActiveComment((a) => (a === id ? null : a));
+  };
+
+  // Someone else changed the post's settings: take them unless we have unsaved edits.
+  const settingsRefresh = useRef<ReturnType<typeof setTimeout> | null>(null);
+  const refreshSettings = () => {
+    if (!postId) return;
+    if (settingsRefresh.current) clearTimeout(settingsRefresh.current);
+    settingsRefresh.current = setTimeout(() => {
+      getPost(postId)
+        .then((p) => {
+          setPost(p);
+          setForm((f) => {
+            const cur = settingsKey(toInput(f, p.status));
+            if (savedSettingsKeyRef.current !== null && cur !== savedSettingsKeyRef.current) {
+              // Local unsaved edits: keep them, say so.
+              if (settingsKey(toInput(fromPost(p), p.status)) !== savedSettingsKeyRef.current) setRemoteSettings(true);
+              return f;
+            }
+            const next = { ...fromPost(p), title: f.title, caption: f.caption, media: f.media };
+            for (const pl of Object.keys(next.content) as Platform[]) {
+              next.content[pl] = { ...next.content[pl]!, text: f.content[pl]?.text ?? next.content[pl]!.text };
+            }
+            setSavedSettingsKey(settingsKey(toInput(next, p.status)));
+            savedPlatformFields.current = platformFieldsKey(toInput(next, p.status));
+            return next;
+          });
+        })
+        .catch(() => {});
+    }, 400);
+  };
+  const savedSettingsKeyRef = useRef(savedSettingsKey);
+  savedSettingsKeyRef.current = savedSettingsKey;
+
+  const eventsConnected = useEvents(
+    !isNew && !!postId && !loadError,
+    (ev) => {
+      const data = ev.data ?? {};
+      if (ev.type.startsWith('comment.')) {
+        const c = data.comment as Comment | undefined;
+        if (c && c.post_id !== postId) return;
+        if (!c && (data.post_id !== postId || ev.type === 'comment.mentioned')) return;
+        if (ev.type === 'comment.deleted') removeComment(String(c?.id ?? data.comment_id ?? data.id ?? ''));
+        else if (c && c.id) upsertComment(c);
+        else reloadComments();
+        return;
+      }
+      if (data.post_id !== postId && (data.post as { id?: string } | undefined)?.id !== postId) return;
+      // post.version_saved, post.version_restored, …
+      if (ev.type.includes('version')) setHistoryKey((k) => k + 1);
+      if (ev.type === 'post.updated' || ev.type === 'post.status_changed') {
+        if (ev.actor_id !== me?.id || ev.type === 'post.status_changed') refreshSettings();
+        setHistoryKey((k) => k + 1);
+      }
+    },
+    () => {
+      // Back after a gap: the server replays from the last event, but refetch to be sure.
+      reloadComments();
+      setHistoryKey((k) => k + 1);
+    },
+  );
+
   const status = post?.status ?? null;
   const input = toInput(form, status);
   const inputKey = JSON.stringify(input);
+  const settingsDirty = savedSettingsKey !== null && settingsKey(input) !== savedSettingsKey;
 
-  // Live validation, debounced ~300 ms.
+  // Live validation, debounced ~300 ms (fed from the document's current text when live).
   useEffect(() => {
     if (loading) return;
+    if (!isNew && !docReady) return;
     if (input.platforms.length === 0) {
       validateSeq.current++;
       setValidation({});
@@ -243,7 +436,7 @@ export default function PostEditPage({ workspaceId, postId }: Props) {
     }, 300);
     return () => clearTimeout(t);
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [inputKey, workspaceId, loading]);
+  }, [inputKey, workspaceId, loading, docReady]);
 
   // Keep the active tab on a selected platform.
   useEffect(() => {
@@ -264,6 +457,20 @@ export default function PostEditPage({ workspaceId, postId }: Props) {
     }));
   };
 
+  /** Title: the document's meta.title when live, else the form. */
+  const setTitleValue = (title: string) => {
+    if (conn && docReady) {
+      if (!readOnly) setTitle(conn.doc, title);
+    } else update({ title });
+  };
+
+  /** Media list: the document's array when live, else the form. */
+  const setMediaList = (media: MediaForm[]) => {
+    if (conn && docReady) {
+      if (!readOnly) setMedia(conn.doc, media.map((m) => ({ url: m.url, kind: m.kind, alt_text: m.alt_text || null })));
+    } else update({ media });
+  };
+
   const togglePlatform = (pl: Platform, on: boolean) => {
     const order = PLATFORMS.map((p) => p.id);
     const next = on
@@ -278,17 +485,55 @@ export default function PostEditPage({ workspaceId, postId }: Props) {
     setSaving(true);
     setSaveError(null);
     try {
-      const saved = isNew ? await createPost(workspaceId, input) : await updatePost(postId!, input);
+      let body: Partial<PostInput> = input;
+      if (conn) {
+        body = restOnly(input);
+        // The server writes platform_content's texts into the document as a diff from its
+        // current text; send the map only when its own fields changed, so a save of tags or
+        // schedule can never overwrite an override someone is typing right now.
+        if (savedPlatformFields.current !== null && platformFieldsKey(input) === savedPlatformFields.current) delete body.platform_content;
+      }
+      const saved = isNew ? await createPost(workspaceId, input) : await updatePost(postId!, body);
+      savedPlatformFields.current = platformFieldsKey(input);
       setPost(saved);
       setValidation(saved.validation ?? {});
       setValidatedKey(inputKey);
       setSavedAt(saved.updated_at);
+      setSavedSettingsKey(settingsKey(input));
+      setRemoteSettings(false);
       if (isNew) navigate(`/w/${workspaceId}/posts/${saved.id}`, { replace: true });
     } catch (err) {
       setSaveError(toApiError(err));
     } finally {
       setSaving(false);
     }
+  };
+
+  // ---- comments ↔ editors
+  const anchors: EditorAnchor[] = [];
+  for (const c of comments ?? []) {
+    if (c.parent_id || !c.anchor || c.resolved_at) continue;
+    anchors.push({ id: c.id, anchor: c.anchor, active: activeComment === c.id });
+  }
+  if (pending) anchors.push({ id: 'pending', anchor: pending, pending: true });
+
+  const focusThread = (id: string) => {
+    setSideTab('comments');
+    setActiveComment(id);
+    requestAnimationFrame(() =>
+      document.querySelector(`[data-testid="comment-thread"][data-comment-id="${CSS.escape(id)}"]`)?.scrollIntoView({ block: 'nearest', behavior: 'smooth' }),
+    );
+  };
+  const activateComment = (id: string | null) => {
+    setActiveComment(id);
+    const field = id ? comments?.find((c) => c.id === id)?.anchor?.field : null;
+    const pl = field?.startsWith('content:') ? (field.slice(8) as Platform) : null;
+    if (pl && form.platforms.includes(pl)) setActive(pl);
+  };
+  const startComment = (a: CommentAnchor) => {
+    setPending(a);
+    setSideTab('comments');
+    setTimeout(() => composerRef.current?.focus(), 0);
   };
 
   const problemsFor = (pl: Platform): Problem[] => validation?.[pl] ?? [];
@@ -319,6 +564,369 @@ export default function PostEditPage({ workspaceId, postId }: Props) {
     );
   }
 
+  const liveEditors = !isNew && conn && docReady;
+  const editorPending = !isNew && !liveEditors;
+  const openComments = (comments ?? []).filter((c) => !c.parent_id && !c.resolved_at).length;
+
+  const captionEditor = liveEditors ? (
+    <CollabEditor
+      conn={conn}
+      field={CAPTION}
+      readOnly={readOnly}
+      placeholder="Write once; override per platform below."
+      testid="post-caption"
+      labelledBy="caption-label"
+      describedBy="caption-count"
+      invalid={!!err?.fields.caption}
+      anchors={anchors}
+      onComment={startComment}
+      onAnchorClick={focusThread}
+    />
+  ) : editorPending ? (
+    <div class="collab-editor collab-loading" data-testid="post-caption-loading">
+      {live.state.status === 'closed' ? live.state.closedReason : 'Connecting to the live document…'}
+    </div>
+  ) : (
+    <CaptionEditor
+      id="f-caption"
+      value={form.caption}
+      onChange={(caption) => update({ caption })}
+      placeholder="Write once; override per platform below."
+      testid="post-caption"
+      describedBy="caption-count"
+      invalid={!!err?.fields.caption}
+    />
+  );
+
+  const formEl = (
+    <form onSubmit={onSave} noValidate class="post-form" data-testid="post-form">
+      <ErrorBanner error={saveError} testid="post-error" />
+      {otherFieldErrors.length > 0 && (
+        <ul class="field-error-list" data-testid="post-field-errors">
+          {otherFieldErrors.map(([k, v]) => (
+            <li key={k}>
+              <code>{k}</code>: {v}
+            </li>
+          ))}
+        </ul>
+      )}
+      {savedAt && <Notice testid="post-saved">Saved.</Notice>}
+      {readOnly && roleKnown && (
+        <Notice testid="post-readonly">
+          {live.state.denied
+            ? `The server refused your changes (${live.state.denied}). You can read and comment.`
+            : 'Read-only: you can read this post and comment on it, but not edit it.'}
+        </Notice>
+      )}
+      {remoteSettings && (
+        <div class="alert alert-info" role="status" data-testid="post-remote-settings">
+          Someone else changed this post's settings while you were editing them. Saving keeps yours.
+        </div>
+      )}
+
+      <section class="card">
+        <div class="field">
+          <label for="f-title">Title</label>
+          <input
+            id="f-title"
+            value={form.title}
+            onInput={(e) => setTitleValue(e.currentTarget.value)}
+            placeholder="Internal name, e.g. “Summer launch teaser”"
+            aria-invalid={err?.fields.title ? 'true' : undefined}
+            readOnly={readOnly || editorPending}
+            data-testid="post-title"
+          />
+          <FieldError error={err} name="title" />
+        </div>
+
+        <div class="field">
+          <label for="f-caption" id="caption-label">
+            Shared caption
+          </label>
+          {captionEditor}
+          <p class="hint" id="caption-count" data-testid="caption-count">
+            {countChars(form.caption)} characters
+            {liveEditors && !readOnly && <span> · saved automatically as you type</span>}
+          </p>
+          <FieldError error={err} name="caption" />
+        </div>
+
+        <fieldset class="field" disabled={readOnly}>
+          <legend>Platforms</legend>
+          <div class="platform-checks" data-testid="platform-checks">
+            {PLATFORMS.map((p) => (
+              <label key={p.id} class={`check chip-${p.id}${form.platforms.includes(p.id) ? ' checked' : ''}`}>
+                <input
+                  type="checkbox"
+                  checked={form.platforms.includes(p.id)}
+                  onChange={(e) => togglePlatform(p.id, e.currentTarget.checked)}
+                  data-testid={`platform-${p.id}`}
+                />
+                {p.label}
+              </label>
+            ))}
+          </div>
+          <FieldError error={err} name="platforms" />
+        </fieldset>
+      </section>
+
+      {form.platforms.length > 0 && (
+        <section class="card" aria-labelledby="versions-h">
+          <div class="section-head">
+            <h2 id="versions-h">Platform versions</h2>
+            <span class="small muted" data-testid="validation-summary" aria-live="polite">
+              {validating
+                ? 'Checking…'
+                : validationError
+                  ? `Could not check: ${validationError.message}`
+                  : totalProblems === 0
+                    ? '✓ Ready for every platform'
+                    : `${totalProblems} problem${totalProblems === 1 ? '' : 's'} to fix`}
+            </span>
+          </div>
+          <div class="versions">
+            <div class="version-tabs" data-testid="platform-tabs">
+              {form.platforms.map((pl) => {
+                const info = PLATFORM_BY_ID[pl];
+                const problems = problemsFor(pl);
+                // Live count: our own estimate while typing, the server's count once
+                // validation has caught up with the current input.
+                const text = effectiveText(form.caption, input.platform_content[pl]);
+                const fresh = validatedKey === inputKey;
+                const textProblem = problems.find((pr) => pr.field === 'text' && pr.limit != null && pr.actual != null);
+                const n = fresh && textProblem ? textProblem.actual! : platformLength(pl, text);
+                const limit =
+                  (fresh && textProblem ? textProblem.limit : undefined) ??
+                  (pl === 'telegram' && input.media.length > 0 ? 1024 : undefined) ??
+                  rules[pl]?.max_length ??
+                  info.limit;
+                const over = n > limit;
+                return (
+                  <div key={pl} class={`version-tab${active === pl ? ' active' : ''}${problems.length ? ' has-problems' : ''}`} data-testid={`tab-item-${pl}`}>
+                    <button
+                      type="button"
+                      class="version-tab-btn"
+                      aria-pressed={active === pl}
+                      aria-controls="version-panel"
+                      aria-describedby={`problems-${pl}`}
+                      onClick={() => setActive(pl)}
+                      data-testid={`tab-${pl}`}
+                    >
+                      <span class="version-name">{info.label}</span>
+                      <span class={`count${over ? ' over' : ''}`} data-testid={`count-${pl}`} title="Characters used / limit">
+                        {n}/{limit}
+                      </span>
+                    </button>
+                    <ul class="problems" id={`problems-${pl}`} data-testid={`problems-${pl}`} aria-live="polite">
+                      {validation === null ? (
+                        <li class="muted">{validating ? 'Checking…' : 'Not checked'}</li>
+                      ) : problems.length === 0 ? (
+                        <li class="ok">No problems</li>
+                      ) : (
+                        problems.map((pr, i) => (
+                          <li key={i} class="problem" data-code={pr.code}>
+                            {pr.message}
+                            {pr.limit != null && pr.actual != null && !pr.message.includes(String(pr.actual)) && (
+                              <span class="muted">
+                                {' '}
+                                ({pr.actual}/{pr.limit})
+                              </span>
+                            )}
+                          </li>
+                        ))
+                      )}
+                    </ul>
+                  </div>
+                );
+              })}
+            </div>
+
+            {active && (
+              <PlatformPanel
+                key={active}
+                platform={active}
+                caption={form.caption}
+                content={form.content[active] ?? emptyContentForm()}
+                onChange={(patch) => updateContent(active, patch)}
+                error={err}
+                readOnly={readOnly}
+                textEditor={
+                  liveEditors ? (
+                    <CollabEditor
+                      conn={conn}
+                      field={contentField(active)}
+                      readOnly={readOnly}
+                      placeholder={form.caption ? `Uses the shared caption: “${form.caption.slice(0, 80)}${form.caption.length > 80 ? '…' : ''}”` : 'Uses the shared caption'}
+                      testid={`override-${active}`}
+                      labelledBy={`pc-text-label-${active}`}
+                      anchors={anchors}
+                      onComment={startComment}
+                      onAnchorClick={focusThread}
+                    />
+                  ) : editorPending ? (
+                    <div class="collab-editor collab-loading">Connecting…</div>
+                  ) : undefined
+                }
+              />
+            )}
+          </div>
+        </section>
+      )}
+
+      <section class="card">
+        <h2>Media</h2>
+        <FieldError error={err} name="media" />
+        {form.media.length === 0 && <p class="muted small">No media attached.</p>}
+        <ul class="media-list" data-testid="media-list">
+          {form.media.map((m, i) => (
+            <li key={i} class="media-row" data-testid="media-row">
+              <div class="field grow">
+                <label for={`m-url-${i}`}>URL</label>
+                <input
+                  id={`m-url-${i}`}
+                  type="url"
+                  value={m.url}
+                  placeholder="https://…"
+                  readOnly={readOnly}
+                  onInput={(e) => {
+                    const media = form.media.slice();
+                    media[i] = { ...m, url: e.currentTarget.value };
+                    setMediaList(media);
+                  }}
+                  data-testid="media-url"
+                />
+                <FieldError error={err} name={`media[${i}].url`} />
+              </div>
+              <div class="field">
+                <label for={`m-kind-${i}`}>Kind</label>
+                <select
+                  id={`m-kind-${i}`}
+                  value={m.kind}
+                  disabled={readOnly}
+                  onChange={(e) => {
+                    const media = form.media.slice();
+                    media[i] = { ...m, kind: (e.currentTarget as HTMLSelectElement).value as MediaKind };
+                    setMediaList(media);
+                  }}
+                  data-testid="media-kind"
+                >
+                  <option value="image">Image</option>
+                  <option value="video">Video</option>
+                  <option value="gif">GIF</option>
+                </select>
+              </div>
+              <div class="field grow">
+                <label for={`m-alt-${i}`}>Alt text</label>
+                <input
+                  id={`m-alt-${i}`}
+                  value={m.alt_text}
+                  readOnly={readOnly}
+                  onInput={(e) => {
+                    const media = form.media.slice();
+                    media[i] = { ...m, alt_text: e.currentTarget.value };
+                    setMediaList(media);
+                  }}
+                  data-testid="media-alt"
+                />
+              </div>
+              {!readOnly && (
+                <button
+                  type="button"
+                  class="btn btn-danger-ghost btn-sm"
+                  aria-label={`Remove media ${i + 1}`}
+                  onClick={() => setMediaList(form.media.filter((_, j) => j !== i))}
+                  data-testid="media-remove"
+                >
+                  Remove
+                </button>
+              )}
+            </li>
+          ))}
+        </ul>
+        {!readOnly && (
+          <button
+            type="button"
+            class="btn btn-sm"
+            disabled={editorPending}
+            onClick={() => setMediaList([...form.media, { url: '', kind: 'image', alt_text: '' }])}
+            data-testid="media-add"
+          >
+            + Add media URL
+          </button>
+        )}
+      </section>
+
+      <fieldset class="card grid-fields" disabled={readOnly}>
+        <h2 class="span-all">Organise &amp; schedule</h2>
+        <div class="field">
+          <label for="f-tags">Tags</label>
+          <input id="f-tags" value={form.tags} onInput={(e) => update({ tags: e.currentTarget.value })} placeholder="launch, summer" data-testid="post-tags" />
+          <p class="hint">Comma separated.</p>
+          <FieldError error={err} name="tags" />
+        </div>
+        <div class="field">
+          <label for="f-campaign">Campaign</label>
+          <input id="f-campaign" value={form.campaign} onInput={(e) => update({ campaign: e.currentTarget.value })} data-testid="post-campaign" />
+          <FieldError error={err} name="campaign" />
+        </div>
+        <div class="field">
+          <label for="f-labels">Labels</label>
+          <input id="f-labels" value={form.labels} onInput={(e) => update({ labels: e.currentTarget.value })} placeholder="evergreen, priority" data-testid="post-labels" />
+          <p class="hint">Comma separated.</p>
+          <FieldError error={err} name="labels" />
+        </div>
+        <div class="field">
+          <label for="f-scheduled">Scheduled for</label>
+          <input
+            id="f-scheduled"
+            type="datetime-local"
+            value={form.scheduled_at}
+            onInput={(e) => update({ scheduled_at: e.currentTarget.value })}
+            data-testid="post-scheduled-at"
+          />
+          <p class="hint">Your local time. Leave empty for no schedule.</p>
+          <FieldError error={err} name="scheduled_at" />
+        </div>
+        <label class="check-line">
+          <input
+            type="checkbox"
+            checked={form.client_visible}
+            onChange={(e) => update({ client_visible: e.currentTarget.checked })}
+            data-testid="post-client-visible"
+          />
+          Visible to clients
+        </label>
+        {(status === 'draft' || status === 'archived') && (
+          <label class="check-line">
+            <input
+              type="checkbox"
+              checked={form.archived}
+              onChange={(e) => update({ archived: e.currentTarget.checked })}
+              data-testid="post-archived"
+            />
+            Archived
+          </label>
+        )}
+      </fieldset>
+
+      {!readOnly && (
+        <div class="form-actions">
+          <button type="submit" class="btn btn-primary" disabled={saving || editorPending} data-testid="post-save">
+            {saving ? 'Saving…' : isNew ? 'Create post' : 'Save changes'}
+          </button>
+          <Link href={`/w/${workspaceId}/posts`} class="btn btn-ghost">
+            Cancel
+          </Link>
+          {!isNew && (
+            <span class="small muted settings-state" data-testid="settings-state">
+              {settingsDirty ? 'Unsaved settings' : 'Text saves as you type'}
+            </span>
+          )}
+        </div>
+      )}
+    </form>
+  );
+
   return (
     <AppLayout workspaceId={workspaceId}>
       <div class="page-head">
@@ -326,7 +934,7 @@ export default function PostEditPage({ workspaceId, postId }: Props) {
           <Link href={`/w/${workspaceId}/posts`} class="small" data-testid="back-to-posts">
             ← All posts
           </Link>
-          <h1>{isNew ? 'New post' : form.title || 'Untitled post'}</h1>
+          <h1 data-testid="post-heading">{isNew ? 'New post' : form.title || 'Untitled post'}</h1>
           {post && (
             <p class="muted small">
               <span class={`status status-${post.status}`} data-testid="post-status">
@@ -336,293 +944,50 @@ export default function PostEditPage({ workspaceId, postId }: Props) {
             </p>
           )}
         </div>
+        {!isNew && <PresenceBar users={live.presence} state={live.state} />}
       </div>
 
-      <form onSubmit={onSave} noValidate class="post-form" data-testid="post-form">
-        <ErrorBanner error={saveError} testid="post-error" />
-        {otherFieldErrors.length > 0 && (
-          <ul class="field-error-list" data-testid="post-field-errors">
-            {otherFieldErrors.map(([k, v]) => (
-              <li key={k}>
-                <code>{k}</code>: {v}
-              </li>
-            ))}
-          </ul>
-        )}
-        {savedAt && <Notice testid="post-saved">Saved.</Notice>}
-
-        <section class="card">
-          <div class="field">
-            <label for="f-title">Title</label>
-            <input
-              id="f-title"
-              value={form.title}
-              onInput={(e) => update({ title: e.currentTarget.value })}
-              placeholder="Internal name, e.g. “Summer launch teaser”"
-              aria-invalid={err?.fields.title ? 'true' : undefined}
-              data-testid="post-title"
-            />
-            <FieldError error={err} name="title" />
-          </div>
-
-          <div class="field">
-            <label for="f-caption">Shared caption</label>
-            <CaptionEditor
-              id="f-caption"
-              value={form.caption}
-              onChange={(caption) => update({ caption })}
-              placeholder="Write once; override per platform below."
-              testid="post-caption"
-              describedBy="caption-count"
-              invalid={!!err?.fields.caption}
-            />
-            <p class="hint" id="caption-count" data-testid="caption-count">
-              {countChars(form.caption)} characters
-            </p>
-            <FieldError error={err} name="caption" />
-          </div>
-
-          <fieldset class="field">
-            <legend>Platforms</legend>
-            <div class="platform-checks" data-testid="platform-checks">
-              {PLATFORMS.map((p) => (
-                <label key={p.id} class={`check chip-${p.id}${form.platforms.includes(p.id) ? ' checked' : ''}`}>
-                  <input
-                    type="checkbox"
-                    checked={form.platforms.includes(p.id)}
-                    onChange={(e) => togglePlatform(p.id, e.currentTarget.checked)}
-                    data-testid={`platform-${p.id}`}
-                  />
-                  {p.label}
-                </label>
-              ))}
-            </div>
-            <FieldError error={err} name="platforms" />
-          </fieldset>
-        </section>
-
-        {form.platforms.length > 0 && (
-          <section class="card" aria-labelledby="versions-h">
-            <div class="section-head">
-              <h2 id="versions-h">Platform versions</h2>
-              <span class="small muted" data-testid="validation-summary" aria-live="polite">
-                {validating
-                  ? 'Checking…'
-                  : validationError
-                    ? `Could not check: ${validationError.message}`
-                    : totalProblems === 0
-                      ? '✓ Ready for every platform'
-                      : `${totalProblems} problem${totalProblems === 1 ? '' : 's'} to fix`}
-              </span>
-            </div>
-            <div class="versions">
-              <div class="version-tabs" data-testid="platform-tabs">
-                {form.platforms.map((pl) => {
-                  const info = PLATFORM_BY_ID[pl];
-                  const problems = problemsFor(pl);
-                  // Live count: our own estimate while typing, the server's count once
-                  // validation has caught up with the current input.
-                  const text = effectiveText(form.caption, input.platform_content[pl]);
-                  const fresh = validatedKey === inputKey;
-                  const textProblem = problems.find((pr) => pr.field === 'text' && pr.limit != null && pr.actual != null);
-                  const n = fresh && textProblem ? textProblem.actual! : platformLength(pl, text);
-                  const limit =
-                    (fresh && textProblem ? textProblem.limit : undefined) ??
-                    (pl === 'telegram' && input.media.length > 0 ? 1024 : undefined) ??
-                    rules[pl]?.max_length ??
-                    info.limit;
-                  const over = n > limit;
-                  return (
-                    <div key={pl} class={`version-tab${active === pl ? ' active' : ''}${problems.length ? ' has-problems' : ''}`} data-testid={`tab-item-${pl}`}>
-                      <button
-                        type="button"
-                        class="version-tab-btn"
-                        aria-pressed={active === pl}
-                        aria-controls="version-panel"
-                        aria-describedby={`problems-${pl}`}
-                        onClick={() => setActive(pl)}
-                        data-testid={`tab-${pl}`}
-                      >
-                        <span class="version-name">{info.label}</span>
-                        <span class={`count${over ? ' over' : ''}`} data-testid={`count-${pl}`} title="Characters used / limit">
-                          {n}/{limit}
-                        </span>
-                      </button>
-                      <ul class="problems" id={`problems-${pl}`} data-testid={`problems-${pl}`} aria-live="polite">
-                        {validation === null ? (
-                          <li class="muted">{validating ? 'Checking…' : 'Not checked'}</li>
-                        ) : problems.length === 0 ? (
-                          <li class="ok">No problems</li>
-                        ) : (
-                          problems.map((pr, i) => (
-                            <li key={i} class="problem" data-code={pr.code}>
-                              {pr.message}
-                              {pr.limit != null && pr.actual != null && !pr.message.includes(String(pr.actual)) && (
-                                <span class="muted">
-                                  {' '}
-                                  ({pr.actual}/{pr.limit})
-                                </span>
-                              )}
-                            </li>
-                          ))
-                        )}
-                      </ul>
-                    </div>
-                  );
-                })}
-              </div>
-
-              {active && (
-                <PlatformPanel
-                  key={active}
-                  platform={active}
-                  caption={form.caption}
-                  content={form.content[active] ?? emptyContentForm()}
-                  onChange={(patch) => updateContent(active, patch)}
-                  error={err}
-                />
-              )}
-            </div>
-          </section>
-        )}
-
-        <section class="card">
-          <h2>Media</h2>
-          <FieldError error={err} name="media" />
-          {form.media.length === 0 && <p class="muted small">No media attached.</p>}
-          <ul class="media-list" data-testid="media-list">
-            {form.media.map((m, i) => (
-              <li key={i} class="media-row" data-testid="media-row">
-                <div class="field grow">
-                  <label for={`m-url-${i}`}>URL</label>
-                  <input
-                    id={`m-url-${i}`}
-                    type="url"
-                    value={m.url}
-                    placeholder="https://…"
-                    onInput={(e) => {
-                      const media = form.media.slice();
-                      media[i] = { ...m, url: e.currentTarget.value };
-                      update({ media });
-                    }}
-                    data-testid="media-url"
-                  />
-                  <FieldError error={err} name={`media[${i}].url`} />
-                </div>
-                <div class="field">
-                  <label for={`m-kind-${i}`}>Kind</label>
-                  <select
-                    id={`m-kind-${i}`}
-                    value={m.kind}
-                    onChange={(e) => {
-                      const media = form.media.slice();
-                      media[i] = { ...m, kind: (e.currentTarget as HTMLSelectElement).value as MediaKind };
-                      update({ media });
-                    }}
-                    data-testid="media-kind"
-                  >
-                    <option value="image">Image</option>
-                    <option value="video">Video</option>
-                    <option value="gif">GIF</option>
-                  </select>
-                </div>
-                <div class="field grow">
-                  <label for={`m-alt-${i}`}>Alt text</label>
-                  <input
-                    id={`m-alt-${i}`}
-                    value={m.alt_text}
-                    onInput={(e) => {
-                      const media = form.media.slice();
-                      media[i] = { ...m, alt_text: e.currentTarget.value };
-                      update({ media });
-                    }}
-                    data-testid="media-alt"
-                  />
-                </div>
-                <button
-                  type="button"
-                  class="btn btn-danger-ghost btn-sm"
-                  aria-label={`Remove media ${i + 1}`}
-                  onClick={() => update({ media: form.media.filter((_, j) => j !== i) })}
-                  data-testid="media-remove"
-                >
-                  Remove
+      {isNew ? (
+        formEl
+      ) : (
+        <div class="composer">
+          {formEl}
+          <aside class="composer-side card" aria-label="Comments and history">
+            <div class="side-tabs" role="tablist">
+              <button type="button" role="tab" aria-selected={sideTab === 'comments'} class={sideTab === 'comments' ? 'active' : ''} onClick={() => setSideTab('comments')} data-testid="side-tab-comments">
+                Comments{openComments ? ` (${openComments})` : ''}
+              </button>
+              {role !== 'client' && (
+                <button type="button" role="tab" aria-selected={sideTab === 'history'} class={sideTab === 'history' ? 'active' : ''} onClick={() => setSideTab('history')} data-testid="side-tab-history">
+                  History
                 </button>
-              </li>
-            ))}
-          </ul>
-          <button
-            type="button"
-            class="btn btn-sm"
-            onClick={() => update({ media: [...form.media, { url: '', kind: 'image', alt_text: '' }] })}
-            data-testid="media-add"
-          >
-            + Add media URL
-          </button>
-        </section>
-
-        <section class="card grid-fields">
-          <h2 class="span-all">Organise &amp; schedule</h2>
-          <div class="field">
-            <label for="f-tags">Tags</label>
-            <input id="f-tags" value={form.tags} onInput={(e) => update({ tags: e.currentTarget.value })} placeholder="launch, summer" data-testid="post-tags" />
-            <p class="hint">Comma separated.</p>
-            <FieldError error={err} name="tags" />
-          </div>
-          <div class="field">
-            <label for="f-campaign">Campaign</label>
-            <input id="f-campaign" value={form.campaign} onInput={(e) => update({ campaign: e.currentTarget.value })} data-testid="post-campaign" />
-            <FieldError error={err} name="campaign" />
-          </div>
-          <div class="field">
-            <label for="f-labels">Labels</label>
-            <input id="f-labels" value={form.labels} onInput={(e) => update({ labels: e.currentTarget.value })} placeholder="evergreen, priority" data-testid="post-labels" />
-            <p class="hint">Comma separated.</p>
-            <FieldError error={err} name="labels" />
-          </div>
-          <div class="field">
-            <label for="f-scheduled">Scheduled for</label>
-            <input
-              id="f-scheduled"
-              type="datetime-local"
-              value={form.scheduled_at}
-              onInput={(e) => update({ scheduled_at: e.currentTarget.value })}
-              data-testid="post-scheduled-at"
-            />
-            <p class="hint">Your local time. Leave empty for no schedule.</p>
-            <FieldError error={err} name="scheduled_at" />
-          </div>
-          <label class="check-line">
-            <input
-              type="checkbox"
-              checked={form.client_visible}
-              onChange={(e) => update({ client_visible: e.currentTarget.checked })}
-              data-testid="post-client-visible"
-            />
-            Visible to clients
-          </label>
-          {(status === 'draft' || status === 'archived') && (
-            <label class="check-line">
-              <input
-                type="checkbox"
-                checked={form.archived}
-                onChange={(e) => update({ archived: e.currentTarget.checked })}
-                data-testid="post-archived"
+              )}
+              <span class={`events-dot${eventsConnected ? ' on' : ''}`} title={eventsConnected ? 'Live updates on' : 'Live updates reconnecting'} data-testid="events-status" data-connected={eventsConnected ? 'true' : 'false'} />
+            </div>
+            {sideTab === 'comments' && me ? (
+              <CommentsPanel
+                postId={postId!}
+                comments={comments}
+                loadError={commentsError}
+                people={members}
+                me={me}
+                role={role}
+                conn={docReady ? conn : null}
+                pending={pending}
+                onClearPending={() => setPending(null)}
+                activeId={activeComment}
+                onActivate={activateComment}
+                upsert={upsertComment}
+                remove={removeComment}
+                reload={reloadComments}
+                composerRef={composerRef}
               />
-              Archived
-            </label>
-          )}
-        </section>
-
-        <div class="form-actions">
-          <button type="submit" class="btn btn-primary" disabled={saving} data-testid="post-save">
-            {saving ? 'Saving…' : isNew ? 'Create post' : 'Save changes'}
-          </button>
-          <Link href={`/w/${workspaceId}/posts`} class="btn btn-ghost">
-            Cancel
-          </Link>
+            ) : (
+              <HistoryPanel postId={postId!} canEdit={!readOnly} refreshKey={historyKey} onRestored={() => setHistoryKey((k) => k + 1)} />
+            )}
+          </aside>
         </div>
-      </form>
+      )}
     </AppLayout>
   );
 }
@@ -635,9 +1000,12 @@ interface PanelProps {
   content: ContentForm;
   onChange: (patch: Partial<ContentForm>) => void;
   error: ApiError | null;
+  readOnly?: boolean;
+  /** The live editor of this platform's override text (replaces the textarea). */
+  textEditor?: JSX.Element;
 }
 
-function PlatformPanel({ platform, caption, content, onChange, error }: PanelProps) {
+function PlatformPanel({ platform, caption, content, onChange, error, readOnly = false, textEditor }: PanelProps) {
   const info = PLATFORM_BY_ID[platform];
   const [newKey, setNewKey] = useState('');
   const known = new Set(info.fields.map((f) => f.key));
@@ -649,8 +1017,12 @@ function PlatformPanel({ platform, caption, content, onChange, error }: PanelPro
   return (
     <div class="version-panel" id="version-panel" data-testid={`panel-${platform}`}>
       <h3>{info.label} version</h3>
+      <fieldset class="plain" disabled={readOnly}>
       <div class="field">
-        <label for={`pc-text-${platform}`}>Text override</label>
+        <label for={`pc-text-${platform}`} id={`pc-text-label-${platform}`}>
+          Text override
+        </label>
+        {textEditor ?? (
         <textarea
           id={`pc-text-${platform}`}
           rows={4}
@@ -659,6 +1031,7 @@ function PlatformPanel({ platform, caption, content, onChange, error }: PanelPro
           onInput={(e) => onChange({ text: e.currentTarget.value })}
           data-testid={`override-${platform}`}
         />
+        )}
         <p class="hint">Leave empty to publish the shared caption.</p>
         <FieldError error={error} name={`${base}.text`} />
       </div>
@@ -769,6 +1142,7 @@ function PlatformPanel({ platform, caption, content, onChange, error }: PanelPro
           </button>
         </div>
       </div>
+      </fieldset>
     </div>
   );
 }

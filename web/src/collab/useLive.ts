@@ -1,0 +1,77 @@
+// Preact glue for the live post document and the event stream.
+import { useEffect, useRef, useState } from 'preact/hooks';
+import type { DomainEvent, User } from '../api';
+import { CollabConnection, type CollabState, type PresenceUser } from './connection';
+import { EventStream } from './events';
+
+export interface LivePost {
+  conn: CollabConnection | null;
+  state: CollabState;
+  presence: PresenceUser[];
+  /** Bumped (at most once per frame) whenever the document changes. */
+  tick: number;
+}
+
+const IDLE: CollabState = { status: 'connecting', loaded: false, denied: null, closedReason: null };
+
+/** Opens the post's live document while `postId` is set (and closes it after). */
+export function useLivePost(postId: string | null, user: User | null): LivePost {
+  const [conn, setConn] = useState<CollabConnection | null>(null);
+  const [state, setState] = useState<CollabState>(IDLE);
+  const [presence, setPresence] = useState<PresenceUser[]>([]);
+  const [tick, setTick] = useState(0);
+  const userKey = user ? `${user.id}\u0000${user.name}` : '';
+
+  useEffect(() => {
+    if (!postId || !user) return;
+    const c = new CollabConnection(postId, { id: user.id, name: user.name || user.email });
+    setConn(c);
+    setState(c.snapshot);
+    const offState = c.subscribe(setState);
+    let frame = 0;
+    const bump = () => {
+      if (frame) return;
+      frame = requestAnimationFrame(() => {
+        frame = 0;
+        setTick((t) => t + 1);
+      });
+    };
+    c.doc.on('update', bump);
+    const onAwareness = () => setPresence(c.presence());
+    c.awareness.on('change', onAwareness);
+    onAwareness();
+    return () => {
+      if (frame) cancelAnimationFrame(frame);
+      offState();
+      c.doc.off('update', bump);
+      c.awareness.off('change', onAwareness);
+      c.destroy();
+      setConn(null);
+      setState(IDLE);
+      setPresence([]);
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [postId, userKey]);
+
+  return { conn, state, presence, tick };
+}
+
+/** Listens to the live event stream while `enabled`. */
+export function useEvents(enabled: boolean, onEvent: (ev: DomainEvent) => void, onReconnect: () => void): boolean {
+  const handlers = useRef({ onEvent, onReconnect });
+  handlers.current = { onEvent, onReconnect };
+  const [connected, setConnected] = useState(false);
+  useEffect(() => {
+    if (!enabled) return;
+    const s = new EventStream({
+      onEvent: (ev) => handlers.current.onEvent(ev),
+      onReconnect: () => handlers.current.onReconnect(),
+      onStatus: setConnected,
+    });
+    return () => {
+      s.close();
+      setConnected(false);
+    };
+  }, [enabled]);
+  return connected;
+}
