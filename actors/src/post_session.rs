@@ -164,10 +164,16 @@ struct AwarenessEntry {
     renewed: Instant,
 }
 
+/// Told when a server-side edit is durable and applied (or why it is not).
+type Done = oneshot::Sender<Result<(), String>>;
+
+/// Who sent an update in a batch, and who waits for it.
+type Origin = (Option<ConnId>, Option<Done>);
+
 struct Pending {
     from: Option<ConnId>,
     data: Vec<u8>,
-    done: Option<oneshot::Sender<Result<(), String>>>,
+    done: Option<Done>,
 }
 
 pub struct PostSession {
@@ -400,10 +406,7 @@ impl PostSession {
         }
         self.flushing = true;
         let batch = std::mem::take(&mut self.pending);
-        let (datas, metas): (
-            Vec<Vec<u8>>,
-            Vec<(Option<ConnId>, Option<oneshot::Sender<Result<(), String>>>)>,
-        ) = batch
+        let (datas, metas): (Vec<Vec<u8>>, Vec<Origin>) = batch
             .into_iter()
             .map(|p| (p.data, (p.from, p.done)))
             .unzip();
@@ -440,12 +443,7 @@ impl PostSession {
     }
 
     /// The batch is durable: apply it, send it once, announce it.
-    fn commit(
-        &mut self,
-        datas: Vec<Vec<u8>>,
-        metas: Vec<(Option<ConnId>, Option<oneshot::Sender<Result<(), String>>>)>,
-        ctx: &mut Context<Self>,
-    ) {
+    fn commit(&mut self, datas: Vec<Vec<u8>>, metas: Vec<Origin>, ctx: &mut Context<Self>) {
         let mut applied: Vec<Vec<u8>> = Vec::with_capacity(datas.len());
         let mut contributors: HashSet<Option<ConnId>> = HashSet::new();
         for (data, (from, done)) in datas.into_iter().zip(metas) {
@@ -539,11 +537,9 @@ impl PostSession {
             return;
         }
         match kind {
-            BUS_UPDATE => {
-                if doc::apply(&self.doc, payload).is_ok() {
-                    self.broadcast(Bytes::from(protocol::update(payload.to_vec())), None);
-                    self.after_change(0, ctx);
-                }
+            BUS_UPDATE if doc::apply(&self.doc, payload).is_ok() => {
+                self.broadcast(Bytes::from(protocol::update(payload.to_vec())), None);
+                self.after_change(0, ctx);
             }
             BUS_AWARENESS => {
                 if let Ok(mut parsed) = protocol::parse_frame(payload) {

@@ -76,14 +76,12 @@ pub struct WorkspaceHub {
     subscribers: HashMap<u64, Subscriber>,
 }
 
-/// Whether a client (the role) may see an event: only events whose data says so
-/// (`client_visible: true`, or a comment with `visibility: "client"`), plus presence.
+/// Whether a client (the role) may see an event: only events whose data says so at the
+/// top level (`client_visible: true` for post events; `visibility: "client"` for comment
+/// events, which the server sets only for a client comment on a shared post), plus presence.
 pub fn visible_to_clients(event: &serde_json::Value) -> bool {
     let data = &event["data"];
-    event["type"] == "presence"
-        || data["client_visible"] == true
-        || data["visibility"] == "client"
-        || data["comment"]["visibility"] == "client"
+    event["type"] == "presence" || data["client_visible"] == true || data["visibility"] == "client"
 }
 
 impl WorkspaceHub {
