@@ -194,6 +194,9 @@ pub struct PostSession {
     editing_since_version: Option<Instant>,
     idle_since: Option<Instant>,
     shutting_down: Vec<oneshot::Sender<()>>,
+    /// Awareness ids of peers dropped for being too slow, removed on the next tick.
+    orphaned_awareness: Vec<u64>,
+    presence_dirty: bool,
 }
 
 impl PostSession {
@@ -215,6 +218,8 @@ impl PostSession {
             editing_since_version: None,
             idle_since: Some(Instant::now()),
             shutting_down: Vec::new(),
+            orphaned_awareness: Vec::new(),
+            presence_dirty: false,
         }
     }
 
@@ -230,7 +235,7 @@ impl PostSession {
         if full {
             // Too slow (or gone): dropping its sender closes the connection, and the
             // client reconnects and resyncs.
-            self.remove_peer(conn);
+            self.drop_peer_later(conn);
         }
     }
 
@@ -243,7 +248,7 @@ impl PostSession {
             .map(|(id, _)| *id)
             .collect();
         for id in slow {
-            self.remove_peer(id);
+            self.drop_peer_later(id);
         }
     }
 
@@ -339,6 +344,15 @@ impl PostSession {
             self.idle_since = Some(Instant::now());
         }
         Some(p)
+    }
+
+    /// Drops a peer from a place that cannot reach the context (a send that found its
+    /// queue full): its cursors and presence are cleaned up on the next tick.
+    fn drop_peer_later(&mut self, conn: ConnId) {
+        if let Some(p) = self.remove_peer(conn) {
+            self.orphaned_awareness.extend(p.awareness_ids);
+            self.presence_dirty = true;
+        }
     }
 
     fn presence_changed(&self) {
@@ -562,6 +576,11 @@ impl PostSession {
     }
 
     fn tick(&mut self, ctx: &mut Context<Self>) {
+        let orphaned = std::mem::take(&mut self.orphaned_awareness);
+        self.drop_awareness(orphaned, ctx);
+        if std::mem::take(&mut self.presence_dirty) {
+            self.presence_changed();
+        }
         let timeout = self.deps.config.awareness_timeout;
         let stale: Vec<u64> = self
             .awareness
