@@ -275,7 +275,9 @@ for TARGET in "${target_list[@]}"; do
     copydesk) [ -n "$COPYDESK_BIN" ] || die "--targets copydesk needs --copydesk-bin" ;;
     *) die "unknown target $TARGET" ;;
   esac
-  lines=$(mktemp)
+  # Each result line lands here as soon as it is measured, so an interrupted run keeps them.
+  lines=$OUT/.partial-$DATE-$TARGET.jsonl
+  : >"$lines"
   for s in "${scenario_list[@]}"; do
     for r in $(seq "$REPEAT"); do
       log "$TARGET: scenario $s (run $r of $REPEAT)"
