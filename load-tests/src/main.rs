@@ -610,7 +610,7 @@ fn report(r: ReportIn) -> String {
         "clients_per_doc": a.clients_per_doc,
         "writers_per_doc": a.writers,
         "rate_per_writer": if a.saturate { serde_json::Value::Null } else { json!(a.rate) },
-        "arrival": if a.saturate { serde_json::Value::Null } else { json!(a.arrival.to_possible_value().map(|v| v.get_name().to_owned())) },
+        "arrival": if mode == "rate" { json!(a.arrival.to_possible_value().map(|v| v.get_name().to_owned())) } else { serde_json::Value::Null },
         "window": if a.saturate { json!(a.window) } else { serde_json::Value::Null },
         "awareness_rate": a.awareness_rate,
         "doc_size": a.doc_size,
