@@ -143,11 +143,7 @@ async fn live(
     state: &AppState,
     post: &post_rows::Model,
 ) -> Result<copydesk_actors::post_session::DocSnapshot, ApiError> {
-    let session = state
-        .collab
-        .session(post.workspace_id, post.id)
-        .await
-        .map_err(|e| ApiError::internal(anyhow::anyhow!("collab: {e}")))?;
+    let session = posts::live_session(state, post).await?;
     session
         .send(Read)
         .await
@@ -308,11 +304,7 @@ pub async fn restore(
         Some(user.id()),
     )
     .await?;
-    let session = state
-        .collab
-        .session(post.workspace_id, post.id)
-        .await
-        .map_err(|e| ApiError::internal(anyhow::anyhow!("collab: {e}")))?;
+    let session = posts::live_session(&state, &post).await?;
     session
         .send(Edit(ContentEdit::to_match(&current.content, &target)))
         .await

@@ -416,7 +416,8 @@ fn content_edit(input: &PostInput, current: &DocContent) -> Option<ContentEdit> 
     touches.then_some(edit)
 }
 
-async fn live_session(
+/// The post's live-document session (started if needed).
+pub async fn live_session(
     state: &AppState,
     post: &posts::Model,
 ) -> Result<actix::Addr<PostSession>, ApiError> {
