@@ -1,0 +1,99 @@
+// Workspaces, members, roles and invitations.
+import { request } from './client';
+
+export type Role =
+  | 'super_admin'
+  | 'workspace_admin'
+  | 'content_manager'
+  | 'content_creator'
+  | 'reviewer'
+  | 'client';
+
+export const WORKSPACE_ROLES: Role[] = [
+  'workspace_admin',
+  'content_manager',
+  'content_creator',
+  'reviewer',
+  'client',
+];
+
+export interface Workspace {
+  id: string;
+  name: string;
+  slug: string;
+  role: Role;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface Member {
+  user_id: string;
+  email: string;
+  name: string;
+  role: Role;
+  joined_at: string;
+}
+
+export interface Invitation {
+  id: string;
+  email: string;
+  role: Role;
+  expires_at: string;
+  created_at: string;
+}
+
+export interface MembersResponse {
+  members: Member[];
+  invitations: Invitation[];
+}
+
+export type AddMemberResponse =
+  | { status: 'added'; member: Member }
+  | { status: 'invited'; invitation: Invitation };
+
+const ws = (id: string) => `/api/workspaces/${encodeURIComponent(id)}`;
+
+export function listWorkspaces(): Promise<Workspace[]> {
+  return request('/api/workspaces');
+}
+
+export function createWorkspace(input: { name: string; slug?: string }): Promise<Workspace> {
+  return request('/api/workspaces', { method: 'POST', body: input });
+}
+
+export function getWorkspace(id: string): Promise<Workspace> {
+  return request(ws(id));
+}
+
+export function updateWorkspace(id: string, input: { name?: string; slug?: string }): Promise<Workspace> {
+  return request(ws(id), { method: 'PUT', body: input });
+}
+
+export function deleteWorkspace(id: string): Promise<void> {
+  return request(ws(id), { method: 'DELETE' });
+}
+
+export function listMembers(workspaceId: string): Promise<MembersResponse> {
+  return request(`${ws(workspaceId)}/members`);
+}
+
+export function addMember(workspaceId: string, input: { email: string; role: Role }): Promise<AddMemberResponse> {
+  return request(`${ws(workspaceId)}/members`, { method: 'POST', body: input });
+}
+
+export function updateMemberRole(workspaceId: string, userId: string, role: Role): Promise<Member> {
+  return request(`${ws(workspaceId)}/members/${encodeURIComponent(userId)}`, {
+    method: 'PUT',
+    body: { role },
+  });
+}
+
+export function removeMember(workspaceId: string, userId: string): Promise<void> {
+  return request(`${ws(workspaceId)}/members/${encodeURIComponent(userId)}`, { method: 'DELETE' });
+}
+
+export function revokeInvitation(workspaceId: string, invitationId: string): Promise<void> {
+  return request(`${ws(workspaceId)}/invitations/${encodeURIComponent(invitationId)}`, {
+    method: 'DELETE',
+  });
+}
