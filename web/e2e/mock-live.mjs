@@ -1,8 +1,14 @@
 // The live half of the mock server (see mock-server.mjs): one Y.Doc per post behind a
-// y-websocket endpoint (/api/collab/<postId>?token=…), comments, versions and the
+// y-websocket endpoint (/api/collab/<postId>?ticket=…), comments, versions and the
 // /api/events stream — the contracts of issue #3, in memory, for UI work without the
 // Rust server. Same document layout as the real one: meta.title, caption,
 // content:<platform>, media.
+//
+// Sockets open with a single-use ticket; their access lasts until the expiry of the access
+// token the ticket was bought with (then close 4401) unless renewed in band (collab: auth
+// message subtype 1 with the token; events: {"type":"auth","token"} → auth.ok). Losing
+// access (removed, post deleted, signed out) closes with 4403; a demotion to a read-only
+// role sends "permission denied" and keeps the socket open.
 import { randomUUID } from 'node:crypto';
 import * as Y from 'yjs';
 import * as syncProtocol from 'y-protocols/sync';
@@ -16,9 +22,11 @@ const MSG_SYNC = 0;
 const MSG_AWARENESS = 1;
 const MSG_AUTH = 2;
 const MSG_QUERY_AWARENESS = 3;
+const AUTH_TOKEN = 1;
 const EDITORS = ['workspace_admin', 'content_manager', 'content_creator'];
 
-export function createLive({ db, roleIn, HttpError, now }) {
+export function createLive({ db, roleIn, HttpError, now, accessUser }) {
+  const sockets = new Set(); // {ws, userId, kind: 'collab'|'events', postId, workspaceId, conn}
   const docs = new Map(); // postId -> { doc, awareness, conns: Map<ws, {ids:Set, readOnly}> }
   const comments = new Map(); // id -> comment
   const versions = new Map(); // postId -> [version]
@@ -129,7 +137,7 @@ export function createLive({ db, roleIn, HttpError, now }) {
 
   function dropPost(postId) {
     const r = docs.get(postId);
-    if (r) for (const ws of r.conns.keys()) ws.close(4404, 'post deleted');
+    if (r) for (const ws of r.conns.keys()) ws.close(4403, 'post deleted');
     docs.delete(postId);
     versions.delete(postId);
     for (const [id, c] of comments) if (c.post_id === postId) comments.delete(id);
@@ -170,35 +178,98 @@ export function createLive({ db, roleIn, HttpError, now }) {
 
   function handleUpgrade(req, socket, head) {
     const url = new URL(req.url, 'http://x');
-    const token = url.searchParams.get('token') ?? '';
-    const exp = db.accessExp.get(token) ?? 0;
-    const userId = exp > Date.now() ? db.access.get(token) : null;
     const collab = /^\/api\/collab\/([^/]+)$/.exec(url.pathname);
     if (!collab && url.pathname !== '/api/events') return refuse(socket, 404, 'Not Found');
-    if (!userId) return refuse(socket, 401, 'Unauthorized');
+    // Only a ticket opens a socket (`?token=` is not accepted), once.
+    const ticket = url.searchParams.get('ticket') ?? '';
+    const t = db.tickets.get(ticket);
+    const ok = t && !t.used && t.expiresAt > Date.now() && t.accessExp > Date.now() && t.version === (db.tokenVersion.get(t.userId) ?? 0);
+    if (t) t.used = true;
+    if (!ok) return refuse(socket, 401, 'Unauthorized');
+    const userId = t.userId;
     if (collab) {
       const post = db.posts.get(decodeURIComponent(collab[1]));
       const role = post && roleIn(post.workspace_id, userId);
       if (!post || !role || (role === 'client' && !post.client_visible)) return refuse(socket, 404, 'Not Found');
       wss.handleUpgrade(req, socket, head, (ws) => {
-        closeAtExpiry(ws, exp);
-        collabConnection(ws, post.id, !EDITORS.includes(role) && !db.users.get(userId).user.is_super_admin);
+        const entry = { ws, userId, kind: 'collab', postId: post.id, workspaceId: post.workspace_id, conn: null };
+        track(entry, t.accessExp);
+        entry.conn = collabConnection(ws, post.id, !EDITORS.includes(role) && !db.users.get(userId).user.is_super_admin, entry);
       });
     } else {
       wss.handleUpgrade(req, socket, head, (ws) => {
-        closeAtExpiry(ws, exp);
+        const entry = { ws, userId, kind: 'events', postId: null, workspaceId: null, conn: null };
+        track(entry, t.accessExp);
+        ws.on('message', (data, isBinary) => {
+          if (isBinary) return ws.close(1003, 'text only');
+          let msg;
+          try {
+            msg = JSON.parse(String(data));
+          } catch {
+            return ws.close(1007, 'not JSON');
+          }
+          if (msg?.type !== 'auth') return;
+          const exp = reauth(entry, msg.token);
+          if (exp) ws.send(JSON.stringify({ type: 'auth.ok', expires_at: new Date(exp).toISOString() }));
+        });
         eventsConnection(ws, userId, url.searchParams.get('since'));
       });
     }
   }
 
-  /** Credentials run out: close with 1008 (policy violation); the client comes back with a fresh token. */
-  function closeAtExpiry(ws, exp) {
-    const t = setTimeout(() => ws.close(1008, 'token expired'), Math.max(0, exp - Date.now()));
-    ws.on('close', () => clearTimeout(t));
+  /** A socket's access ends at `exp` (close 4401) unless renewed in band. */
+  function track(entry, exp) {
+    sockets.add(entry);
+    setExpiry(entry, exp);
+    entry.ws.on('close', () => {
+      clearTimeout(entry.timer);
+      sockets.delete(entry);
+    });
   }
 
-  function collabConnection(ws, postId, readOnly) {
+  function setExpiry(entry, exp) {
+    clearTimeout(entry.timer);
+    entry.timer = setTimeout(() => entry.ws.close(4401, 'access token expired'), Math.max(0, exp - Date.now()));
+  }
+
+  /** In-band re-authentication: a valid access token of the same user extends the socket. */
+  function reauth(entry, tok) {
+    const id = typeof tok === 'string' ? accessUser(tok) : null;
+    if (!id || id !== entry.userId) {
+      entry.ws.close(4401, 'invalid token');
+      return null;
+    }
+    const exp = db.accessExp.get(tok);
+    setExpiry(entry, exp);
+    return exp;
+  }
+
+  /** Close a user's sockets (all, or those of one workspace's posts). */
+  function closeUser(userId, code, reason, workspaceId = null) {
+    for (const e of [...sockets]) {
+      if (e.userId !== userId) continue;
+      if (workspaceId && e.workspaceId !== workspaceId) continue;
+      e.ws.close(code, reason);
+    }
+  }
+
+  /** A member's role changed: their open documents in that workspace follow it. */
+  function roleChanged(workspaceId, userId, role) {
+    const readOnly = !EDITORS.includes(role) && !db.users.get(userId)?.user.is_super_admin;
+    for (const e of sockets) {
+      if (e.kind !== 'collab' || e.userId !== userId || e.workspaceId !== workspaceId || !e.conn) continue;
+      const was = e.conn.readOnly;
+      e.conn.readOnly = readOnly;
+      if (readOnly && !was) {
+        const enc = encoding.createEncoder();
+        encoding.writeVarUint(enc, MSG_AUTH);
+        authProtocol.writePermissionDenied(enc, 'your role no longer allows editing');
+        send(e.ws, encoding.toUint8Array(enc));
+      }
+    }
+  }
+
+  function collabConnection(ws, postId, readOnly, entry) {
     const r = room(postId);
     const conn = { ids: new Set(), readOnly };
     r.conns.set(ws, conn);
@@ -229,6 +300,8 @@ export function createLive({ db, roleIn, HttpError, now }) {
           }
         } else if (type === MSG_AWARENESS) {
           awarenessProtocol.applyAwarenessUpdate(r.awareness, decoding.readVarUint8Array(decoder), ws);
+        } else if (type === MSG_AUTH) {
+          if (decoding.readVarUint(decoder) === AUTH_TOKEN) reauth(entry, decoding.readVarString(decoder));
         } else if (type === MSG_QUERY_AWARENESS) {
           encoding.writeVarUint(enc, MSG_AWARENESS);
           encoding.writeVarUint8Array(enc, awarenessProtocol.encodeAwarenessUpdate(r.awareness, [...r.awareness.getStates().keys()]));
@@ -254,6 +327,7 @@ export function createLive({ db, roleIn, HttpError, now }) {
       encoding.writeVarUint8Array(a, awarenessProtocol.encodeAwarenessUpdate(r.awareness, states));
       send(ws, encoding.toUint8Array(a));
     }
+    return conn;
   }
 
   function eventsConnection(ws, userId, since) {
@@ -472,5 +546,5 @@ export function createLive({ db, roleIn, HttpError, now }) {
     return null;
   }
 
-  return { handleUpgrade, writeContent, readContent, merge, dropPost, emit, snapshot, api };
+  return { handleUpgrade, writeContent, readContent, merge, dropPost, emit, snapshot, api, closeUser, roleChanged };
 }

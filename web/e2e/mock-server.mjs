@@ -4,8 +4,15 @@
 // Rust binary:  COPYDESK_BIN=e2e/mock-server.mjs npm run e2e
 //
 // It honours the same environment as the real server:
-//   COPYDESK__SERVER__PORT (0 = any), COPYDESK__MAIL__OUTBOX_DIR, COPYDESK__STATIC__DIR
-// and prints a JSON log line with "listening" and "addr" once bound.
+//   COPYDESK__SERVER__PORT (0 = any), COPYDESK__MAIL__OUTBOX_DIR, COPYDESK__STATIC__DIR,
+//   COPYDESK__AUTH__ACCESS_TTL_SECS
+// and prints a JSON log line with "listening" and "addr" once bound, then the one-time
+// setup link of the first super admin (`…/setup?token=…`).
+//
+// The session contract it follows: sockets open with single-use tickets
+// (POST /api/auth/ws-ticket), keep their access until the access token's expiry unless
+// renewed in band, close with 4401 at expiry and 4403 when access is lost; adding a member
+// always sends an invitation; GET/POST /api/setup create the first super admin.
 import { randomUUID, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -32,6 +39,9 @@ const db = {
   resetTokens: new Map(),
   access: new Map(), // token -> userId
   accessExp: new Map(), // token -> expiry (ms)
+  accessVer: new Map(), // token -> the user's token version when issued
+  tokenVersion: new Map(), // userId -> version (bumped by logout / password change)
+  tickets: new Map(), // ticket -> {userId, accessExp, expiresAt, used}
   refresh: new Map(),
   workspaces: new Map(), // id -> ws (without role)
   members: [], // {workspace_id, user_id, role, joined_at}
@@ -87,22 +97,47 @@ function sendMail(to, subject, body) {
   fs.writeFileSync(path.join(OUTBOX, `${Date.now()}-${randomUUID()}.eml`), eml);
 }
 
-function authResponse(userId) {
+function issueAccess(userId) {
   const a = token();
-  const r = token();
   db.access.set(a, userId);
   db.accessExp.set(a, Date.now() + ACCESS_TTL * 1000);
+  db.accessVer.set(a, db.tokenVersion.get(userId) ?? 0);
+  return a;
+}
+
+function authResponse(userId) {
+  const a = issueAccess(userId);
+  const r = token();
   db.refresh.set(r, userId);
   return { access_token: a, refresh_token: r, token_type: 'Bearer', expires_in: ACCESS_TTL, user: db.users.get(userId).user };
 }
 
-function requireUser(req) {
-  const h = req.headers.authorization ?? '';
-  const t = h.startsWith('Bearer ') ? h.slice(7) : '';
+/** The user id an access token stands for while valid (not expired, not voided), else null. */
+function accessUser(t) {
   const id = (db.accessExp.get(t) ?? 0) > Date.now() ? db.access.get(t) : null;
+  if (!id || db.accessVer.get(t) !== (db.tokenVersion.get(id) ?? 0)) return null;
+  return id;
+}
+
+function bearer(req) {
+  const h = req.headers.authorization ?? '';
+  return h.startsWith('Bearer ') ? h.slice(7) : '';
+}
+
+function requireUser(req) {
+  const id = accessUser(bearer(req));
   if (!id) throw new HttpError(401, 'unauthorized', 'Missing or invalid access token');
   return db.users.get(id).user;
 }
+
+/** Void every access token and refresh token of a user (logout, password change). */
+function endSessions(userId, keepRefresh = null) {
+  db.tokenVersion.set(userId, (db.tokenVersion.get(userId) ?? 0) + 1);
+  for (const [r, id] of db.refresh) if (id === userId && r !== keepRefresh) db.refresh.delete(r);
+}
+
+const setup = { token: token(), used: false };
+const superAdminExists = () => [...db.users.values()].some((u) => u.user.is_super_admin);
 
 function roleIn(wsId, userId) {
   return db.members.find((m) => m.workspace_id === wsId && m.user_id === userId)?.role ?? null;
@@ -120,8 +155,8 @@ function memberView(m) {
   return { user_id: u.id, email: u.email, name: u.name, role: m.role, joined_at: m.joined_at };
 }
 
-function invView(i) {
-  return { id: i.id, email: i.email, role: i.role, expires_at: i.expires_at, created_at: i.created_at };
+function invView(i, admin = true) {
+  return { id: i.id, ...(admin ? { email: i.email } : {}), role: i.role, expires_at: i.expires_at, created_at: i.created_at };
 }
 
 function graphemes(s) {
@@ -248,8 +283,26 @@ async function api(req, urlObj, body) {
     return [200, authResponse(id)];
   }
   if ((r = route(m, p, ['POST', '/api/auth/logout']))) {
-    requireUser(req);
+    const u = requireUser(req);
+    endSessions(u.id);
+    live.closeUser(u.id, 4403, 'signed out');
     return [204, null];
+  }
+  if ((r = route(m, p, ['GET', '/api/setup']))) return [200, { needed: !superAdminExists() && !setup.used }];
+  if ((r = route(m, p, ['POST', '/api/setup']))) {
+    if (setup.used || superAdminExists() || body.token !== setup.token) throw new HttpError(404, 'not_found', 'Not found');
+    const email = String(body.email ?? '').trim().toLowerCase();
+    const fields = {};
+    if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) fields.email = 'must be a valid email';
+    if (String(body.password ?? '').length < 8) fields.password = 'must be at least 8 characters';
+    if (!String(body.name ?? '').trim()) fields.name = 'must not be empty';
+    if (Object.keys(fields).length) throw new HttpError(422, 'validation_failed', 'Some fields are invalid', { fields });
+    if ([...db.users.values()].some((u) => u.user.email === email)) throw new HttpError(409, 'email_taken', 'That address already has an account', { fields: { email: 'already registered' } });
+    setup.used = true;
+    const id = randomUUID();
+    const user = { id, email, name: String(body.name).trim(), is_super_admin: true, email_verified: true, created_at: now(), updated_at: now() };
+    db.users.set(id, { user, password: body.password });
+    return [201, authResponse(id)];
   }
   if ((r = route(m, p, ['POST', '/api/auth/forgot-password']))) {
     const u = [...db.users.values()].find((x) => x.user.email === String(body.email ?? '').toLowerCase());
@@ -266,17 +319,39 @@ async function api(req, urlObj, body) {
     if (String(body.password ?? '').length < 8) throw new HttpError(422, 'validation_failed', 'Some fields are invalid', { fields: { password: 'must be at least 8 characters' } });
     db.users.get(id).password = body.password;
     db.resetTokens.delete(body.token);
+    endSessions(id);
+    live.closeUser(id, 4403, 'password reset');
     return [204, null];
   }
 
   const user = requireUser(req);
 
   if ((r = route(m, p, ['GET', '/api/users/profile']))) return [200, user];
+  if ((r = route(m, p, ['PUT', '/api/users/profile']))) {
+    const rec = db.users.get(user.id);
+    if (typeof body.name === 'string' && body.name.trim()) user.name = body.name.trim();
+    if (body.new_password !== undefined) {
+      if (body.current_password !== rec.password) throw new HttpError(400, 'invalid_password', 'The current password is wrong.', { fields: { current_password: 'is wrong' } });
+      if (String(body.new_password).length < 8) throw new HttpError(422, 'validation_failed', 'Some fields are invalid', { fields: { new_password: 'must be at least 8 characters' } });
+      rec.password = body.new_password;
+      // Ends every other session (in the mock: every refresh token); this one gets a new access token.
+      endSessions(user.id);
+      return [200, { ...user, access_token: issueAccess(user.id), expires_in: ACCESS_TTL }];
+    }
+    user.updated_at = now();
+    return [200, user];
+  }
+  if ((r = route(m, p, ['POST', '/api/auth/ws-ticket']))) {
+    const t = token();
+    db.tickets.set(t, { userId: user.id, accessExp: db.accessExp.get(bearer(req)), version: db.tokenVersion.get(user.id) ?? 0, expiresAt: Date.now() + 30_000, used: false });
+    return [201, { ticket: t, expires_in: 30 }];
+  }
   if ((r = route(m, p, ['GET', '/api/users/workspaces'])) || (r = route(m, p, ['GET', '/api/workspaces']))) {
     const items = db.members.filter((x) => x.user_id === user.id).map((x) => ({ ...db.workspaces.get(x.workspace_id), role: x.role }));
     return [200, items];
   }
   if ((r = route(m, p, ['POST', '/api/invitations/accept']))) {
+    if (roleIn(db.invitations.find((i) => i.token === body.token)?.workspace_id, user.id)) throw new HttpError(409, 'already_member', 'You are already a member of this workspace.');
     const inv = db.invitations.find((i) => i.token === body.token);
     if (!inv) throw new HttpError(404, 'not_found', 'Invitation not found or expired.');
     if (inv.email !== user.email) throw new HttpError(403, 'forbidden', 'This invitation is for another email address.');
@@ -296,10 +371,11 @@ async function api(req, urlObj, body) {
   }
   if ((r = route(m, p, ['GET', '/api/workspaces/:id']))) return [200, wsFor(r.id, user)];
   if ((r = route(m, p, ['GET', '/api/workspaces/:id/members']))) {
-    wsFor(r.id, user);
+    const w = wsFor(r.id, user);
+    const admin = w.role === 'workspace_admin' || user.is_super_admin;
     return [200, {
       members: db.members.filter((x) => x.workspace_id === r.id).map(memberView),
-      invitations: db.invitations.filter((i) => i.workspace_id === r.id).map(invView),
+      invitations: db.invitations.filter((i) => i.workspace_id === r.id).map((i) => invView(i, admin)),
     }];
   }
   if ((r = route(m, p, ['POST', '/api/workspaces/:id/members']))) {
@@ -310,13 +386,7 @@ async function api(req, urlObj, body) {
     if (!/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(email)) fields.email = 'must be a valid email';
     if (!ROLES.includes(body.role)) fields.role = 'unknown role';
     if (Object.keys(fields).length) throw new HttpError(422, 'validation_failed', 'Some fields are invalid', { fields });
-    const existing = [...db.users.values()].find((u) => u.user.email === email);
-    if (existing) {
-      if (roleIn(r.id, existing.user.id)) throw new HttpError(409, 'already_member', 'That person is already a member.');
-      const mem = { workspace_id: r.id, user_id: existing.user.id, role: body.role, joined_at: now() };
-      db.members.push(mem);
-      return [201, { status: 'added', member: memberView(mem) }];
-    }
+    // Always an invitation, whether or not the address has an account (never revealed).
     const inv = { id: randomUUID(), workspace_id: r.id, email, role: body.role, token: token(), expires_at: new Date(Date.now() + 7 * 864e5).toISOString(), created_at: now() };
     db.invitations.push(inv);
     sendMail(email, `You're invited to ${w.name}`, `Join: ${publicUrl}/invite?token=${inv.token}`);
@@ -328,11 +398,13 @@ async function api(req, urlObj, body) {
     if (!mem) throw new HttpError(404, 'not_found', 'Member not found');
     if (!ROLES.includes(body.role)) throw new HttpError(422, 'validation_failed', 'Unknown role', { fields: { role: 'unknown role' } });
     mem.role = body.role;
+    live.roleChanged(r.id, r.uid, body.role);
     return [200, memberView(mem)];
   }
   if ((r = route(m, p, ['DELETE', '/api/workspaces/:id/members/:uid']))) {
     wsFor(r.id, user);
     db.members = db.members.filter((x) => !(x.workspace_id === r.id && x.user_id === r.uid));
+    live.closeUser(r.uid, 4403, 'removed from the workspace', r.id);
     return [204, null];
   }
   if ((r = route(m, p, ['DELETE', '/api/workspaces/:id/invitations/:iid']))) {
@@ -459,13 +531,14 @@ const server = http.createServer(async (req, res) => {
   }
 });
 
-live = createLive({ db, roleIn, HttpError, now });
+live = createLive({ db, roleIn, HttpError, now, accessUser });
 server.on('upgrade', (req, socket, head) => live.handleUpgrade(req, socket, head));
 
 server.listen(PORT, '127.0.0.1', () => {
   const { address, port } = server.address();
   publicUrl = process.env.COPYDESK__SERVER__PUBLIC_URL ?? `http://${address}:${port}`;
   console.log(JSON.stringify({ timestamp: now(), level: 'INFO', fields: { message: 'listening', addr: `${address}:${port}` }, target: 'mock' }));
+  console.log(JSON.stringify({ timestamp: now(), level: 'WARN', fields: { message: 'no super admin yet: open the setup link to create one', url: `${publicUrl}/setup?token=${setup.token}` }, target: 'mock' }));
 });
 
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => server.close(() => process.exit(0)));

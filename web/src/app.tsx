@@ -14,6 +14,7 @@ import PostEditPage from './pages/PostEdit';
 import PostsPage from './pages/Posts';
 import RegisterPage from './pages/Register';
 import ResetPasswordPage from './pages/ResetPassword';
+import SetupPage from './pages/Setup';
 import VerifyEmailPage from './pages/VerifyEmail';
 import WorkspacesPage from './pages/Workspaces';
 
@@ -34,6 +35,7 @@ const ROUTES: Route[] = [
   { path: '/forgot-password', access: 'public', render: () => <ForgotPasswordPage /> },
   { path: '/reset-password', access: 'public', render: () => <ResetPasswordPage /> },
   { path: '/invite', access: 'public', render: () => <InvitePage /> },
+  { path: '/setup', access: 'public', render: () => <SetupPage /> },
   { path: '/workspaces', access: 'auth', render: () => <WorkspacesPage /> },
   { path: '/w/:workspaceId', access: 'auth', render: (p) => <Redirect to={`/w/${p.workspaceId}/posts`} /> },
   { path: '/w/:workspaceId/posts', access: 'auth', render: (p) => <PostsPage key={p.workspaceId} workspaceId={p.workspaceId!} /> },

@@ -97,3 +97,36 @@ export function resetPassword(token: string, password: string): Promise<void> {
     auth: false,
   });
 }
+
+// ---------------------------------------------------------------- first super admin
+
+/** Whether the instance still needs its first super admin (`GET /api/setup`). */
+export async function getSetupStatus(): Promise<{ needed: boolean }> {
+  const res = await request<{ needed?: unknown }>('/api/setup', { auth: false });
+  return { needed: res?.needed === true };
+}
+
+/**
+ * Create the first super admin with the one-time token from the server log; signs in.
+ * A wrong or used token answers 404 `not_found`.
+ */
+export async function completeSetup(input: { token: string; email: string; password: string; name: string }): Promise<AuthResponse> {
+  const res = await request<AuthResponse>('/api/setup', { method: 'POST', body: input, auth: false });
+  applyAuth(res);
+  return res;
+}
+
+// ---------------------------------------------------------------- socket tickets
+
+export interface WsTicket {
+  ticket: string;
+  expires_in: number;
+}
+
+/**
+ * A single-use ticket (valid ~30 s) to open one WebSocket (`?ticket=`). The socket's access
+ * lasts until the access token used here expires, unless renewed in band.
+ */
+export function wsTicket(): Promise<WsTicket> {
+  return request<WsTicket>('/api/auth/ws-ticket', { method: 'POST' });
+}

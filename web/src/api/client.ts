@@ -1,6 +1,7 @@
 // The one fetch wrapper every API call goes through: JSON in and out, the bearer token,
 // and on a 401 one refresh + retry; if that fails too, the session is cleared and the app
 // goes to /login.
+// The refresh itself (one at a time across tabs) is in tokens.ts.
 import { ApiError, type ErrorBody } from './errors';
 import { clearSession, currentAccessToken, readRefresh, refreshSession, sessionExpired } from './tokens';
 
@@ -73,8 +74,12 @@ export async function request<T>(path: string, opts: RequestOptions = {}): Promi
     if (refreshed) res = await send(url, opts, withAuth);
     if (!refreshed || res.status === 401) {
       const err = await parseError(res);
-      clearSession();
-      sessionExpired();
+      // Refused even with a fresh token, or no refresh token left: the session is over.
+      // (A refresh that failed for a network reason keeps it for the next try.)
+      if (refreshed || !readRefresh()) {
+        clearSession();
+        sessionExpired();
+      }
       throw err;
     }
   }

@@ -36,7 +36,8 @@ export interface Member {
 
 export interface Invitation {
   id: string;
-  email: string;
+  /** The invitee's address: only workspace admins get it. */
+  email?: string | null;
   role: Role;
   expires_at: string;
   created_at: string;
@@ -47,9 +48,14 @@ export interface MembersResponse {
   invitations: Invitation[];
 }
 
-export type AddMemberResponse =
-  | { status: 'added'; member: Member }
-  | { status: 'invited'; invitation: Invitation };
+/**
+ * Adding a member always sends an invitation (whether or not the address has an account,
+ * which the answer never tells); the person joins when they accept it.
+ */
+export interface AddMemberResponse {
+  status: 'invited';
+  invitation: Invitation;
+}
 
 const ws = (id: string) => `/api/workspaces/${encodeURIComponent(id)}`;
 
@@ -77,6 +83,7 @@ export function listMembers(workspaceId: string): Promise<MembersResponse> {
   return request(`${ws(workspaceId)}/members`);
 }
 
+/** Invite `email` with `role` (201 `invited`; 429 with Retry-After when throttled). */
 export function addMember(workspaceId: string, input: { email: string; role: Role }): Promise<AddMemberResponse> {
   return request(`${ws(workspaceId)}/members`, { method: 'POST', body: input });
 }

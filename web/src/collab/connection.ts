@@ -1,18 +1,30 @@
 // One live post document: a Y.Doc synced over the server's y-websocket endpoint
-// (`/api/collab/<postId>?token=…`), with awareness (who is here, cursors).
+// (`/api/collab/<postId>?ticket=…`), with awareness (who is here, cursors).
 //
-// - The access token expires (15 min): before every (re)connect the socket gets a token that
-//   is valid for a while yet, refreshing the session first when needed. A socket that closes
-//   without ever opening twice in a row forces a refresh (the server may have refused it).
-// - Read-only roles: the server answers refused updates with a y-protocols auth message
-//   ("permission denied"); that turns `denied` on, and the editors go read-only.
+// - Tickets (see socketAuth.ts): the stock WebsocketProvider reconnects by itself with the
+//   same URL, which would present a spent ticket. So we drive it: on every close we stop its
+//   own reconnect (`shouldConnect = false`, set before its retry timer fires), buy a new
+//   ticket, put it in `provider.params` just for the `connect()` call (the provider builds the
+//   URL from `params` synchronously there) and clear it again. The Y.Doc and the provider
+//   stay the same across reconnects, so edits made while disconnected are synced on the
+//   next connection (sync step 1/2 both ways).
+// - In-band re-authentication: every new access token is sent on the open socket as
+//   y-protocols message 2 (auth), subtype 1 (token), so the server keeps it open past the
+//   ticket's token expiry.
+// - Close codes: 4401 → renew the token, reconnect with a new ticket; 4403 → access lost
+//   (removed from the workspace, post deleted or unshared, signed out elsewhere): no
+//   reconnecting; 1008 → back off (and renew); 1013 → reconnect; other 44xx → permanent.
+// - Read-only: the server answers refused updates, and a demotion to a read-only role while
+//   connected, with the y-protocols auth message "permission denied" (message 2, subtype 0):
+//   that turns `denied` on, and the editors go read-only.
 import * as Y from 'yjs';
-import * as authProtocol from 'y-protocols/auth';
 import type { Awareness } from 'y-protocols/awareness';
-import type * as decoding from 'lib0/decoding';
+import * as decoding from 'lib0/decoding';
+import * as encoding from 'lib0/encoding';
 import { WebsocketProvider, messageAuth } from 'y-websocket';
-import { freshAccessToken, sessionLost, wsOrigin } from '../api';
+import { ApiError, accessTokenVersion, currentAccessToken, getPost, keepAccessFresh, onAccessToken, readRefresh, refreshSession, sessionLost, wsOrigin } from '../api';
 import { userColor, userColorLight } from './colors';
+import { CLOSE_ACCESS_LOST, CLOSE_AUTH_EXPIRED, CLOSE_POLICY, CLOSE_TRY_AGAIN, backoff, getTicket } from './socketAuth';
 
 export type CollabStatus = 'connecting' | 'connected' | 'synced' | 'offline' | 'closed';
 
@@ -20,10 +32,12 @@ export interface CollabState {
   status: CollabStatus;
   /** The document has been synced with the server at least once (its content is real). */
   loaded: boolean;
-  /** The server refused our updates (read-only role): the reason it gave. */
+  /** The server refused our updates (read-only role, or demoted while here): the reason it gave. */
   denied: string | null;
-  /** Why the server closed the connection for good (e.g. the post was deleted). */
+  /** Why the connection ended for good. */
   closedReason: string | null;
+  /** The user no longer has access to this post (4403): nothing will reconnect. */
+  accessLost: boolean;
 }
 
 export interface PresenceUser {
@@ -35,19 +49,41 @@ export interface PresenceUser {
   self: boolean;
 }
 
+/** y-protocols auth message subtypes. */
+const AUTH_PERMISSION_DENIED = 0;
+const AUTH_TOKEN = 1;
+
+export const ACCESS_LOST_TEXT = 'You no longer have access to this post.';
+
+/** The in-band re-authentication frame: varUint(2) varUint(1) varString(access token). */
+export function authTokenFrame(token: string): Uint8Array<ArrayBuffer> {
+  const enc = encoding.createEncoder();
+  encoding.writeVarUint(enc, messageAuth);
+  encoding.writeVarUint(enc, AUTH_TOKEN);
+  encoding.writeVarString(enc, token);
+  return new Uint8Array(encoding.toUint8Array(enc));
+}
+
 export class CollabConnection {
   readonly doc = new Y.Doc();
   readonly provider: WebsocketProvider;
   readonly awareness: Awareness;
-  private state: CollabState = { status: 'connecting', loaded: false, denied: null, closedReason: null };
+  private state: CollabState = { status: 'connecting', loaded: false, denied: null, closedReason: null, accessLost: false };
   private listeners = new Set<(s: CollabState) => void>();
   private destroyed = false;
+  private finished = false;
   private openedThisAttempt = false;
-  /** Connections in a row that closed before they opened (the token may be refused). */
+  /** Connections in a row that closed before they opened (the ticket may be refused, or the post gone). */
   private failedOpens = 0;
   /** Connections in a row that closed before they synced (for the backoff). */
   private unsynced = 0;
   private lastForcedRefresh = 0;
+  /** Access token version the current socket's ticket was bought with. */
+  private ticketVersion = -1;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private connecting = false;
+  private releaseFresh: () => void;
+  private offToken: () => void;
 
   constructor(
     readonly postId: string,
@@ -58,9 +94,8 @@ export class CollabConnection {
       params: {},
       // Every change goes through the server, which checks the role (no tab-to-tab shortcut).
       disableBc: true,
-      // 4401 / 1008: our token was refused or ran out — renew it and come back.
-      // Other 44xx: permanent (e.g. the post was deleted or access revoked).
-      shouldReconnect: (ev) => ev.code === 4401 || !(ev.code >= 4400 && ev.code < 4500),
+      // Reconnecting is ours (each attempt needs a new ticket); see onClose.
+      shouldReconnect: () => true,
     });
     this.awareness = this.provider.awareness;
     this.awareness.setLocalStateField('user', {
@@ -70,11 +105,18 @@ export class CollabConnection {
       colorLight: userColorLight(user.id),
     });
 
-    // Refused updates come back as an auth message; y-websocket only logs them.
+    // Auth messages: "permission denied" makes the editors read-only (y-websocket only logs it).
     this.provider.messageHandlers[messageAuth] = (_enc: unknown, decoder: decoding.Decoder) => {
-      authProtocol.readAuthMessage(decoder, this.doc, (_doc, reason) => {
+      const sub = decoding.readVarUint(decoder);
+      if (sub === AUTH_PERMISSION_DENIED) {
+        let reason = '';
+        try {
+          reason = decoding.readVarString(decoder);
+        } catch {
+          /* no reason given */
+        }
         this.set({ denied: reason || 'permission denied' });
-      });
+      }
     };
 
     this.provider.on('status', ({ status }) => {
@@ -82,9 +124,14 @@ export class CollabConnection {
         this.openedThisAttempt = true;
         this.failedOpens = 0;
         this.set({ status: 'connected' });
+        // The token changed between buying the ticket and now: hand the new one over at once.
+        if (accessTokenVersion() !== this.ticketVersion) {
+          const t = currentAccessToken();
+          if (t) this.sendAuth(t);
+        }
       } else if (status === 'connecting') {
         if (this.state.status !== 'offline') this.set({ status: 'connecting' });
-      } else {
+      } else if (this.state.status !== 'closed') {
         this.set({ status: 'offline' });
       }
     });
@@ -94,11 +141,9 @@ export class CollabConnection {
       this.set({ status: 'synced', loaded: true });
     });
     this.provider.on('connection-close', (ev: CloseEvent | null) => this.onClose(ev));
-    this.provider.on('closed', ({ code, reason }: { code: number; reason: string }) => {
-      if (code === 4401) return;
-      this.set({ status: 'closed', closedReason: reason || `closed by the server (${code})` });
-    });
 
+    this.releaseFresh = keepAccessFresh();
+    this.offToken = onAccessToken((token) => this.sendAuth(token));
     void this.connect(false);
   }
 
@@ -113,41 +158,125 @@ export class CollabConnection {
 
   private set(patch: Partial<CollabState>): void {
     if (this.destroyed) return;
-    const next = { ...this.state, ...patch };
     if (Object.entries(patch).every(([k, v]) => this.state[k as keyof CollabState] === v)) return;
-    this.state = next;
-    for (const l of this.listeners) l(next);
+    this.state = { ...this.state, ...patch };
+    for (const l of this.listeners) l(this.state);
   }
 
-  /** Get a token that is still good, then (re)connect. */
-  private async connect(force: boolean): Promise<void> {
-    if (force) this.lastForcedRefresh = Date.now();
-    const token = await freshAccessToken(60, force);
-    if (this.destroyed) return;
-    if (!token) {
-      this.set({ status: 'closed', closedReason: 'Your session has ended.' });
-      sessionLost();
-      return;
+  /** Send a fresh access token on the open socket (in-band re-authentication). */
+  private sendAuth(token: string): void {
+    const ws = this.provider.ws;
+    if (!ws || !this.provider.wsconnected || ws.readyState !== WebSocket.OPEN) return;
+    try {
+      ws.send(authTokenFrame(token));
+      this.ticketVersion = accessTokenVersion();
+    } catch {
+      /* the close handler takes it from here */
     }
-    this.provider.params = { ...this.provider.params, token };
-    this.provider.connect();
+  }
+
+  /** Buy a ticket (renewing the token first if `force` or near expiry), then connect with it. */
+  private async connect(force: boolean): Promise<void> {
+    if (this.destroyed || this.finished || this.connecting) return;
+    this.connecting = true;
+    try {
+      if (force) this.lastForcedRefresh = Date.now();
+      const t = await getTicket(force);
+      if (this.destroyed || this.finished) return;
+      if (t.kind === 'lost') {
+        this.finish('Your session has ended.', false);
+        return;
+      }
+      if (t.kind === 'retry') {
+        this.unsynced++;
+        this.schedule(Math.max(t.after ?? 0, backoff(this.unsynced, 500, 15_000)), false);
+        return;
+      }
+      if (this.provider.ws) return; // still (or already) connected
+      this.ticketVersion = t.version;
+      // The provider reads `url` (built from params) synchronously in connect(); the
+      // ticket is gone from params right after, so nothing can present it twice.
+      this.provider.params = { ticket: t.ticket };
+      this.provider.connect();
+      this.provider.params = {};
+    } finally {
+      this.connecting = false;
+    }
+  }
+
+  private schedule(delay: number, force: boolean): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.connect(force);
+    }, delay);
+  }
+
+  /** Stop for good: no more reconnecting. */
+  private finish(reason: string, accessLost: boolean): void {
+    this.finished = true;
+    this.provider.shouldConnect = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.releaseFresh();
+    this.set({ status: 'closed', closedReason: reason, accessLost });
   }
 
   private onClose(ev: CloseEvent | null): void {
     if (this.destroyed) return;
-    if (!this.openedThisAttempt) this.failedOpens++;
-    this.openedThisAttempt = false;
-    if (this.state.status !== 'synced') this.unsynced++;
-    const refused = ev?.code === 4401 || ev?.code === 1008;
-    const suspicious = this.failedOpens >= 2 && Date.now() - this.lastForcedRefresh > 60_000;
-    // Hold the provider's own reconnect; ours goes with a token checked (or renewed) first.
+    // Hold the provider's own reconnect (it would reuse the spent ticket): ours buys a new one.
     this.provider.shouldConnect = false;
-    // Back off until a connection gets as far as syncing (a server that accepts and then
-    // closes at once — e.g. while shutting down — is retried like one that refuses).
-    const delay = Math.min(5000, 100 * 2 ** Math.min(this.unsynced, 6));
-    setTimeout(() => {
-      if (!this.destroyed && this.state.status !== 'closed') void this.connect(refused || suspicious);
-    }, delay);
+    if (this.finished) return;
+    const opened = this.openedThisAttempt;
+    this.openedThisAttempt = false;
+    if (!opened) this.failedOpens++;
+    if (this.state.status !== 'synced') this.unsynced++;
+    const code = ev?.code ?? 0;
+
+    if (code === CLOSE_ACCESS_LOST) {
+      this.finish(ACCESS_LOST_TEXT, true);
+      // Signed out elsewhere or the password was reset: then the session is over too.
+      void refreshSession().then((ok) => {
+        if (!ok && !readRefresh()) sessionLost();
+      });
+      return;
+    }
+    if (code >= 4400 && code < 4500 && code !== CLOSE_AUTH_EXPIRED) {
+      this.finish(ev?.reason || `Closed by the server (${code}).`, code === 4404);
+      return;
+    }
+
+    let force = false;
+    let delay = backoff(this.unsynced, 100, 10_000);
+    if (code === CLOSE_AUTH_EXPIRED) {
+      force = true; // our access ran out: renew it, then a new ticket
+    } else if (code === CLOSE_POLICY) {
+      // Too many messages or connections: back off properly; renew the token unless just done.
+      delay = Math.max(delay, backoff(this.unsynced, 1000, 30_000));
+      force = Date.now() - this.lastForcedRefresh > 30_000;
+    } else if (code === CLOSE_TRY_AGAIN) {
+      delay = Math.max(delay, 250);
+    }
+
+    // Sockets that never open (the upgrade was refused): is the post still there for us?
+    if (!opened && this.failedOpens >= 3 && this.failedOpens % 3 === 0) {
+      void this.probeAccess().then((lost) => {
+        if (lost) this.finish(ACCESS_LOST_TEXT, true);
+        else if (!this.destroyed && !this.finished) this.schedule(delay, true);
+      });
+      return;
+    }
+    this.schedule(delay, force);
+  }
+
+  /** True when the post answers 404/403 to us: access lost, stop trying. */
+  private async probeAccess(): Promise<boolean> {
+    try {
+      await getPost(this.postId);
+      return false;
+    } catch (e) {
+      return e instanceof ApiError && (e.status === 404 || e.status === 403);
+    }
   }
 
   /** Who is here: one entry per user (a user may have several tabs open). */
@@ -168,6 +297,9 @@ export class CollabConnection {
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.releaseFresh();
+    this.offToken();
     this.listeners.clear();
     this.provider.destroy();
     this.doc.destroy();

@@ -1,7 +1,15 @@
-// The live event stream (`/api/events?token=…`): JSON domain events for the user's
-// workspaces. Reconnects with backoff and a fresh token, asking the server to replay what
-// was missed (`?since=<last event id>`); `onReconnect` lets callers refetch as a fallback.
-import { freshAccessToken, sessionLost, wsOrigin, type DomainEvent } from '../api';
+// The live event stream (`/api/events?ticket=…`): JSON domain events for the user's
+// workspaces. Each (re)connect buys a new single-use ticket (socketAuth.ts) and asks the
+// server to replay what was missed (`&since=<last event id>`); `onReconnect` lets callers
+// refetch as a fallback. While open, every new access token is sent in band
+// (`{"type":"auth","token":…}`, answered by `{"type":"auth.ok","expires_at":…}`), so the
+// socket outlives the token its ticket was bought with.
+//
+// Close codes: 4401 → renew the token, reconnect; 4403 → the session may be over (signed out
+// elsewhere, password reset): check by refreshing, stop after repeated refusals; 1008 → back
+// off (and renew); 1013 → reconnect; other 44xx → stop.
+import { accessTokenVersion, currentAccessToken, keepAccessFresh, onAccessToken, readRefresh, refreshSession, sessionLost, wsOrigin, type DomainEvent } from '../api';
+import { CLOSE_ACCESS_LOST, CLOSE_AUTH_EXPIRED, CLOSE_POLICY, CLOSE_TRY_AGAIN, backoff, getTicket } from './socketAuth';
 
 export interface EventStreamOptions {
   onEvent: (ev: DomainEvent) => void;
@@ -14,22 +22,53 @@ export class EventStream {
   private ws: WebSocket | null = null;
   private lastId: string | null = null;
   private attempts = 0;
+  /** 4403 closes in a row. */
+  private refused = 0;
   private everConnected = false;
   private stopped = false;
   private timer: ReturnType<typeof setTimeout> | null = null;
+  private lastForcedRefresh = 0;
+  /** When the server says this socket's access ends (from `auth.ok`), for diagnostics. */
+  accessExpiresAt: string | null = null;
+  private readonly releaseFresh: () => void;
+  private readonly offToken: () => void;
 
   constructor(private readonly opts: EventStreamOptions) {
+    this.releaseFresh = keepAccessFresh();
+    this.offToken = onAccessToken((token) => this.sendAuth(token));
     void this.open(false);
   }
 
+  private sendAuth(token: string): void {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN) return;
+    try {
+      ws.send(JSON.stringify({ type: 'auth', token }));
+    } catch {
+      /* onclose handles it */
+    }
+  }
+
+  private schedule(delay: number, force: boolean): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      void this.open(force);
+    }, delay);
+  }
+
   private async open(force: boolean): Promise<void> {
-    const token = await freshAccessToken(60, force);
     if (this.stopped) return;
-    if (!token) {
-      sessionLost();
+    if (force) this.lastForcedRefresh = Date.now();
+    const t = await getTicket(force);
+    if (this.stopped) return;
+    if (t.kind === 'lost') return this.stop();
+    if (t.kind === 'retry') {
+      this.attempts++;
+      this.schedule(Math.max(t.after ?? 0, backoff(this.attempts, 250, 15_000)), false);
       return;
     }
-    const qs = new URLSearchParams({ token });
+    const qs = new URLSearchParams({ ticket: t.ticket });
     if (this.lastId !== null) qs.set('since', this.lastId);
     const ws = new WebSocket(`${wsOrigin()}/api/events?${qs}`);
     this.ws = ws;
@@ -38,6 +77,11 @@ export class EventStream {
     ws.onopen = () => {
       opened = true;
       openedAt = Date.now();
+      // The token changed while the ticket was on its way: hand over the newer one.
+      if (accessTokenVersion() !== t.version) {
+        const tok = currentAccessToken();
+        if (tok) this.sendAuth(tok);
+      }
       this.opts.onStatus?.(true);
       if (this.everConnected) this.opts.onReconnect?.();
       this.everConnected = true;
@@ -51,6 +95,12 @@ export class EventStream {
         return;
       }
       if (!ev || typeof ev.type !== 'string') return;
+      if (ev.type === 'auth.ok') {
+        const exp = (ev as unknown as { expires_at?: unknown }).expires_at;
+        this.accessExpiresAt = typeof exp === 'string' ? exp : null;
+        this.refused = 0;
+        return;
+      }
       if (ev.id !== undefined && ev.id !== null) this.lastId = String(ev.id);
       this.opts.onEvent(ev);
     };
@@ -61,18 +111,51 @@ export class EventStream {
       if (opened) this.opts.onStatus?.(false);
       // Back off unless the socket had been fine for a while (a server that accepts and
       // closes at once is retried like one that refuses).
-      if (opened && Date.now() - openedAt > 5000) this.attempts = 0;
+      if (opened && Date.now() - openedAt > 5000) {
+        this.attempts = 0;
+        this.refused = 0;
+      }
       this.attempts++;
-      const delay = Math.min(10_000, 250 * 2 ** Math.min(this.attempts, 6));
-      // A refused or expired token (4401, 1008) or repeated failures to open: renew it first.
-      const force = ev.code === 4401 || ev.code === 1008 || (!opened && this.attempts % 3 === 0);
-      this.timer = setTimeout(() => void this.open(force), delay);
+      let delay = backoff(this.attempts, 250, 10_000);
+      let force = false;
+      if (ev.code === CLOSE_ACCESS_LOST) {
+        // Signed out elsewhere or the password was reset (or access to everything gone):
+        // a refresh tells. Never loop on it.
+        this.refused++;
+        void refreshSession().then((ok) => {
+          if (this.stopped) return;
+          if (!ok && !readRefresh()) {
+            this.stop();
+            sessionLost();
+          } else if (this.refused >= 3) this.stop();
+          else this.schedule(Math.max(delay, backoff(this.refused, 2000, 30_000)), false);
+        });
+        return;
+      }
+      if (ev.code >= 4400 && ev.code < 4500 && ev.code !== CLOSE_AUTH_EXPIRED) return this.stop();
+      if (ev.code === CLOSE_AUTH_EXPIRED) force = true;
+      else if (ev.code === CLOSE_POLICY) {
+        delay = Math.max(delay, backoff(this.attempts, 1000, 30_000));
+        force = Date.now() - this.lastForcedRefresh > 30_000;
+      } else if (ev.code === CLOSE_TRY_AGAIN) delay = Math.max(delay, 250);
+      // Repeated failures to open (the ticket refused?): renew the token first.
+      else if (!opened && this.attempts % 3 === 0) force = true;
+      this.schedule(delay, force);
     };
   }
 
-  close(): void {
+  private stop(notify = true): void {
+    if (this.stopped) return;
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.releaseFresh();
+    this.offToken();
+    if (notify) this.opts.onStatus?.(false);
+  }
+
+  close(): void {
+    this.stop(false);
     const ws = this.ws;
     this.ws = null;
     if (ws) {

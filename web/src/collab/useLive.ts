@@ -12,7 +12,7 @@ export interface LivePost {
   tick: number;
 }
 
-const IDLE: CollabState = { status: 'connecting', loaded: false, denied: null, closedReason: null };
+const IDLE: CollabState = { status: 'connecting', loaded: false, denied: null, closedReason: null, accessLost: false };
 
 /** Opens the post's live document while `postId` is set (and closes it after). */
 export function useLivePost(postId: string | null, user: User | null): LivePost {

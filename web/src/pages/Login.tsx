@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { getCurrentUser, login, toApiError, type ApiError } from '../api';
+import { getCurrentUser, getSetupStatus, login, toApiError, type ApiError } from '../api';
 import { AuthLayout } from '../components/AuthLayout';
 import { ErrorBanner, Field, Notice } from '../components/ui';
 import { Link, navigate, useLocation } from '../router';
@@ -16,6 +16,11 @@ export default function LoginPage() {
   // Already signed in (and not here for an invitation): go home.
   useEffect(() => {
     if (getCurrentUser() && !invitationToken) void homePath().then((to) => navigate(to, { replace: true }));
+  }, []);
+  // A fresh instance has no administrator yet: say where the setup link is.
+  const [setupNeeded, setSetupNeeded] = useState(false);
+  useEffect(() => {
+    void getSetupStatus().then((s) => setSetupNeeded(s.needed), () => {});
   }, []);
   const [error, setError] = useState<ApiError | null>(null);
 
@@ -48,6 +53,12 @@ export default function LoginPage() {
   return (
     <AuthLayout title="Sign in">
       {invitationToken && <Notice>Sign in to accept your workspace invitation.</Notice>}
+      {setupNeeded && (
+        <Notice testid="setup-needed">
+          This Copydesk instance has no administrator yet. Open the setup link printed in the server log
+          (<code>/setup?token=…</code>) to create it.
+        </Notice>
+      )}
       <form onSubmit={onSubmit} noValidate data-testid="login-form">
         <ErrorBanner error={error} />
         <Field label="Email" name="email" error={error}>

@@ -16,6 +16,13 @@ import { ErrorBanner, Field, Notice, Spinner, formatDateTime, humanize } from '.
 import { can } from '../permissions';
 import { useUser, useWorkspaces } from '../session';
 
+/** "45 seconds", "3 minutes". */
+function formatWait(secs: number): string {
+  if (secs < 90) return `${secs} second${secs === 1 ? '' : 's'}`;
+  const m = Math.ceil(secs / 60);
+  return `${m} minute${m === 1 ? '' : 's'}`;
+}
+
 function RoleOptions({ includeCurrent }: { includeCurrent?: Role }) {
   const roles =
     includeCurrent && !WORKSPACE_ROLES.includes(includeCurrent)
@@ -78,17 +85,19 @@ export default function MembersPage({ workspaceId }: { workspaceId: string }) {
     setInviteBusy(true);
     setInviteError(null);
     setNotice(null);
+    const address = email.trim();
     try {
-      const res = await addMember(workspaceId, { email: email.trim(), role });
-      setNotice(
-        res.status === 'added'
-          ? `${res.member.name || res.member.email} was added to the workspace.`
-          : `Invitation sent to ${res.invitation.email}.`,
-      );
+      // Always an invitation (the answer never tells whether the address has an account).
+      const res = await addMember(workspaceId, { email: address, role });
+      setNotice(`Invitation sent to ${res.invitation?.email || address}. They join the workspace when they accept it.`);
       setEmail('');
       await load();
     } catch (err) {
-      setInviteError(toApiError(err));
+      const apiErr = toApiError(err);
+      if (apiErr.status === 429) {
+        const wait = apiErr.retryAfter ? ` Try again in ${formatWait(apiErr.retryAfter)}.` : ' Try again later.';
+        setInviteError(Object.assign(apiErr, { message: `Too many invitations for now.${wait}` }));
+      } else setInviteError(apiErr);
     } finally {
       setInviteBusy(false);
     }
@@ -197,8 +206,8 @@ export default function MembersPage({ workspaceId }: { workspaceId: string }) {
               </thead>
               <tbody>
                 {data.invitations.map((inv) => (
-                  <tr key={inv.id} data-testid="invitation-row" data-email={inv.email}>
-                    <td>{inv.email}</td>
+                  <tr key={inv.id} data-testid="invitation-row" data-email={inv.email ?? ''}>
+                    <td>{inv.email || <span class="muted">Address visible to admins</span>}</td>
                     <td>{humanize(inv.role)}</td>
                     <td class="small">{formatDateTime(inv.expires_at)}</td>
                     <td class="actions">
@@ -208,10 +217,11 @@ export default function MembersPage({ workspaceId }: { workspaceId: string }) {
                           class="btn btn-danger-ghost btn-sm"
                           data-testid="invitation-revoke"
                           onClick={() => {
-                            if (confirm(`Revoke the invitation for ${inv.email}?`))
+                            const who = inv.email || 'this person';
+                            if (confirm(`Revoke the invitation for ${who}?`))
                               void run(
                                 () => revokeInvitation(workspaceId, inv.id),
-                                `Invitation for ${inv.email} revoked.`,
+                                `Invitation for ${who} revoked.`,
                               );
                           }}
                         >
@@ -256,7 +266,8 @@ export default function MembersPage({ workspaceId }: { workspaceId: string }) {
                 {inviteBusy ? 'Sending…' : 'Send invitation'}
               </button>
               <p class="hint">
-                People who already have an account are added right away; others get an email invitation.
+                Everyone gets an email invitation, whether or not they already have an account, and joins
+                the workspace when they accept it.
               </p>
             </form>
           </section>

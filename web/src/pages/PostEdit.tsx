@@ -14,10 +14,11 @@ import { AppLayout } from '../components/AppLayout';
 import { CaptionEditor } from '../components/CaptionEditor';
 import { PresenceBar } from '../components/PresenceBar';
 import { CollabEditor, type EditorAnchor } from '../collab/CollabEditor';
+import { ACCESS_LOST_TEXT } from '../collab/connection';
 import { CAPTION, contentField, setMedia, setTitle } from '../collab/doc';
 import { useLivePost } from '../collab/useLive';
 import { can } from '../permissions';
-import { useUser, useWorkspaces } from '../session';
+import { reloadWorkspaces, useUser, useWorkspaces } from '../session';
 import { ErrorBanner, Notice, Spinner, formatDateTime, humanize } from '../components/ui';
 import { PLATFORMS } from '../platforms';
 import { Link, navigate } from '../router';
@@ -58,7 +59,14 @@ export default function PostEditPage({ workspaceId, postId }: Props) {
   const conn = live.conn;
   const docReady = !!conn && live.state.loaded;
   const roleKnown = workspaces !== null;
-  const readOnly = !isNew && (!roleKnown || !can(role, 'post_edit') || !!live.state.denied);
+  const liveClosed = live.state.status === 'closed';
+  const readOnly = !isNew && (!roleKnown || !can(role, 'post_edit') || !!live.state.denied || liveClosed);
+
+  // Refused edits (e.g. demoted to a read-only role while here) or access lost: the
+  // workspace list (and our role in it) has changed.
+  useEffect(() => {
+    if (live.state.denied || live.state.accessLost) void reloadWorkspaces();
+  }, [live.state.denied, live.state.accessLost]);
 
   // ---- comments, history, events
   const c = usePostComments(workspaceId, postId, role);
@@ -74,7 +82,7 @@ export default function PostEditPage({ workspaceId, postId }: Props) {
   }, [conn, docReady, live.tick]);
 
   const eventsConnected = usePostEvents({
-    enabled: !isNew && !!postId && !loadError,
+    enabled: !isNew && !!postId && !loadError && !live.state.accessLost,
     postId,
     me,
     comments: c,
@@ -219,6 +227,28 @@ export default function PostEditPage({ workspaceId, postId }: Props) {
     );
   }
 
+  if (live.state.accessLost) {
+    return (
+      <AppLayout workspaceId={workspaceId}>
+        <section class="card access-lost" role="alert" data-testid="post-access-lost">
+          <h1>{ACCESS_LOST_TEXT}</h1>
+          <p>
+            You were removed from this workspace, the post was deleted or is no longer shared with you, or you
+            were signed out elsewhere. Changes you had not yet sent could not be saved.
+          </p>
+          <p class="inline">
+            <Link href={`/w/${workspaceId}/posts`} class="btn" data-testid="access-lost-posts">
+              Back to posts
+            </Link>
+            <Link href="/workspaces" class="btn btn-ghost">
+              Your workspaces
+            </Link>
+          </p>
+        </section>
+      </AppLayout>
+    );
+  }
+
   const liveEditors = !isNew && !!conn && docReady;
   const editorPending = !isNew && !liveEditors;
   const openComments = (c.comments ?? []).filter((x) => !x.parent_id && !x.resolved_at).length;
@@ -283,10 +313,15 @@ export default function PostEditPage({ workspaceId, postId }: Props) {
         </ul>
       )}
       {savedAt && <Notice testid="post-saved">Saved.</Notice>}
-      {readOnly && roleKnown && (
+      {liveClosed && live.state.closedReason && (
+        <div class="alert alert-error" role="alert" data-testid="post-closed">
+          The live document is closed: {live.state.closedReason}
+        </div>
+      )}
+      {readOnly && roleKnown && !liveClosed && (
         <Notice testid="post-readonly">
           {live.state.denied
-            ? `The server refused your changes (${live.state.denied}). You can read and comment.`
+            ? `You can no longer edit this post (the server said: ${live.state.denied}). You can still read it and comment.`
             : 'Read-only: you can read this post and comment on it, but not edit it.'}
         </Notice>
       )}
