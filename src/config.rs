@@ -171,6 +171,18 @@ pub struct AuthSettings {
     pub login_window_secs: u64,
     /// Sign-ups and password-reset requests per IP per window (they send email).
     pub email_requests_per_ip: u32,
+    /// Verification emails one address receives per `email_window_secs`; requests beyond it
+    /// get the same answer and no email.
+    pub verification_mails_per_address: u32,
+    /// Invitations one member may send, and one address may receive, per `email_window_secs`.
+    pub invitations_per_inviter: u32,
+    pub invitations_per_recipient: u32,
+    pub email_window_secs: u64,
+    /// A refresh token may be presented again this long after it rotated (two tabs
+    /// refreshing at once) without counting as reuse.
+    pub refresh_grace_secs: u64,
+    /// WebSocket tickets (`POST /api/auth/ws-ticket`) work once, for this long.
+    pub ws_ticket_ttl_secs: u64,
 }
 
 impl Default for AuthSettings {
@@ -189,6 +201,12 @@ impl Default for AuthSettings {
             login_max_failures_per_ip: 50,
             login_window_secs: 15 * 60,
             email_requests_per_ip: 20,
+            verification_mails_per_address: 3,
+            invitations_per_inviter: 50,
+            invitations_per_recipient: 5,
+            email_window_secs: 3600,
+            refresh_grace_secs: 10,
+            ws_ticket_ttl_secs: 30,
         }
     }
 }
@@ -280,6 +298,17 @@ pub struct CollabSettings {
     pub auto_version_minutes: u64,
     /// Threads that run document sessions (default: one per CPU).
     pub threads: Option<usize>,
+    /// Open sockets (collab + events) one user may hold on one node.
+    pub max_connections_per_user: usize,
+    /// Open sockets from one IP address on one node.
+    pub max_connections_per_ip: usize,
+    /// Messages per second one connection may send (bursts of twice that); beyond: 1008.
+    pub max_messages_per_sec: u32,
+    /// Largest awareness state (cursor, name, ...) one client may publish.
+    pub max_awareness_bytes: usize,
+    /// Every open socket re-checks its access this often, besides reacting at once to
+    /// changes announced on the bus (a safety net if a bus message was dropped).
+    pub recheck_secs: u64,
 }
 
 impl Default for CollabSettings {
@@ -294,6 +323,11 @@ impl Default for CollabSettings {
             compact_every: 500,
             auto_version_minutes: 10,
             threads: None,
+            max_connections_per_user: 32,
+            max_connections_per_ip: 256,
+            max_messages_per_sec: 200,
+            max_awareness_bytes: 4096,
+            recheck_secs: 60,
         }
     }
 }
@@ -446,6 +480,26 @@ impl Settings {
                 "collab.compact_every",
                 "compact_every and awareness_timeout_secs must be positive",
             ));
+        }
+        if c.max_connections_per_user == 0
+            || c.max_connections_per_ip == 0
+            || c.max_messages_per_sec == 0
+            || c.max_awareness_bytes < 256
+            || c.recheck_secs == 0
+        {
+            return Err(invalid(
+                "collab.max_connections_per_user",
+                "connection caps, max_messages_per_sec and recheck_secs must be positive; max_awareness_bytes >= 256",
+            ));
+        }
+        if self.auth.ws_ticket_ttl_secs == 0 || self.auth.ws_ticket_ttl_secs > 300 {
+            return Err(invalid(
+                "auth.ws_ticket_ttl_secs",
+                "must be between 1 and 300",
+            ));
+        }
+        if self.auth.email_window_secs == 0 {
+            return Err(invalid("auth.email_window_secs", "must be positive"));
         }
         if !matches!(self.log.format.as_str(), "json" | "pretty") {
             return Err(invalid("log.format", "must be json or pretty"));

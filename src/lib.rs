@@ -3,7 +3,9 @@
 //! Map of the crate:
 //! - [`startup::Application`] builds everything from [`config::Settings`].
 //! - [`error::ApiError`]: the one error type and its HTTP mapping.
-//! - [`auth`]: accounts, sessions, tokens, throttling.
+//! - [`auth`]: accounts, sessions, tokens, WebSocket tickets, throttling.
+//! - [`setup`]: the first super admin (`copydesk admin create`, the setup token).
+//! - [`access`]: access changes announced on the bus; open sockets re-check and close.
 //! - [`workspaces`]: workspaces, members, invitations, and workspace scoping.
 //! - [`roles`]: roles and the permission table.
 //! - [`posts`]: posts, their content model, per-platform validation, listing.
@@ -18,6 +20,7 @@
 //! - [`mail`]: SMTP (or the file outbox).
 //! - [`http`]: health, metrics, OpenAPI, static files, middleware.
 
+pub mod access;
 pub mod activity;
 pub mod auth;
 pub mod bus;
@@ -31,6 +34,7 @@ pub mod keys;
 pub mod mail;
 pub mod posts;
 pub mod roles;
+pub mod setup;
 pub mod startup;
 pub mod state;
 pub mod store;

@@ -23,6 +23,23 @@ enum Command {
     Migrate,
     /// Print the OpenAPI document.
     Openapi,
+    /// Instance administration.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Creates a super admin (or promotes an existing account). The password is read from
+    /// COPYDESK_ADMIN_PASSWORD, or from the first line of standard input.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+    },
 }
 
 fn load_settings() -> Settings {
@@ -53,6 +70,30 @@ async fn main() -> anyhow::Result<()> {
             copydesk::store::migrate(&db).await?;
             tracing::info!("migrations applied");
         }
+        Command::Admin {
+            command: AdminCommand::Create { email, name },
+        } => {
+            let settings = load_settings();
+            copydesk::telemetry::init(&settings.log);
+            let password = match std::env::var("COPYDESK_ADMIN_PASSWORD") {
+                Ok(p) if !p.is_empty() => p,
+                _ => {
+                    eprintln!("Password for {email} (one line on standard input):");
+                    let mut line = String::new();
+                    std::io::stdin().read_line(&mut line)?;
+                    line.trim_end_matches(['\r', '\n']).to_string()
+                }
+            };
+            let db = copydesk::store::connect(&settings).await?;
+            copydesk::store::migrate(&db).await?;
+            match copydesk::setup::create_super_admin(&db, &email, &name, &password).await {
+                Ok(id) => println!("super admin {email} ready (user id {id})"),
+                Err(e) => {
+                    eprintln!("copydesk: {e}");
+                    std::process::exit(2);
+                }
+            }
+        }
         Command::Serve => {
             let settings = load_settings();
             copydesk::telemetry::init(&settings.log);
@@ -70,6 +111,8 @@ async fn main() -> anyhow::Result<()> {
             };
             let handle = app.handle();
             let collab = app.collab();
+            let deadline =
+                std::time::Duration::from_secs(app.state().settings.server.shutdown_timeout_secs);
             tokio::spawn(async move {
                 tokio::select! {
                     _ = term.recv() => {}
@@ -78,7 +121,8 @@ async fn main() -> anyhow::Result<()> {
                 tracing::info!(
                     "shutting down: flushing live documents, finishing in-flight requests"
                 );
-                collab.shutdown().await;
+                collab.shutdown(deadline).await;
+                // In-flight requests get the same deadline (actix's shutdown_timeout).
                 handle.stop(true).await;
             });
             app.run_until_stopped().await?;

@@ -10,8 +10,9 @@ use std::time::Duration;
 use actix_web::dev::Server;
 use actix_web::middleware::{from_fn, Condition};
 use actix_web::{web, App, HttpServer};
+use copydesk_actors::edit_rules::EditRules;
 use copydesk_actors::memory_bus::MemoryBus;
-use copydesk_actors::ports::Bus;
+use copydesk_actors::ports::{Bus, Clock, SystemClock};
 
 use crate::auth::throttle::{Limiter, MemoryLimiter, RedisLimiter};
 use crate::auth::tokens::JwtKeys;
@@ -50,7 +51,7 @@ async fn connect_redis(
 
 impl Application {
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        Self::build_with_bus(settings, None).await
+        Self::build_with(settings, None, None).await
     }
 
     /// Like [`Application::build`], but with a given cluster bus instead of the configured
@@ -59,6 +60,17 @@ impl Application {
         settings: Settings,
         shared_bus: Option<Arc<dyn Bus>>,
     ) -> anyhow::Result<Self> {
+        Self::build_with(settings, shared_bus, None).await
+    }
+
+    /// The general form: an optional shared bus and an optional clock (tests pass a
+    /// `ManualClock` and move it instead of waiting).
+    pub async fn build_with(
+        settings: Settings,
+        shared_bus: Option<Arc<dyn Bus>>,
+        clock: Option<Arc<dyn Clock>>,
+    ) -> anyhow::Result<Self> {
+        let clock: Arc<dyn Clock> = clock.unwrap_or_else(|| Arc::new(SystemClock));
         let db = store::connect(&settings).await?;
         store::migrate(&db).await?;
         let keys = Keys::load(&settings)?;
@@ -69,13 +81,17 @@ impl Application {
                 let (client, manager) = connect_redis(url).await?;
                 (
                     Some(manager.clone()),
-                    Arc::new(RedisLimiter::new(manager.clone(), &settings.redis.prefix)),
+                    Arc::new(RedisLimiter::new(
+                        manager.clone(),
+                        &settings.redis.prefix,
+                        clock.clone(),
+                    )),
                     Arc::new(RedisBus::new(client, manager, &settings.redis.prefix)),
                 )
             }
             None => (
                 None,
-                Arc::new(MemoryLimiter::default()),
+                Arc::new(MemoryLimiter::new(clock.clone())),
                 Arc::new(MemoryBus::new()),
             ),
         };
@@ -113,6 +129,25 @@ impl Application {
                 .unwrap_or(2)
         });
         let collab = Collab::new(deps, threads);
+        let sockets = crate::access::Sockets::default();
+        crate::access::spawn_watcher(bus.clone(), sockets.clone(), collab.clone());
+        let edit_rules = Arc::new(EditRules {
+            platforms: crate::posts::validation::Platform::ALL
+                .iter()
+                .map(|p| p.as_str().to_string())
+                .collect(),
+            ..EditRules::default()
+        });
+        let setup_token = crate::setup::issue_token_if_needed(&db, clock.now())
+            .await
+            .map_err(|e| anyhow::anyhow!("setup token: {e}"))?;
+        if let Some(t) = &setup_token {
+            // Deliberately on stderr, not in the structured log: a one-time bootstrap
+            // credential for whoever started the server.
+            eprintln!(
+                "\ncopydesk: no super admin yet. Create one at {public_url}/setup?token={t}\n          (or run `copydesk admin create --email you@example.com --name You`)\n"
+            );
+        }
 
         let state = AppState {
             db,
@@ -125,6 +160,10 @@ impl Application {
             collab,
             public_url: public_url.clone(),
             settings: Arc::new(settings),
+            clock,
+            sockets,
+            edit_rules,
+            setup_token,
         };
         let server = build_server(listener, state.clone())?;
         tracing::info!(

@@ -4,7 +4,8 @@
 use std::sync::Arc;
 
 use copydesk_actors::collab::Collab;
-use copydesk_actors::ports::Bus;
+use copydesk_actors::edit_rules::EditRules;
+use copydesk_actors::ports::{Bus, Clock};
 use sea_orm::DatabaseConnection;
 
 use crate::auth::throttle::Limiter;
@@ -27,4 +28,18 @@ pub struct AppState {
     pub collab: Collab,
     /// Base URL for links in emails.
     pub public_url: String,
+    /// Time, for everything with a deadline (tests move it).
+    pub clock: Arc<dyn Clock>,
+    /// This node's open sockets (access re-checks, connection caps).
+    pub sockets: crate::access::Sockets,
+    /// What a socket edit may write (the REST rules).
+    pub edit_rules: Arc<EditRules>,
+    /// The one-time setup token printed at start while no super admin exists.
+    pub setup_token: Option<String>,
+}
+
+impl AppState {
+    pub fn setup_token(&self) -> Option<String> {
+        self.setup_token.clone()
+    }
 }

@@ -8,7 +8,7 @@ use actix::prelude::*;
 use uuid::Uuid;
 
 use crate::post_session::{PostSession, SessionDeps};
-use crate::workspace_hub::{GetSession, ShutdownAll, WorkspaceHub};
+use crate::workspace_hub::{DiscardSessions, GetSession, ShutdownAll, WorkspaceHub};
 
 #[derive(Clone)]
 pub struct Collab {
@@ -66,11 +66,33 @@ impl Collab {
         self.hub(workspace_id).send(GetSession { post_id }).await
     }
 
-    /// Flushes and stops every session (SIGTERM).
-    pub async fn shutdown(&self) {
+    /// Closes a deleted post's session on this node (if it has one), or every session of a
+    /// deleted workspace (`post_id` None), without writing anything more for them.
+    pub fn discard(&self, workspace_id: Uuid, post_id: Option<Uuid>, code: u16, reason: &str) {
+        let hub = self.inner.hubs.lock().unwrap().get(&workspace_id).cloned();
+        if let Some(h) = hub {
+            h.do_send(DiscardSessions {
+                post_id,
+                code,
+                reason: reason.to_string(),
+            });
+        }
+        if post_id.is_none() {
+            self.inner.hubs.lock().unwrap().remove(&workspace_id);
+        }
+    }
+
+    /// Flushes and stops every session (SIGTERM), giving up after `deadline`: a document
+    /// whose storage is gone must not keep the process alive.
+    pub async fn shutdown(&self, deadline: std::time::Duration) {
         let hubs: Vec<_> = self.inner.hubs.lock().unwrap().values().cloned().collect();
-        for h in hubs {
-            let _ = h.send(ShutdownAll).await;
+        let all = async {
+            for h in hubs {
+                let _ = h.send(ShutdownAll).await;
+            }
+        };
+        if tokio::time::timeout(deadline, all).await.is_err() {
+            tracing::warn!("live documents did not all flush before the shutdown deadline");
         }
     }
 }

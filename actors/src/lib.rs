@@ -9,6 +9,7 @@
 //! - [`memory_bus`]: the in-process `Bus` used when no Redis is configured.
 //! - [`protocol`]: the y-websocket wire protocol, transport-free.
 //! - [`doc`]: the post document's layout and its plain-content view.
+//! - [`edit_rules`]: what a client's update may write (REST validation, on the socket).
 //! - [`post_session`]: `PostSession`, one actor per open post.
 //! - [`workspace_hub`]: `WorkspaceHub`, one actor per active workspace (sessions, presence,
 //!   event fan-out).
@@ -16,6 +17,7 @@
 
 pub mod collab;
 pub mod doc;
+pub mod edit_rules;
 pub mod memory_bus;
 pub mod ports;
 pub mod post_session;

@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
 
 /// A message as it travels on the bus: opaque bytes on a named topic.
@@ -28,9 +29,13 @@ pub enum BusError {
     Unavailable(String),
 }
 
-/// Time, injectable so actors with timers can be tested deterministically.
+/// Time, injectable so everything with a deadline (tokens, tickets, throttle windows,
+/// socket expiry, and later jobs, leases and cron) can be tested by moving a clock instead of
+/// sleeping.
 pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> DateTime<Utc>;
+    /// Resolves once `now() >= deadline` (at once if it already is).
+    fn sleep_until(&self, deadline: DateTime<Utc>) -> BoxFuture<'static, ()>;
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -39,6 +44,64 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
         Utc::now()
+    }
+
+    fn sleep_until(&self, deadline: DateTime<Utc>) -> BoxFuture<'static, ()> {
+        let wait = (deadline - Utc::now()).to_std().unwrap_or_default();
+        Box::pin(tokio::time::sleep(wait))
+    }
+}
+
+/// A clock for tests: real time plus an offset that [`ManualClock::advance`] moves forward.
+/// Time keeps flowing (so timeouts inside libraries still work); tests jump over deadlines
+/// instead of waiting for them, and sleepers wake when the clock is moved past their deadline.
+#[derive(Clone)]
+pub struct ManualClock {
+    offset: std::sync::Arc<tokio::sync::watch::Sender<chrono::Duration>>,
+}
+
+impl Default for ManualClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ManualClock {
+    pub fn new() -> Self {
+        Self {
+            offset: std::sync::Arc::new(tokio::sync::watch::Sender::new(chrono::Duration::zero())),
+        }
+    }
+
+    /// Moves the clock forward by `by`; sleepers whose deadline has passed wake up.
+    pub fn advance(&self, by: std::time::Duration) {
+        let by = chrono::Duration::from_std(by).unwrap_or(chrono::Duration::MAX);
+        self.offset.send_modify(|o| *o += by);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now() + *self.offset.borrow()
+    }
+
+    fn sleep_until(&self, deadline: DateTime<Utc>) -> BoxFuture<'static, ()> {
+        let mut rx = self.offset.subscribe();
+        Box::pin(async move {
+            loop {
+                let offset = *rx.borrow_and_update();
+                let left = (deadline - (Utc::now() + offset)).to_std().unwrap_or_default();
+                if left.is_zero() {
+                    return;
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(left) => {}
+                    changed = rx.changed() => if changed.is_err() {
+                        tokio::time::sleep(left).await;
+                    }
+                }
+            }
+        })
     }
 }
 

@@ -56,6 +56,11 @@ pub struct SessionConfig {
     pub derive_debounce: Duration,
     /// Save an automatic version after this much editing time.
     pub auto_version_every: Duration,
+    /// Consecutive failed log writes after which the session gives up: it closes its
+    /// connections (they resync on reconnect) and stops, holding nothing unlogged.
+    pub max_append_failures: u32,
+    /// Awareness client ids one connection may hold.
+    pub max_awareness_ids: usize,
 }
 
 impl Default for SessionConfig {
@@ -67,6 +72,8 @@ impl Default for SessionConfig {
             compact_every: 500,
             derive_debounce: Duration::from_millis(300),
             auto_version_every: Duration::from_secs(10 * 60),
+            max_append_failures: 5,
+            max_awareness_ids: 4,
         }
     }
 }
@@ -121,6 +128,23 @@ pub struct Read;
 pub struct DocSnapshot {
     pub content: DocContent,
     pub state: Vec<u8>,
+}
+
+/// A connection's access changed while it is open: demoted to read-only (or back).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetAccess {
+    pub conn: ConnId,
+    pub can_write: bool,
+}
+
+/// The post is gone (deleted, or its workspace): close every connection with `code` and
+/// stop at once, without writing anything more.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Discard {
+    pub code: u16,
+    pub reason: String,
 }
 
 /// Flush what is pending, fold the log, and stop (server shutdown or idle unload).
@@ -197,6 +221,8 @@ pub struct PostSession {
     /// Awareness ids of peers dropped for being too slow, removed on the next tick.
     orphaned_awareness: Vec<u64>,
     presence_dirty: bool,
+    /// Log writes that failed in a row.
+    append_failures: u32,
 }
 
 impl PostSession {
@@ -220,6 +246,7 @@ impl PostSession {
             shutting_down: Vec::new(),
             orphaned_awareness: Vec::new(),
             presence_dirty: false,
+            append_failures: 0,
         }
     }
 
@@ -288,31 +315,50 @@ impl PostSession {
         })))
     }
 
-    /// Applies an awareness update from a peer (`from`) or another node; returns the ids it
-    /// removed.
-    fn apply_awareness(&mut self, a: &AwarenessUpdate, from: Option<ConnId>) {
+    /// Applies an awareness update from a peer (`from`) or another node. A peer may only set
+    /// states for client ids it owns: the first ids it uses, up to `max_awareness_ids`, and
+    /// none that another connection holds. Returns the part that was accepted.
+    fn apply_awareness(&mut self, a: AwarenessUpdate, from: Option<ConnId>) -> AwarenessUpdate {
         let now = Instant::now();
-        for (id, e) in &a.clients {
-            let id = id.get();
+        let max_ids = self.deps.config.max_awareness_ids;
+        let mut accepted = HashMap::new();
+        for (cid, e) in a.clients {
+            let id = cid.get();
+            if let Some(conn) = from {
+                let owned_elsewhere = self
+                    .peers
+                    .iter()
+                    .any(|(c, p)| *c != conn && p.awareness_ids.contains(&id));
+                let Some(p) = self.peers.get(&conn) else {
+                    continue;
+                };
+                if owned_elsewhere
+                    || (!p.awareness_ids.contains(&id) && p.awareness_ids.len() >= max_ids)
+                {
+                    continue;
+                }
+            }
             if e.json.as_ref() == "null" {
                 self.awareness.remove(&id);
                 if let Some(p) = from.and_then(|c| self.peers.get_mut(&c)) {
                     p.awareness_ids.remove(&id);
                 }
-                continue;
+            } else {
+                self.awareness.insert(
+                    id,
+                    AwarenessEntry {
+                        clock: e.clock,
+                        json: e.json.clone(),
+                        renewed: now,
+                    },
+                );
+                if let Some(p) = from.and_then(|c| self.peers.get_mut(&c)) {
+                    p.awareness_ids.insert(id);
+                }
             }
-            self.awareness.insert(
-                id,
-                AwarenessEntry {
-                    clock: e.clock,
-                    json: e.json.clone(),
-                    renewed: now,
-                },
-            );
-            if let Some(p) = from.and_then(|c| self.peers.get_mut(&c)) {
-                p.awareness_ids.insert(id);
-            }
+            accepted.insert(cid, e);
         }
+        AwarenessUpdate { clients: accepted }
     }
 
     /// Removes awareness entries and tells everyone (locally and on the bus).
@@ -399,7 +445,10 @@ impl PostSession {
                 self.flush(ctx);
             }
             Incoming::Awareness(a) => {
-                self.apply_awareness(&a, Some(conn));
+                let a = self.apply_awareness(a, Some(conn));
+                if a.clients.is_empty() {
+                    return;
+                }
                 let bytes = protocol::awareness(a);
                 self.publish(BUS_AWARENESS, &bytes, ctx);
                 self.broadcast(Bytes::from(bytes), Some(conn));
@@ -409,7 +458,8 @@ impl PostSession {
                     self.send_to(conn, all);
                 }
             }
-            Incoming::Auth => {}
+            // In-band auth is handled by the connection, never forwarded.
+            Incoming::Auth | Incoming::AuthToken(_) => {}
         }
     }
 
@@ -435,8 +485,25 @@ impl PostSession {
             .map(move |(res, datas), act, ctx| {
                 act.flushing = false;
                 match res {
-                    Ok(()) => act.commit(datas, metas, ctx),
+                    Ok(()) => {
+                        act.append_failures = 0;
+                        act.commit(datas, metas, ctx)
+                    }
                     Err(e) => {
+                        act.append_failures += 1;
+                        if act.append_failures >= act.deps.config.max_append_failures {
+                            // Give up: nothing of this batch was applied or sent, so no peer
+                            // saw it; the authors resend it when they reconnect and resync.
+                            tracing::error!(post_id = %act.post_id, error = %e, failures = act.append_failures, "update log keeps failing; closing the document");
+                            for (_, done) in metas {
+                                if let Some(done) = done {
+                                    let _ = done.send(Err(format!("could not save: {e}")));
+                                }
+                            }
+                            act.close_all(close::SERVER_ERROR, "could not save the document; reconnect");
+                            ctx.stop();
+                            return;
+                        }
                         // Nothing was applied or sent; retry the same batch first.
                         tracing::error!(post_id = %act.post_id, error = %e, "update log write failed; retrying");
                         let mut again: Vec<Pending> = datas
@@ -558,7 +625,7 @@ impl PostSession {
             BUS_AWARENESS => {
                 if let Ok(mut parsed) = protocol::parse_frame(payload) {
                     if let Some(Incoming::Awareness(a)) = parsed.pop() {
-                        self.apply_awareness(&a, None);
+                        self.apply_awareness(a, None);
                         self.broadcast(Bytes::from(payload.to_vec()), None);
                     }
                 }
@@ -605,6 +672,18 @@ impl PostSession {
                     post_id: self.post_id,
                     addr: ctx.address(),
                 });
+            }
+        }
+    }
+
+    /// Closes every connection with `code` and fails every waiting server edit.
+    fn close_all(&mut self, code: u16, reason: &str) {
+        for (_, p) in self.peers.drain() {
+            let _ = p.tx.try_send(Outbound::Close(code, reason.to_string()));
+        }
+        for p in self.pending.drain(..) {
+            if let Some(done) = p.done {
+                let _ = done.send(Err(reason.to_string()));
             }
         }
     }
@@ -786,6 +865,35 @@ impl Handler<Read> for PostSession {
             content: doc::read_content(&self.doc),
             state: doc::full_state(&self.doc),
         })
+    }
+}
+
+impl Handler<SetAccess> for PostSession {
+    type Result = ();
+
+    fn handle(&mut self, msg: SetAccess, _ctx: &mut Context<Self>) {
+        let Some(p) = self.peers.get_mut(&msg.conn) else {
+            return;
+        };
+        let was = std::mem::replace(&mut p.can_write, msg.can_write);
+        if was && !msg.can_write {
+            let tx = p.tx.clone();
+            let _ = tx.try_send(Outbound::Frame(Bytes::from(protocol::permission_denied(
+                "your role no longer allows editing; this document is now read-only",
+            ))));
+        }
+    }
+}
+
+impl Handler<Discard> for PostSession {
+    type Result = ();
+
+    fn handle(&mut self, msg: Discard, ctx: &mut Context<Self>) {
+        self.close_all(msg.code, &msg.reason);
+        for tx in self.shutting_down.drain(..) {
+            let _ = tx.send(());
+        }
+        ctx.stop();
     }
 }
 

@@ -9,6 +9,7 @@
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use yrs::encoding::read::{Cursor, Read};
+use yrs::encoding::write::Write;
 use yrs::sync::{Message, SyncMessage};
 use yrs::updates::decoder::Decode;
 use yrs::updates::encoder::{Encode, Encoder, EncoderV1};
@@ -33,8 +34,16 @@ pub mod close {
     pub const TRY_AGAIN: u16 = 1013;
     /// The server is going away (shutdown, document unloaded).
     pub const GOING_AWAY: u16 = 1001;
-    /// Credentials are no longer valid.
+    /// Policy violation: too many messages, a refused edit.
     pub const POLICY: u16 = 1008;
+    /// The access token behind the connection expired or was revoked: refresh, reconnect
+    /// with a new ticket (or re-authenticate in band before it expires).
+    pub const AUTH_EXPIRED: u16 = 4401;
+    /// The user lost access to what this connection shows (removed, post deleted or no
+    /// longer shared): do not reconnect blindly.
+    pub const ACCESS_LOST: u16 = 4403;
+    /// The server could not save and let go of the document: reconnect to resync.
+    pub const SERVER_ERROR: u16 = 1011;
 }
 
 /// One decoded, validated client message.
@@ -45,9 +54,18 @@ pub enum Incoming {
     Update(Vec<u8>),
     Awareness(AwarenessUpdate),
     AwarenessQuery,
-    /// An auth message from the client; y-websocket clients never send one, ignored.
+    /// A y-protocols auth message from the client; y-websocket clients never send one, ignored.
     Auth,
+    /// In-band re-authentication (our extension of the auth message, subtype 1): a fresh
+    /// access token that extends the connection's access to its expiry.
+    AuthToken(String),
 }
+
+/// y-protocols auth subtype: permission denied (server → client).
+const AUTH_PERMISSION_DENIED: u64 = 0;
+/// Our auth subtype: a fresh access token (client → server), see [`auth_token`].
+const AUTH_TOKEN: u64 = 1;
+const MAX_TOKEN_BYTES: usize = 4096;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProtocolError {
@@ -117,12 +135,20 @@ fn parse_inner(frame: &[u8]) -> Result<Vec<Incoming>, ProtocolError> {
                 validate_awareness(&a)?;
                 Incoming::Awareness(a)
             }
-            MSG_AUTH => {
-                if c.read_var::<u64>().map_err(malformed)? == 0 {
+            MSG_AUTH => match c.read_var::<u64>().map_err(malformed)? {
+                AUTH_PERMISSION_DENIED => {
                     c.read_string().map_err(malformed)?;
+                    Incoming::Auth
                 }
-                Incoming::Auth
-            }
+                AUTH_TOKEN => {
+                    let token = c.read_string().map_err(malformed)?;
+                    if token.len() > MAX_TOKEN_BYTES {
+                        return Err(ProtocolError::invalid("auth token too long"));
+                    }
+                    Incoming::AuthToken(token.to_string())
+                }
+                other => return Err(ProtocolError::invalid(format!("unknown auth message {other}"))),
+            },
             MSG_QUERY_AWARENESS => Incoming::AwarenessQuery,
             other => {
                 return Err(ProtocolError {
@@ -135,10 +161,27 @@ fn parse_inner(frame: &[u8]) -> Result<Vec<Incoming>, ProtocolError> {
     Ok(out)
 }
 
-/// Decodes every message in a frame, or explains why the connection must close.
+/// Decodes every message in a frame, or explains why the connection must close. A panic
+/// in a decoder (a bug in a dependency) costs this one connection, never the server.
 pub fn parse_frame(frame: &[u8]) -> Result<Vec<Incoming>, ProtocolError> {
     catch_unwind(AssertUnwindSafe(|| parse_inner(frame)))
         .unwrap_or_else(|_| Err(ProtocolError::invalid("undecodable message")))
+}
+
+/// [`parse_frame`] without the panic guard, for fuzzing: there, a panic must fail the test
+/// instead of turning into a close code.
+#[doc(hidden)]
+pub fn parse_frame_unguarded(frame: &[u8]) -> Result<Vec<Incoming>, ProtocolError> {
+    parse_inner(frame)
+}
+
+/// The in-band re-authentication message: auth (2), subtype token (1), the access token.
+pub fn auth_token(token: &str) -> Vec<u8> {
+    let mut e = EncoderV1::new();
+    e.write_var(MSG_AUTH);
+    e.write_var(AUTH_TOKEN);
+    e.write_string(token);
+    e.to_vec()
 }
 
 fn encode(msg: &Message) -> Vec<u8> {
@@ -224,6 +267,15 @@ mod tests {
             assert_eq!(err.code, close::INVALID_PAYLOAD, "{frame:?}");
         }
         assert_eq!(parse_frame(&[7, 0]).unwrap_err().code, close::UNSUPPORTED);
+    }
+
+    #[test]
+    fn auth_token_round_trip() {
+        let msgs = parse_frame(&auth_token("abc.def")).unwrap();
+        assert_eq!(msgs, vec![Incoming::AuthToken("abc.def".into())]);
+        let long = "x".repeat(MAX_TOKEN_BYTES + 1);
+        assert_eq!(parse_frame(&auth_token(&long)).unwrap_err().code, close::INVALID_PAYLOAD);
+        assert!(parse_frame(&[2, 7]).is_err());
     }
 
     #[test]

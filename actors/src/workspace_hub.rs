@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::ports::{BusMessage, PeerUser};
-use crate::post_session::{PostSession, SessionDeps, Shutdown};
+use crate::post_session::{Discard, PostSession, SessionDeps, Shutdown};
 
 /// What an event socket receives: one JSON event, shared between sockets.
 pub type EventTx = mpsc::Sender<Arc<str>>;
@@ -56,6 +56,16 @@ pub struct Subscribe {
 #[rtype(result = "()")]
 pub struct Unsubscribe {
     pub id: u64,
+}
+
+/// A post is gone, or this workspace is (`post_id` None): close the sessions at once with
+/// `code` and write nothing more for them.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct DiscardSessions {
+    pub post_id: Option<Uuid>,
+    pub code: u16,
+    pub reason: String,
 }
 
 /// Stops every session after flushing (server shutdown).
@@ -206,6 +216,23 @@ impl Handler<Unsubscribe> for WorkspaceHub {
 
     fn handle(&mut self, msg: Unsubscribe, _ctx: &mut Context<Self>) {
         self.subscribers.remove(&msg.id);
+    }
+}
+
+impl Handler<DiscardSessions> for WorkspaceHub {
+    type Result = ();
+
+    fn handle(&mut self, msg: DiscardSessions, _ctx: &mut Context<Self>) {
+        let doomed: Vec<Addr<PostSession>> = match msg.post_id {
+            Some(id) => self.sessions.remove(&id).into_iter().collect(),
+            None => self.sessions.drain().map(|(_, a)| a).collect(),
+        };
+        for s in doomed {
+            s.do_send(Discard {
+                code: msg.code,
+                reason: msg.reason.clone(),
+            });
+        }
     }
 }
 

@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261125_000001_foundation;
 mod m20261125_000002_post_documents;
 mod m20261125_000003_comments;
+mod m20261130_000004_hardening;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000001_foundation::Migration),
             Box::new(m20261125_000002_post_documents::Migration),
             Box::new(m20261125_000003_comments::Migration),
+            Box::new(m20261130_000004_hardening::Migration),
         ]
     }
 }

@@ -6,22 +6,27 @@ use std::pin::Pin;
 use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
 use sea_orm::EntityTrait;
 
+use super::tokens::Claims;
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::entities::users;
 
 /// The authenticated user: a valid access JWT whose `ver` still matches the account's
-/// `token_version` (so logout and password reset void tokens already handed out).
-pub struct AuthUser(pub users::Model);
+/// `token_version` (so logout and password reset void tokens already handed out), and the
+/// token's claims.
+pub struct AuthUser(pub users::Model, pub Claims);
 
 impl AuthUser {
     pub fn id(&self) -> uuid::Uuid {
         self.0.id
     }
+
+    pub fn claims(&self) -> &Claims {
+        &self.1
+    }
 }
 
-/// The bearer token from `Authorization`, or `?token=` for WebSockets (browsers cannot set
-/// headers on a WebSocket).
+/// The bearer token from `Authorization`. (WebSockets use tickets, see `auth::tickets`.)
 pub fn bearer(req: &HttpRequest) -> Option<String> {
     if let Some(v) = req
         .headers()
@@ -36,8 +41,11 @@ pub fn bearer(req: &HttpRequest) -> Option<String> {
     None
 }
 
-pub async fn authenticate(state: &AppState, token: &str) -> Result<users::Model, ApiError> {
-    let claims = state.jwt.verify(token).ok_or_else(|| {
+pub async fn authenticate(
+    state: &AppState,
+    token: &str,
+) -> Result<(users::Model, Claims), ApiError> {
+    let claims = state.jwt.verify(token, state.clock.now()).ok_or_else(|| {
         ApiError::Unauthorized(
             "invalid_token",
             "the access token is invalid or expired".into(),
@@ -45,7 +53,7 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<users::Model,
     })?;
     let user = users::Entity::find_by_id(claims.sub).one(&state.db).await?;
     match user {
-        Some(u) if u.token_version == claims.ver => Ok(u),
+        Some(u) if u.token_version == claims.ver => Ok((u, claims)),
         _ => Err(ApiError::Unauthorized(
             "invalid_token",
             "the access token is no longer valid; sign in again".into(),
@@ -64,7 +72,8 @@ impl FromRequest for AuthUser {
             let state =
                 state.ok_or_else(|| ApiError::internal(anyhow::anyhow!("state missing")))?;
             let token = token.ok_or_else(ApiError::unauthenticated)?;
-            Ok(AuthUser(authenticate(&state, &token).await?))
+            let (user, claims) = authenticate(&state, &token).await?;
+            Ok(AuthUser(user, claims))
         })
     }
 }

@@ -1,235 +1,27 @@
-//! `/api/auth/*` and `/api/users/*`.
+//! `/api/auth/*`, `/api/users/profile` and `/api/setup`: HTTP only — the rules live in
+//! [`super::accounts`], [`super::sessions`], [`super::tickets`] and [`crate::setup`].
 //!
 //! No account enumeration: register, forgot-password and failed logins answer identically
 //! (status, body, and work done — every path hashes or verifies once) whether or not the
 //! email has an account; what differs is only the email the address's owner receives.
 
-use std::time::Duration as StdDuration;
-
 use actix_web::{web, HttpResponse};
-use chrono::{Duration, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set, TransactionTrait,
 };
-use serde::{Deserialize, Serialize};
 use serde_json::json;
-use utoipa::ToSchema;
-use uuid::Uuid;
 
+use super::accounts::{self, PURPOSE_RESET, PURPOSE_VERIFY};
 use super::extract::{AuthUser, RequestMeta};
 use super::sessions::{self, Rotation};
-use super::{normalize_email, password, tokens};
+pub use super::views::*;
+use super::{normalize_email, password, tickets, tokens};
 use crate::error::{ApiError, ErrorBody, FieldErrors};
 use crate::events::{self, Change};
 use crate::mail::Email;
 use crate::state::AppState;
-use crate::store::entities::{email_tokens, users};
+use crate::store::entities::users;
 use crate::workspaces::invites;
-
-const PURPOSE_VERIFY: &str = "verify_email";
-const PURPOSE_RESET: &str = "reset_password";
-
-/// A user as the API shows it.
-#[derive(Serialize, ToSchema)]
-pub struct UserView {
-    pub id: Uuid,
-    pub email: String,
-    pub name: String,
-    pub is_super_admin: bool,
-    pub email_verified: bool,
-    pub created_at: chrono::DateTime<Utc>,
-    pub updated_at: chrono::DateTime<Utc>,
-}
-
-impl From<&users::Model> for UserView {
-    fn from(u: &users::Model) -> Self {
-        Self {
-            id: u.id,
-            email: u.email.clone(),
-            name: u.name.clone(),
-            is_super_admin: u.is_super_admin,
-            email_verified: u.email_verified_at.is_some(),
-            created_at: u.created_at,
-            updated_at: u.updated_at,
-        }
-    }
-}
-
-/// The answer to login, register-with-invitation, verify-email and refresh.
-#[derive(Serialize, ToSchema)]
-pub struct AuthResponse {
-    pub access_token: String,
-    /// Opaque; rotates on every refresh. Keep it secret.
-    pub refresh_token: String,
-    /// Always `Bearer`.
-    pub token_type: &'static str,
-    /// Seconds until the access token expires.
-    pub expires_in: u64,
-    pub user: UserView,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct MessageResponse {
-    pub message: String,
-}
-
-#[derive(Deserialize, ToSchema)]
-pub struct RegisterRequest {
-    pub email: String,
-    pub password: String,
-    pub name: String,
-    /// From an invitation email: proves the address, so the account is ready at once.
-    pub invitation_token: Option<String>,
-}
-
-#[derive(Deserialize, ToSchema)]
-pub struct LoginRequest {
-    pub email: String,
-    pub password: String,
-    pub invitation_token: Option<String>,
-}
-
-#[derive(Deserialize, ToSchema)]
-pub struct TokenRequest {
-    pub token: String,
-}
-
-#[derive(Deserialize, ToSchema)]
-pub struct RefreshRequest {
-    pub refresh_token: String,
-}
-
-#[derive(Deserialize, ToSchema)]
-pub struct ForgotPasswordRequest {
-    pub email: String,
-}
-
-#[derive(Deserialize, ToSchema)]
-pub struct ResetPasswordRequest {
-    pub token: String,
-    pub password: String,
-}
-
-#[derive(Deserialize, ToSchema)]
-pub struct ProfileUpdate {
-    pub name: Option<String>,
-    /// Required with `new_password`.
-    pub current_password: Option<String>,
-    pub new_password: Option<String>,
-}
-
-fn ip_key(prefix: &str, meta: &RequestMeta) -> String {
-    format!("{prefix}:ip:{}", meta.ip.as_deref().unwrap_or("unknown"))
-}
-
-async fn hash_blocking(pw: String) -> Result<String, ApiError> {
-    web::block(move || password::hash(&pw))
-        .await
-        .map_err(ApiError::internal)?
-        .map_err(ApiError::internal)
-}
-
-async fn verify_blocking(pw: String, stored: Option<String>) -> Result<bool, ApiError> {
-    web::block(move || password::verify(&pw, stored.as_deref()))
-        .await
-        .map_err(ApiError::internal)
-}
-
-async fn auth_response(
-    state: &AppState,
-    user: &users::Model,
-    meta: &RequestMeta,
-) -> Result<AuthResponse, ApiError> {
-    let refresh_token = sessions::start(&state.db, user, meta, &state.settings.auth).await?;
-    Ok(AuthResponse {
-        access_token: state.jwt.issue(user.id, user.token_version)?,
-        refresh_token,
-        token_type: "Bearer",
-        expires_in: state.jwt.ttl_secs(),
-        user: user.into(),
-    })
-}
-
-/// Per-IP limit on endpoints that send email.
-async fn throttle_email_requests(state: &AppState, meta: &RequestMeta) -> Result<(), ApiError> {
-    let key = ip_key("email", meta);
-    let cfg = &state.settings.auth;
-    if let Some(retry_after_secs) = state
-        .limiter
-        .blocked_for(&key, cfg.email_requests_per_ip)
-        .await
-    {
-        return Err(ApiError::TooManyRequests { retry_after_secs });
-    }
-    state
-        .limiter
-        .hit(&key, StdDuration::from_secs(cfg.login_window_secs))
-        .await;
-    Ok(())
-}
-
-async fn create_email_token(
-    state: &AppState,
-    user: &users::Model,
-    purpose: &str,
-) -> Result<String, ApiError> {
-    let (token, hash) = tokens::opaque();
-    let now = Utc::now();
-    email_tokens::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        user_id: Set(Some(user.id)),
-        email: Set(user.email.clone()),
-        purpose: Set(purpose.to_string()),
-        token_hash: Set(hash),
-        expires_at: Set(now + Duration::seconds(state.settings.auth.email_token_ttl_secs as i64)),
-        used_at: Set(None),
-        created_at: Set(now),
-    }
-    .insert(&state.db)
-    .await?;
-    Ok(token)
-}
-
-/// Marks an email token used and returns its user, if it is valid for `purpose`.
-async fn consume_email_token<C: sea_orm::ConnectionTrait>(
-    conn: &C,
-    token: &str,
-    purpose: &str,
-) -> Result<users::Model, ApiError> {
-    let bad = || {
-        ApiError::BadRequest(
-            "invalid_token",
-            "this link is invalid or has expired".into(),
-        )
-    };
-    let now = Utc::now();
-    let row = email_tokens::Entity::find()
-        .filter(email_tokens::Column::TokenHash.eq(tokens::hash_opaque(token)))
-        .filter(email_tokens::Column::Purpose.eq(purpose))
-        .one(conn)
-        .await?
-        .ok_or_else(bad)?;
-    if row.used_at.is_some() || row.expires_at <= now {
-        return Err(bad());
-    }
-    let claimed = email_tokens::Entity::update_many()
-        .col_expr(email_tokens::Column::UsedAt, Expr::value(now))
-        .filter(email_tokens::Column::Id.eq(row.id))
-        .filter(email_tokens::Column::UsedAt.is_null())
-        .exec(conn)
-        .await?
-        .rows_affected
-        == 1;
-    if !claimed {
-        return Err(bad());
-    }
-    users::Entity::find_by_id(row.user_id.ok_or_else(bad)?)
-        .one(conn)
-        .await?
-        .ok_or_else(bad)
-}
 
 fn check_new_account(req: &RegisterRequest) -> Result<String, ApiError> {
     let mut errs = FieldErrors::default();
@@ -259,25 +51,26 @@ pub async fn register(
 ) -> Result<HttpResponse, ApiError> {
     let req = body.into_inner();
     let email = check_new_account(&req)?;
-    throttle_email_requests(&state, &meta).await?;
-    let hash = hash_blocking(req.password.clone()).await?;
+    accounts::throttle_email_requests(&state, &meta).await?;
+    let hash = accounts::hash_blocking(req.password.clone()).await?;
     let existing = users::Entity::find()
         .filter(users::Column::Email.eq(&email))
         .one(&state.db)
         .await?;
-    let now = Utc::now();
+    let now = state.clock.now();
+    let name = req.name.trim().to_string();
 
     // An invitation token proves the address: create the account verified and sign in.
     if let (None, Some(invite_token)) = (&existing, &req.invitation_token) {
-        if let Some(invite) = invites::find_valid(&state.db, invite_token).await? {
+        if let Some(invite) = invites::find_valid(&state.db, invite_token, now).await? {
             if invite.email == email {
                 let txn = state.db.begin().await?;
-                let user = insert_user(&txn, &email, req.name.trim(), hash, Some(now)).await?;
+                let user = insert_user(&txn, &email, &name, hash, Some(now), now).await?;
                 let mut evs = vec![record_signup(&txn, &user, &meta).await?];
-                evs.push(invites::accept(&txn, &invite, &user, &meta).await?);
+                evs.push(invites::accept(&txn, &invite, &user, &meta, now).await?);
                 txn.commit().await?;
                 events::announce(state.bus.as_ref(), &evs).await;
-                let resp = auth_response(&state, &user, &meta).await?;
+                let resp = accounts::sign_in(&state, &user, &meta).await?;
                 return Ok(HttpResponse::Created().json(resp));
             }
         }
@@ -297,19 +90,17 @@ pub async fn register(
             });
         }
         Some(user) => {
-            // Not yet verified: send a fresh link; the password is left as it was, since
-            // this request does not prove who is asking.
-            let token = create_email_token(&state, &user, PURPOSE_VERIFY).await?;
-            send_verification(&state, &user, &token);
+            // Not yet verified: this request does not prove who is asking, so the account's
+            // password stays as it is — the new password travels with the new link and is
+            // set only if that link is followed.
+            accounts::mail_verification(&state, &user, Some((hash, name))).await?;
         }
         None => {
             let txn = state.db.begin().await?;
-            let user = insert_user(&txn, &email, req.name.trim(), hash, None).await?;
-            let ev = record_signup(&txn, &user, &meta).await?;
+            let user = insert_user(&txn, &email, &name, hash.clone(), None, now).await?;
+            record_signup(&txn, &user, &meta).await?;
             txn.commit().await?;
-            let _ = ev;
-            let token = create_email_token(&state, &user, PURPOSE_VERIFY).await?;
-            send_verification(&state, &user, &token);
+            accounts::mail_verification(&state, &user, Some((hash, name))).await?;
         }
     }
     Ok(HttpResponse::Accepted().json(MessageResponse {
@@ -317,38 +108,23 @@ pub async fn register(
     }))
 }
 
-fn send_verification(state: &AppState, user: &users::Model, token: &str) {
-    state.mailer.send_later(Email {
-        to: user.email.clone(),
-        subject: "Confirm your email for Copydesk".into(),
-        body: format!(
-            "Hi {},\n\nConfirm your email address to finish signing up:\n\n{}/verify-email?token={}\n\n\
-             The link works once and expires in {} hours.",
-            user.name,
-            state.public_url,
-            token,
-            state.settings.auth.email_token_ttl_secs / 3600
-        ),
-    });
-}
-
-async fn insert_user<C: sea_orm::ConnectionTrait>(
+/// A new account. Never a super admin: the first one comes from `copydesk admin create` or
+/// the setup token (see `crate::setup`).
+pub async fn insert_user<C: sea_orm::ConnectionTrait>(
     conn: &C,
     email: &str,
     name: &str,
     password_hash: String,
-    verified_at: Option<chrono::DateTime<Utc>>,
+    verified_at: Option<chrono::DateTime<chrono::Utc>>,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<users::Model, ApiError> {
-    let now = Utc::now();
-    // The first account on a fresh instance administers it.
-    let first = users::Entity::find().count(conn).await? == 0;
     Ok(users::ActiveModel {
-        id: Set(Uuid::now_v7()),
+        id: Set(uuid::Uuid::now_v7()),
         email: Set(email.to_string()),
         name: Set(name.to_string()),
         password_hash: Set(password_hash),
         email_verified_at: Set(verified_at),
-        is_super_admin: Set(first),
+        is_super_admin: Set(false),
         token_version: Set(0),
         created_at: Set(now),
         updated_at: Set(now),
@@ -357,7 +133,7 @@ async fn insert_user<C: sea_orm::ConnectionTrait>(
     .await?)
 }
 
-async fn record_signup<C: sea_orm::ConnectionTrait>(
+pub async fn record_signup<C: sea_orm::ConnectionTrait>(
     conn: &C,
     user: &users::Model,
     meta: &RequestMeta,
@@ -378,28 +154,36 @@ async fn record_signup<C: sea_orm::ConnectionTrait>(
 }
 
 #[utoipa::path(post, path = "/api/auth/verify-email", tag = "auth", request_body = TokenRequest,
-    responses((status = 200, body = AuthResponse), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = AuthResponse, description = "Verified; every other session of the account ended"),
+              (status = 400, body = ErrorBody)))]
 pub async fn verify_email(
     state: web::Data<AppState>,
     meta: RequestMeta,
     body: web::Json<TokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    let now = state.clock.now();
     let txn = state.db.begin().await?;
-    let user = consume_email_token(&txn, &body.token, PURPOSE_VERIFY).await?;
-    let mut active = user.clone().into_active_model();
-    if user.email_verified_at.is_none() {
-        active.email_verified_at = Set(Some(Utc::now()));
-        active.updated_at = Set(Utc::now());
-    }
-    let user = active.update(&txn).await?;
+    let (token, user) =
+        accounts::consume_email_token(&txn, &body.token, PURPOSE_VERIFY, now).await?;
+    let user_id = user.id;
+    accounts::apply_verification(&txn, &token, user, now).await?;
+    // Older links die with this one, and whoever held a session before the address was
+    // proven loses it.
+    accounts::void_email_tokens(&txn, user_id, PURPOSE_VERIFY, now).await?;
+    accounts::end_sessions(&txn, user_id, None, "email_verified", now).await?;
+    let user = users::Entity::find_by_id(user_id)
+        .one(&txn)
+        .await?
+        .ok_or(ApiError::NotFound("user"))?;
     txn.commit().await?;
-    Ok(HttpResponse::Ok().json(auth_response(&state, &user, &meta).await?))
+    accounts::announce_sessions_ended(&state, user_id).await;
+    Ok(HttpResponse::Ok().json(accounts::sign_in(&state, &user, &meta).await?))
 }
 
 #[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = AuthResponse), (status = 401, body = ErrorBody),
               (status = 403, body = ErrorBody, description = "Correct password, email not yet confirmed"),
-              (status = 429, body = ErrorBody, description = "Too many failures; see Retry-After")))]
+              (status = 429, body = ErrorBody, description = "Too many attempts; see Retry-After")))]
 pub async fn login(
     state: web::Data<AppState>,
     meta: RequestMeta,
@@ -409,20 +193,23 @@ pub async fn login(
     let cfg = &state.settings.auth;
     let email = normalize_email(&req.email).unwrap_or_else(|| req.email.trim().to_lowercase());
     let acct_key = format!("login:acct:{email}");
-    let ip_key = ip_key("login", &meta);
-    for (key, max) in [
-        (&acct_key, cfg.login_max_failures_per_account),
-        (&ip_key, cfg.login_max_failures_per_ip),
-    ] {
-        if let Some(retry_after_secs) = state.limiter.blocked_for(key, max).await {
-            return Err(ApiError::TooManyRequests { retry_after_secs });
-        }
+    let ip_key = accounts::ip_key("login", &meta);
+    // Count the attempt before checking the password: parallel guesses cannot get past the
+    // limit while the first ones are still being verified.
+    let window = std::time::Duration::from_secs(cfg.login_window_secs);
+    let acct = state.limiter.hit(&acct_key, window).await;
+    let ip = state.limiter.hit(&ip_key, window).await;
+    if let Some(retry_after_secs) = acct
+        .over(cfg.login_max_failures_per_account)
+        .or(ip.over(cfg.login_max_failures_per_ip))
+    {
+        return Err(ApiError::TooManyRequests { retry_after_secs });
     }
     let user = users::Entity::find()
         .filter(users::Column::Email.eq(&email))
         .one(&state.db)
         .await?;
-    let ok = verify_blocking(
+    let ok = accounts::verify_blocking(
         req.password.clone(),
         user.as_ref().map(|u| u.password_hash.clone()),
     )
@@ -430,35 +217,34 @@ pub async fn login(
     let user = match (ok, user) {
         (true, Some(u)) => u,
         _ => {
-            let window = StdDuration::from_secs(cfg.login_window_secs);
-            state.limiter.hit(&acct_key, window).await;
-            state.limiter.hit(&ip_key, window).await;
             return Err(ApiError::Unauthorized(
                 "invalid_credentials",
                 "email or password is incorrect".into(),
             ));
         }
     };
-    state.limiter.reset(&acct_key).await;
+    // A success clears the account's count (not the IP's).
+    state.limiter.reset(&acct_key, window).await;
     if user.email_verified_at.is_none() {
-        let token = create_email_token(&state, &user, PURPOSE_VERIFY).await?;
-        send_verification(&state, &user, &token);
+        accounts::mail_verification(&state, &user, None).await?;
         return Err(ApiError::Forbidden(
             "email_not_verified",
             "confirm your email first: we sent you a new link".into(),
         ));
     }
     if let Some(t) = &req.invitation_token {
-        if let Some(invite) = invites::find_valid(&state.db, t).await? {
+        let now = state.clock.now();
+        if let Some(invite) = invites::find_valid(&state.db, t, now).await? {
             if invite.email == user.email {
                 let txn = state.db.begin().await?;
-                let ev = invites::accept(&txn, &invite, &user, &meta).await?;
+                let ev = invites::accept(&txn, &invite, &user, &meta, now).await?;
                 txn.commit().await?;
                 events::announce(state.bus.as_ref(), &[ev]).await;
+                invites::announce_joined(&state, &invite, user.id).await;
             }
         }
     }
-    Ok(HttpResponse::Ok().json(auth_response(&state, &user, &meta).await?))
+    Ok(HttpResponse::Ok().json(accounts::sign_in(&state, &user, &meta).await?))
 }
 
 #[utoipa::path(post, path = "/api/auth/refresh", tag = "auth", request_body = RefreshRequest,
@@ -468,17 +254,25 @@ pub async fn refresh(
     meta: RequestMeta,
     body: web::Json<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    match sessions::rotate(&state.db, &body.refresh_token, &state.settings.auth).await? {
+    let now = state.clock.now();
+    match sessions::rotate(&state.db, &body.refresh_token, &state.settings.auth, now).await? {
         Rotation::Rotated {
             user,
             refresh_token,
-        } => Ok(HttpResponse::Ok().json(AuthResponse {
-            access_token: state.jwt.issue(user.id, user.token_version)?,
-            refresh_token,
-            token_type: "Bearer",
-            expires_in: state.jwt.ttl_secs(),
-            user: (&user).into(),
-        })),
+            family,
+        } => {
+            let (access_token, _) =
+                state
+                    .jwt
+                    .issue(user.id, user.token_version, Some(family), now)?;
+            Ok(HttpResponse::Ok().json(AuthResponse {
+                access_token,
+                refresh_token,
+                token_type: "Bearer",
+                expires_in: state.jwt.ttl_secs(),
+                user: (&user).into(),
+            }))
+        }
         Rotation::ReuseDetected { user_id } => {
             tracing::warn!(%user_id, "refresh token reuse detected; family revoked");
             events::record(
@@ -494,6 +288,7 @@ pub async fn refresh(
                 },
             )
             .await?;
+            accounts::announce_sessions_ended(&state, user_id).await;
             Err(ApiError::Unauthorized(
                 "invalid_refresh_token",
                 "the refresh token is invalid or expired; sign in again".into(),
@@ -502,34 +297,15 @@ pub async fn refresh(
     }
 }
 
-/// Ends every session of the user: refresh families are revoked and the token version
-/// bump voids access tokens already issued.
-async fn end_all_sessions<C: sea_orm::ConnectionTrait>(
-    conn: &C,
-    user: &users::Model,
-    reason: &str,
-) -> Result<(), ApiError> {
-    sessions::revoke_all(conn, user.id, reason).await?;
-    users::Entity::update_many()
-        .col_expr(
-            users::Column::TokenVersion,
-            Expr::col(users::Column::TokenVersion).add(1),
-        )
-        .filter(users::Column::Id.eq(user.id))
-        .exec(conn)
-        .await?;
-    Ok(())
-}
-
 #[utoipa::path(post, path = "/api/auth/logout", tag = "auth", security(("bearer" = [])),
-    responses((status = 204, description = "Signed out everywhere"), (status = 401, body = ErrorBody)))]
+    responses((status = 204, description = "Signed out everywhere; open sockets close (4401)"), (status = 401, body = ErrorBody)))]
 pub async fn logout(
     state: web::Data<AppState>,
     user: AuthUser,
     meta: RequestMeta,
 ) -> Result<HttpResponse, ApiError> {
     let txn = state.db.begin().await?;
-    end_all_sessions(&txn, &user.0, "logout").await?;
+    accounts::end_sessions(&txn, user.id(), None, "logout", state.clock.now()).await?;
     events::record(
         &txn,
         Change {
@@ -544,6 +320,7 @@ pub async fn logout(
     )
     .await?;
     txn.commit().await?;
+    accounts::announce_sessions_ended(&state, user.id()).await;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -555,14 +332,15 @@ pub async fn forgot_password(
     meta: RequestMeta,
     body: web::Json<ForgotPasswordRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    throttle_email_requests(&state, &meta).await?;
+    accounts::throttle_email_requests(&state, &meta).await?;
     if let Some(email) = normalize_email(&body.email) {
         if let Some(user) = users::Entity::find()
             .filter(users::Column::Email.eq(&email))
             .one(&state.db)
             .await?
         {
-            let token = create_email_token(&state, &user, PURPOSE_RESET).await?;
+            let token =
+                accounts::create_email_token(&state, &user, PURPOSE_RESET, None).await?;
             state.mailer.send_later(Email {
                 to: user.email.clone(),
                 subject: "Reset your Copydesk password".into(),
@@ -591,20 +369,28 @@ pub async fn reset_password(
     body: web::Json<ResetPasswordRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let req = body.into_inner();
-    let hash = hash_blocking(req.password.clone()).await?;
-    let txn = state.db.begin().await?;
-    let user = consume_email_token(&txn, &req.token, PURPOSE_RESET).await?;
-    if let Some(p) = password::policy_problem(&req.password, &user.email) {
+    let now = state.clock.now();
+    // The link is checked before any hashing: no unauthenticated argon2 work.
+    let link = accounts::find_email_token(&state.db, &req.token, PURPOSE_RESET, now).await?;
+    if let Some(p) = password::policy_problem(&req.password, &link.email) {
         return Err(ApiError::validation("password", p));
     }
-    end_all_sessions(&txn, &user, "password_reset").await?;
-    let mut active = user.clone().into_active_model();
+    let hash = accounts::hash_blocking(req.password.clone()).await?;
+    let txn = state.db.begin().await?;
+    let (_, user) = accounts::consume_email_token(&txn, &req.token, PURPOSE_RESET, now).await?;
+    accounts::end_sessions(&txn, user.id, None, "password_reset", now).await?;
+    accounts::void_email_tokens(&txn, user.id, PURPOSE_RESET, now).await?;
+    let mut active = users::Entity::find_by_id(user.id)
+        .one(&txn)
+        .await?
+        .ok_or(ApiError::NotFound("user"))?
+        .into_active_model();
     active.password_hash = Set(hash);
     // The link came to the inbox, so the address is proven.
     if user.email_verified_at.is_none() {
-        active.email_verified_at = Set(Some(Utc::now()));
+        active.email_verified_at = Set(Some(now));
     }
-    active.updated_at = Set(Utc::now());
+    active.updated_at = Set(now);
     active.update(&txn).await?;
     events::record(
         &txn,
@@ -620,6 +406,7 @@ pub async fn reset_password(
     )
     .await?;
     txn.commit().await?;
+    accounts::announce_sessions_ended(&state, user.id).await;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -630,13 +417,14 @@ pub async fn get_profile(user: AuthUser) -> Result<web::Json<UserView>, ApiError
 }
 
 #[utoipa::path(put, path = "/api/users/profile", tag = "users", security(("bearer" = [])), request_body = ProfileUpdate,
-    responses((status = 200, body = UserView), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = ProfileResponse, description = "Updated. A password change ends every other session and answers a fresh access token for this one"),
+              (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn update_profile(
     state: web::Data<AppState>,
     user: AuthUser,
     meta: RequestMeta,
     body: web::Json<ProfileUpdate>,
-) -> Result<web::Json<UserView>, ApiError> {
+) -> Result<web::Json<ProfileResponse>, ApiError> {
     let req = body.into_inner();
     let mut errs = FieldErrors::default();
     if let Some(name) = &req.name {
@@ -652,27 +440,40 @@ pub async fn update_profile(
         match &req.current_password {
             None => errs.add("current_password", "is required to change the password"),
             Some(cur) => {
-                if !verify_blocking(cur.clone(), Some(user.0.password_hash.clone())).await? {
+                if !accounts::verify_blocking(cur.clone(), Some(user.0.password_hash.clone()))
+                    .await?
+                {
                     errs.add("current_password", "is incorrect");
                 } else if let Some(p) = password::policy_problem(new_pw, &user.0.email) {
                     errs.add("new_password", p);
                 } else {
-                    new_hash = Some(hash_blocking(new_pw.clone()).await?);
+                    new_hash = Some(accounts::hash_blocking(new_pw.clone()).await?);
                 }
             }
         }
     }
     errs.into_result()?;
+    let now = state.clock.now();
+    let changed_password = new_hash.is_some();
     let txn = state.db.begin().await?;
-    let mut active = user.0.clone().into_active_model();
+    if changed_password {
+        // Every other sign-in ends; this one goes on with a fresh access token.
+        accounts::end_sessions(&txn, user.id(), user.claims().sid, "password_changed", now)
+            .await?;
+        accounts::void_email_tokens(&txn, user.id(), PURPOSE_RESET, now).await?;
+    }
+    let mut active = users::Entity::find_by_id(user.id())
+        .one(&txn)
+        .await?
+        .ok_or(ApiError::NotFound("user"))?
+        .into_active_model();
     if let Some(name) = req.name {
         active.name = Set(name.trim().to_string());
     }
-    let changed_password = new_hash.is_some();
     if let Some(h) = new_hash {
         active.password_hash = Set(h);
     }
-    active.updated_at = Set(Utc::now());
+    active.updated_at = Set(now);
     let updated = active.update(&txn).await?;
     events::record(
         &txn,
@@ -688,7 +489,68 @@ pub async fn update_profile(
     )
     .await?;
     txn.commit().await?;
-    Ok(web::Json((&updated).into()))
+    let (access_token, expires_in) = if changed_password {
+        accounts::announce_sessions_ended(&state, updated.id).await;
+        let (t, _) = state
+            .jwt
+            .issue(updated.id, updated.token_version, user.claims().sid, now)?;
+        (Some(t), Some(state.jwt.ttl_secs()))
+    } else {
+        (None, None)
+    };
+    Ok(web::Json(ProfileResponse {
+        user: (&updated).into(),
+        access_token,
+        expires_in,
+    }))
+}
+
+#[utoipa::path(post, path = "/api/auth/ws-ticket", tag = "auth", security(("bearer" = [])),
+    responses((status = 201, body = TicketResponse, description = "A single-use ticket for `?ticket=` on /api/collab and /api/events"),
+              (status = 401, body = ErrorBody)))]
+pub async fn ws_ticket(
+    state: web::Data<AppState>,
+    user: AuthUser,
+) -> Result<HttpResponse, ApiError> {
+    let ticket = tickets::issue(&state, &user.0, tokens::expiry(user.claims())).await?;
+    Ok(HttpResponse::Created().json(TicketResponse {
+        ticket,
+        expires_in: state.settings.auth.ws_ticket_ttl_secs,
+    }))
+}
+
+#[utoipa::path(get, path = "/api/setup", tag = "setup",
+    responses((status = 200, body = SetupStatus)))]
+pub async fn setup_status(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let needed = !crate::setup::has_super_admin(&state.db).await?;
+    Ok(HttpResponse::Ok().json(SetupStatus { needed }))
+}
+
+#[utoipa::path(post, path = "/api/setup", tag = "setup", request_body = SetupRequest,
+    responses((status = 201, body = AuthResponse, description = "The first super admin, verified and signed in"),
+              (status = 400, body = ErrorBody), (status = 404, body = ErrorBody, description = "Unknown or used token, or the instance is set up")))]
+pub async fn setup(
+    state: web::Data<AppState>,
+    meta: RequestMeta,
+    body: web::Json<SetupRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let req = body.into_inner();
+    let check = RegisterRequest {
+        email: req.email.clone(),
+        password: req.password.clone(),
+        name: req.name.clone(),
+        invitation_token: None,
+    };
+    let email = check_new_account(&check)?;
+    let user = crate::setup::claim_with_token(
+        &state,
+        &req.token,
+        &email,
+        req.name.trim(),
+        &req.password,
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(accounts::sign_in(&state, &user, &meta).await?))
 }
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -700,11 +562,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route("/refresh", web::post().to(refresh))
             .route("/logout", web::post().to(logout))
             .route("/forgot-password", web::post().to(forgot_password))
-            .route("/reset-password", web::post().to(reset_password)),
+            .route("/reset-password", web::post().to(reset_password))
+            .route("/ws-ticket", web::post().to(ws_ticket)),
     )
     .service(
         web::resource("/users/profile")
             .route(web::get().to(get_profile))
             .route(web::put().to(update_profile)),
+    )
+    .service(
+        web::resource("/setup")
+            .route(web::get().to(setup_status))
+            .route(web::post().to(setup)),
     );
 }

@@ -6,14 +6,20 @@
 //! - [`sessions`]: refresh-token families.
 //! - [`throttle`]: failure counters (memory or Redis).
 //! - [`extract`]: the `AuthUser` and `RequestMeta` extractors.
-//! - [`handlers`]: `/api/auth/*` and `/api/users/*`.
+//! - [`accounts`]: sign-up, verification, emailed tokens, sessions ending, throttles.
+//! - [`tickets`]: single-use WebSocket tickets.
+//! - [`views`]: request and response shapes.
+//! - [`handlers`]: `/api/auth/*`, `/api/users/profile`, `/api/setup`.
 
+pub mod accounts;
 pub mod extract;
 pub mod handlers;
 pub mod password;
 pub mod sessions;
 pub mod throttle;
+pub mod tickets;
 pub mod tokens;
+pub mod views;
 
 /// Normalises an email for storage and lookup; `None` if it is not a plausible address.
 pub fn normalize_email(raw: &str) -> Option<String> {

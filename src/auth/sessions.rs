@@ -6,8 +6,8 @@
 //! ends at its absolute lifetime however actively it is used, and a token unused for the
 //! idle lifetime expires.
 
-use chrono::{Duration, Utc};
-use sea_orm::sea_query::Expr;
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     Set, TransactionTrait,
@@ -31,15 +31,15 @@ async fn issue_in_family<C: ConnectionTrait>(
     conn: &C,
     family: &families::Model,
     cfg: &AuthSettings,
+    now: DateTime<Utc>,
 ) -> Result<String, ApiError> {
-    let now = Utc::now();
     let idle = now + Duration::seconds(cfg.refresh_idle_ttl_secs as i64);
     let (token, hash) = opaque();
     refresh_tokens::ActiveModel {
         id: Set(Uuid::now_v7()),
         family_id: Set(family.id),
         token_hash: Set(hash),
-        expires_at: Set(idle.min(family.absolute_expires_at)),
+        expires_at: Set(std::cmp::min(idle, family.absolute_expires_at)),
         used_at: Set(None),
         created_at: Set(now),
     }
@@ -48,14 +48,14 @@ async fn issue_in_family<C: ConnectionTrait>(
     Ok(token)
 }
 
-/// Starts a new family for `user` and returns its first refresh token.
+/// Starts a new family for `user` and returns its first refresh token and the family id.
 pub async fn start<C: ConnectionTrait>(
     conn: &C,
     user: &users::Model,
     meta: &RequestMeta,
     cfg: &AuthSettings,
-) -> Result<String, ApiError> {
-    let now = Utc::now();
+    now: DateTime<Utc>,
+) -> Result<(String, Uuid), ApiError> {
     let family = families::ActiveModel {
         id: Set(Uuid::now_v7()),
         user_id: Set(user.id),
@@ -68,16 +68,18 @@ pub async fn start<C: ConnectionTrait>(
     }
     .insert(conn)
     .await?;
-    issue_in_family(conn, &family, cfg).await
+    let token = issue_in_family(conn, &family, cfg, now).await?;
+    Ok((token, family.id))
 }
 
 async fn revoke_family<C: ConnectionTrait>(
     conn: &C,
     family_id: Uuid,
     reason: &str,
+    now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
     families::Entity::update_many()
-        .col_expr(families::Column::RevokedAt, Expr::value(Utc::now()))
+        .col_expr(families::Column::RevokedAt, Expr::value(now))
         .col_expr(
             families::Column::RevokedReason,
             Expr::value(reason.to_string()),
@@ -89,44 +91,55 @@ async fn revoke_family<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Revokes every family of a user (logout, password reset).
-pub async fn revoke_all<C: ConnectionTrait>(
+/// Revokes every family of a user but `keep` (logout: none kept; password change: the
+/// caller's).
+pub async fn revoke_all_except<C: ConnectionTrait>(
     conn: &C,
     user_id: Uuid,
+    keep: Option<Uuid>,
     reason: &str,
+    now: DateTime<Utc>,
 ) -> Result<(), ApiError> {
-    families::Entity::update_many()
-        .col_expr(families::Column::RevokedAt, Expr::value(Utc::now()))
+    let mut q = families::Entity::update_many()
+        .col_expr(families::Column::RevokedAt, Expr::value(now))
         .col_expr(
             families::Column::RevokedReason,
             Expr::value(reason.to_string()),
         )
         .filter(families::Column::UserId.eq(user_id))
-        .filter(families::Column::RevokedAt.is_null())
-        .exec(conn)
-        .await?;
+        .filter(families::Column::RevokedAt.is_null());
+    if let Some(k) = keep {
+        q = q.filter(families::Column::Id.ne(k));
+    }
+    q.exec(conn).await?;
     Ok(())
 }
 
 /// What a refresh attempt came to.
 pub enum Rotation {
-    /// The next token, for this user.
+    /// The next token, for this user, in family `family`.
     Rotated {
         user: users::Model,
         refresh_token: String,
+        family: Uuid,
     },
-    /// The token had been used before: its family is now revoked.
+    /// The token had been used before, outside the grace window: its family is revoked and
+    /// the user's token version moved (the thief's access tokens die too).
     ReuseDetected { user_id: Uuid },
 }
 
 /// Consumes `token` and issues the next one in its family.
+///
+/// A token presented again within `refresh_grace_secs` of its rotation (two tabs refreshing
+/// at once) gets a new token in the same family instead of counting as reuse; after that,
+/// a second presentation is theft.
 pub async fn rotate(
     db: &DatabaseConnection,
     token: &str,
     cfg: &AuthSettings,
+    now: DateTime<Utc>,
 ) -> Result<Rotation, ApiError> {
     let txn = db.begin().await?;
-    let now = Utc::now();
     let Some(row) = refresh_tokens::Entity::find()
         .filter(refresh_tokens::Column::TokenHash.eq(hash_opaque(token)))
         .one(&txn)
@@ -141,8 +154,7 @@ pub async fn rotate(
     if family.revoked_at.is_some() {
         return Err(invalid());
     }
-    // Claim the token atomically: of two concurrent presenters only one can win; the other
-    // is a reuse.
+    // Claim the token atomically: of two concurrent presenters only one can win.
     let claimed = refresh_tokens::Entity::update_many()
         .col_expr(refresh_tokens::Column::UsedAt, Expr::value(now))
         .filter(refresh_tokens::Column::Id.eq(row.id))
@@ -152,14 +164,29 @@ pub async fn rotate(
         .rows_affected
         == 1;
     if !claimed {
-        revoke_family(&txn, family.id, "reuse_detected").await?;
-        txn.commit().await?;
-        return Ok(Rotation::ReuseDetected {
-            user_id: family.user_id,
-        });
+        let used_at = refresh_tokens::Entity::find_by_id(row.id)
+            .one(&txn)
+            .await?
+            .and_then(|r| r.used_at);
+        let in_grace = used_at.is_some_and(|u| now - u <= Duration::seconds(cfg.refresh_grace_secs as i64));
+        if !in_grace {
+            revoke_family(&txn, family.id, "reuse_detected", now).await?;
+            users::Entity::update_many()
+                .col_expr(
+                    users::Column::TokenVersion,
+                    Expr::col(users::Column::TokenVersion).add(1),
+                )
+                .filter(users::Column::Id.eq(family.user_id))
+                .exec(&txn)
+                .await?;
+            txn.commit().await?;
+            return Ok(Rotation::ReuseDetected {
+                user_id: family.user_id,
+            });
+        }
     }
     if row.expires_at <= now || family.absolute_expires_at <= now {
-        revoke_family(&txn, family.id, "expired").await?;
+        revoke_family(&txn, family.id, "expired", now).await?;
         txn.commit().await?;
         return Err(invalid());
     }
@@ -167,10 +194,11 @@ pub async fn rotate(
         .one(&txn)
         .await?
         .ok_or_else(invalid)?;
-    let refresh_token = issue_in_family(&txn, &family, cfg).await?;
+    let refresh_token = issue_in_family(&txn, &family, cfg, now).await?;
     txn.commit().await?;
     Ok(Rotation::Rotated {
         user,
         refresh_token,
+        family: family.id,
     })
 }

@@ -6,6 +6,7 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
+use chrono::{DateTime, Utc};
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -25,6 +26,10 @@ pub struct Claims {
     pub iss: String,
     pub aud: String,
     pub jti: Uuid,
+    /// The refresh-token family (sign-in) this access token belongs to, so "end every other
+    /// session" can keep the caller's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<Uuid>,
 }
 
 #[derive(Clone)]
@@ -35,6 +40,7 @@ pub struct JwtKeys {
     issuer: String,
     audience: String,
     ttl_secs: u64,
+    leeway_secs: i64,
 }
 
 impl JwtKeys {
@@ -44,6 +50,9 @@ impl JwtKeys {
         validation.set_audience(&[&cfg.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = cfg.leeway_secs;
+        // Expiry is checked against the injectable clock in `verify`, not the system time.
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
         Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
@@ -51,6 +60,7 @@ impl JwtKeys {
             issuer: cfg.issuer.clone(),
             audience: cfg.audience.clone(),
             ttl_secs: cfg.access_ttl_secs,
+            leeway_secs: cfg.leeway_secs as i64,
         }
     }
 
@@ -58,8 +68,15 @@ impl JwtKeys {
         self.ttl_secs
     }
 
-    pub fn issue(&self, user_id: Uuid, version: i32) -> anyhow::Result<String> {
-        let now = chrono::Utc::now().timestamp();
+    /// A signed access token for `user_id` at `version`, issued at `now`; and its expiry.
+    pub fn issue(
+        &self,
+        user_id: Uuid,
+        version: i32,
+        sid: Option<Uuid>,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<(String, DateTime<Utc>)> {
+        let now = now.timestamp();
         let claims = Claims {
             sub: user_id,
             ver: version,
@@ -68,19 +85,27 @@ impl JwtKeys {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
             jti: Uuid::new_v4(),
+            sid,
         };
-        Ok(encode(
-            &Header::new(Algorithm::HS256),
-            &claims,
-            &self.encoding,
-        )?)
+        let exp = DateTime::from_timestamp(claims.exp, 0).unwrap_or_default();
+        Ok((
+            encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?,
+            exp,
+        ))
     }
 
-    pub fn verify(&self, token: &str) -> Option<Claims> {
-        decode::<Claims>(token, &self.decoding, &self.validation)
-            .ok()
-            .map(|d| d.claims)
+    /// The claims of a genuine, unexpired (at `now`, with the configured leeway) token.
+    pub fn verify(&self, token: &str, now: DateTime<Utc>) -> Option<Claims> {
+        let claims = decode::<Claims>(token, &self.decoding, &self.validation)
+            .ok()?
+            .claims;
+        (claims.exp + self.leeway_secs > now.timestamp()).then_some(claims)
     }
+}
+
+/// When a token's access ends (its `exp`).
+pub fn expiry(claims: &Claims) -> DateTime<Utc> {
+    DateTime::from_timestamp(claims.exp, 0).unwrap_or_default()
 }
 
 /// A fresh opaque token and the hash to store for it.
@@ -112,17 +137,20 @@ mod tests {
     fn round_trip_and_tamper() {
         let k = keys(5);
         let id = Uuid::new_v4();
-        let t = k.issue(id, 3).unwrap();
-        let c = k.verify(&t).unwrap();
+        let now = Utc::now();
+        let (t, _) = k.issue(id, 3, None, now).unwrap();
+        let c = k.verify(&t, now).unwrap();
         assert_eq!((c.sub, c.ver), (id, 3));
         let mut bad = t.clone();
         bad.pop();
-        assert!(k.verify(&bad).is_none());
+        assert!(k.verify(&bad, now).is_none());
+        // Expiry follows the clock it is given.
+        assert!(k.verify(&t, now + chrono::Duration::seconds(15 * 60 + 10)).is_none());
         let other = JwtKeys::new(
             b"another-secret-another-secret-xx",
             &AuthSettings::default(),
         );
-        assert!(other.verify(&t).is_none());
+        assert!(other.verify(&t, now).is_none());
     }
 
     #[test]
@@ -137,16 +165,17 @@ mod tests {
             iss: "copydesk".into(),
             aud: "copydesk-api".into(),
             jti: Uuid::new_v4(),
+            sid: None,
         };
         let t = encode(&Header::default(), &claims, &k.encoding).unwrap();
-        assert!(k.verify(&t).is_none());
+        assert!(k.verify(&t, Utc::now()).is_none());
         let claims = Claims {
             exp: now + 100,
             aud: "someone-else".into(),
             ..claims
         };
         let t = encode(&Header::default(), &claims, &k.encoding).unwrap();
-        assert!(k.verify(&t).is_none());
+        assert!(k.verify(&t, Utc::now()).is_none());
     }
 
     #[test]

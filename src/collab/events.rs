@@ -1,30 +1,38 @@
-//! `GET /api/events?token=…[&since=<event id>]`: the JSON event stream for every workspace
+//! `GET /api/events?ticket=…[&since=<event id>]`: the JSON event stream for every workspace
 //! the user belongs to.
 //!
 //! The socket subscribes to its workspaces' hubs first, then replays from the outbox what
 //! came after `since` (a reconnecting client loses nothing that committed), then streams
 //! live; anything delivered by the replay is not sent again. Clients (the role) only get
-//! events marked client-visible.
+//! events marked client-visible, and of those with a post only the posts shared with them.
+//!
+//! Access is kept true while open (see [`super::guard`]): the socket closes at its token's
+//! expiry unless renewed in band (`{"type":"auth","token":…}` → `{"type":"auth.ok",…}`),
+//! closes 4401 when the user's sessions end, drops a workspace the user left (4403 once none
+//! is left) and narrows to client-visible events on a demotion to client.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{web, HttpRequest, HttpResponse};
-use actix_ws::AggregatedMessage;
-use copydesk_actors::workspace_hub::{visible_to_clients, Subscribe, Unsubscribe};
+use actix_ws::{AggregatedMessage, CloseCode, CloseReason};
+use copydesk_actors::protocol::close;
+use copydesk_actors::workspace_hub::{visible_to_clients, Subscribe, Unsubscribe, WorkspaceHub};
 use futures_util::StreamExt;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Deserialize;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use crate::auth::extract::authenticate;
+use super::guard::{self, Bucket, Closing, SocketAccess};
+use crate::access::{Control, Scope};
+use crate::auth::extract::RequestMeta;
 use crate::error::ApiError;
 use crate::roles::Role;
 use crate::state::AppState;
-use crate::store::entities::{events, workspace_members};
+use crate::store::entities::{events, posts, workspace_members};
 
 static NEXT_SUB: AtomicU64 = AtomicU64::new(1);
 
@@ -33,8 +41,17 @@ const MAX_REPLAY: u64 = 1000;
 
 #[derive(Deserialize)]
 pub struct EventsQuery {
+    pub ticket: Option<String>,
     pub token: Option<String>,
     pub since: Option<Uuid>,
+}
+
+/// What a client may send on the event stream.
+#[derive(Deserialize)]
+#[serde(tag = "type")]
+enum ClientMessage {
+    #[serde(rename = "auth")]
+    Auth { token: String },
 }
 
 /// The wire shape of a stored event.
@@ -49,22 +66,98 @@ pub fn event_json(e: &events::Model) -> serde_json::Value {
     })
 }
 
+fn reason(code: u16, text: &str) -> Option<CloseReason> {
+    Some(CloseReason {
+        code: CloseCode::from(code),
+        description: Some(text.to_string()),
+    })
+}
+
+/// The workspaces a socket streams: for each, whether the user is a client there and, if
+/// so, the posts shared with them.
+#[derive(Default)]
+struct View {
+    workspaces: HashMap<Uuid, Option<HashSet<Uuid>>>,
+}
+
+impl View {
+    async fn load(state: &AppState, user_id: Uuid) -> Result<Self, ApiError> {
+        let memberships = workspace_members::Entity::find()
+            .filter(workspace_members::Column::UserId.eq(user_id))
+            .all(&state.db)
+            .await?;
+        let mut workspaces = HashMap::new();
+        for m in memberships {
+            let shared = if Role::parse(&m.role) == Some(Role::Client) {
+                let ids: Vec<Uuid> = posts::Entity::find()
+                    .select_only()
+                    .column(posts::Column::Id)
+                    .filter(posts::Column::WorkspaceId.eq(m.workspace_id))
+                    .filter(posts::Column::ClientVisible.eq(true))
+                    .into_tuple()
+                    .all(&state.db)
+                    .await?;
+                Some(ids.into_iter().collect())
+            } else {
+                None
+            };
+            workspaces.insert(m.workspace_id, shared);
+        }
+        Ok(Self { workspaces })
+    }
+
+    fn scope(&self) -> Scope {
+        Scope::Workspaces(self.workspaces.keys().copied().collect())
+    }
+
+    /// Whether the user may see `event` (and keeps the shared-post sets current from it).
+    fn admits(&mut self, event: &serde_json::Value) -> bool {
+        let Some(ws) = event["workspace_id"]
+            .as_str()
+            .and_then(|s| s.parse::<Uuid>().ok())
+        else {
+            return false;
+        };
+        let Some(entry) = self.workspaces.get_mut(&ws) else {
+            return false;
+        };
+        let Some(shared) = entry else {
+            return true;
+        };
+        let data = &event["data"];
+        let post = data["post_id"].as_str().and_then(|s| s.parse::<Uuid>().ok());
+        if let Some(p) = post {
+            match data["client_visible"].as_bool() {
+                Some(true) => {
+                    shared.insert(p);
+                }
+                Some(false) => {
+                    shared.remove(&p);
+                }
+                None => {}
+            }
+        }
+        visible_to_clients(event) && post.is_none_or(|p| shared.contains(&p))
+    }
+}
+
 pub async fn event_socket(
     req: HttpRequest,
     body: web::Payload,
     query: web::Query<EventsQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let token = query
-        .token
-        .as_deref()
-        .ok_or_else(ApiError::unauthenticated)?;
-    let user = authenticate(&state, token).await?;
-    let memberships = workspace_members::Entity::find()
-        .filter(workspace_members::Column::UserId.eq(user.id))
-        .all(&state.db)
-        .await?;
-    let since_seq = match query.since {
+    let q = query.into_inner();
+    let access = SocketAccess::from_query(
+        &state,
+        &guard::TicketQuery {
+            ticket: q.ticket,
+            token: q.token,
+        },
+    )
+    .await?;
+    let view = View::load(&state, access.user.id).await?;
+    let since_seq = match q.since {
         Some(id) => events::Entity::find()
             .filter(events::Column::Id.eq(id))
             .one(&state.db)
@@ -74,31 +167,33 @@ pub async fn event_socket(
             .map(Some)?,
         None => None,
     };
+    let cfg = &state.settings.collab;
+    let (registration, ctrl) = state.sockets.register(
+        access.user.id,
+        RequestMeta::from_request(&req).ip,
+        view.scope(),
+        cfg.max_connections_per_user,
+        cfg.max_connections_per_ip,
+    )?;
     let (res, mut ws, stream) = actix_ws::handle(&req, body)
         .map_err(|e| ApiError::BadRequest("websocket_required", e.to_string()))?;
 
-    let (tx, mut rx) = mpsc::channel::<Arc<str>>(256);
-    let sub = NEXT_SUB.fetch_add(1, Ordering::Relaxed);
-    let mut client_of = HashSet::new();
-    let mut hubs = Vec::new();
-    for m in &memberships {
-        let is_client = Role::parse(&m.role) == Some(Role::Client);
-        if is_client {
-            client_of.insert(m.workspace_id);
-        }
-        let hub = state.collab.hub(m.workspace_id);
-        hub.do_send(Subscribe {
-            id: sub,
-            tx: tx.clone(),
-            is_client,
-        });
-        hubs.push(hub);
-    }
+    let (tx, rx) = mpsc::channel::<Arc<str>>(256);
+    let mut s = Stream {
+        state: state.clone(),
+        access,
+        view,
+        sub: NEXT_SUB.fetch_add(1, Ordering::Relaxed),
+        tx: tx.downgrade(),
+        hubs: HashMap::new(),
+        registration: registration.id,
+    };
+    s.subscribe_all();
     drop(tx);
 
     let mut replayed = HashSet::new();
     if let Some(seq) = since_seq {
-        let ids: Vec<Uuid> = memberships.iter().map(|m| m.workspace_id).collect();
+        let ids: Vec<Uuid> = s.view.workspaces.keys().copied().collect();
         let missed = events::Entity::find()
             .filter(events::Column::WorkspaceId.is_in(ids))
             .filter(events::Column::Seq.gt(seq))
@@ -108,8 +203,7 @@ pub async fn event_socket(
             .await?;
         for e in &missed {
             let json = event_json(e);
-            let ws_id = e.workspace_id.unwrap_or_default();
-            if client_of.contains(&ws_id) && !visible_to_clients(&json) {
+            if !s.view.admits(&json) {
                 continue;
             }
             replayed.insert(e.id);
@@ -119,38 +213,151 @@ pub async fn event_socket(
         }
     }
 
-    let heartbeat_every = Duration::from_secs(state.settings.collab.heartbeat_secs);
     actix_web::rt::spawn(async move {
+        let _registration = registration;
+        s.run(ws, stream, rx, ctrl, replayed).await;
+    });
+    Ok(res)
+}
+
+struct Stream {
+    state: web::Data<AppState>,
+    access: SocketAccess,
+    view: View,
+    sub: u64,
+    /// Weak, so the stream ends when every hub has let go (server shutdown).
+    tx: mpsc::WeakSender<Arc<str>>,
+    hubs: HashMap<Uuid, actix::Addr<WorkspaceHub>>,
+    registration: u64,
+}
+
+impl Stream {
+    fn subscribe_all(&mut self) {
+        let Some(tx) = self.tx.upgrade() else { return };
+        for (ws, shared) in &self.view.workspaces {
+            let hub = self.state.collab.hub(*ws);
+            hub.do_send(Subscribe {
+                id: self.sub,
+                tx: tx.clone(),
+                is_client: shared.is_some(),
+            });
+            self.hubs.insert(*ws, hub);
+        }
+    }
+
+    fn unsubscribe_all(&mut self) {
+        for (_, hub) in self.hubs.drain() {
+            hub.do_send(Unsubscribe { id: self.sub });
+        }
+    }
+
+    async fn run(
+        mut self,
+        mut ws: actix_ws::Session,
+        stream: actix_ws::MessageStream,
+        mut rx: mpsc::Receiver<Arc<str>>,
+        mut ctrl: mpsc::UnboundedReceiver<Control>,
+        mut replayed: HashSet<Uuid>,
+    ) {
+        let cfg = self.state.settings.collab.clone();
         let mut stream = stream.max_frame_size(64 * 1024).aggregate_continuations();
-        let mut heartbeat = tokio::time::interval(heartbeat_every);
-        loop {
+        let mut heartbeat = tokio::time::interval(Duration::from_secs(cfg.heartbeat_secs));
+        let mut recheck = tokio::time::interval(Duration::from_secs(cfg.recheck_secs));
+        recheck.tick().await;
+        let mut deadline = self.state.clock.sleep_until(self.access.expires_at);
+        let mut bucket = Bucket::new(cfg.max_messages_per_sec);
+        let close_reason = loop {
             tokio::select! {
                 ev = rx.recv() => match ev {
                     Some(text) => {
+                        let Ok(v) = serde_json::from_str::<serde_json::Value>(&text) else { continue };
                         if !replayed.is_empty() {
-                            let id = serde_json::from_str::<serde_json::Value>(&text)
-                                .ok()
-                                .and_then(|v| v["id"].as_str().and_then(|s| s.parse::<Uuid>().ok()));
+                            let id = v["id"].as_str().and_then(|s| s.parse::<Uuid>().ok());
                             if id.is_some_and(|id| replayed.remove(&id)) {
                                 continue;
                             }
                         }
-                        if ws.text(text.to_string()).await.is_err() { break; }
+                        if !self.view.admits(&v) {
+                            continue;
+                        }
+                        if ws.text(text.to_string()).await.is_err() { break None; }
                     }
-                    None => break,
+                    None => break reason(close::GOING_AWAY, "server shutting down"),
                 },
                 msg = stream.next() => match msg {
-                    Some(Ok(AggregatedMessage::Ping(p))) => { if ws.pong(&p).await.is_err() { break; } }
-                    Some(Ok(AggregatedMessage::Close(_))) | None | Some(Err(_)) => break,
-                    Some(Ok(_)) => {}
+                    Some(Ok(AggregatedMessage::Ping(p))) => { if ws.pong(&p).await.is_err() { break None; } }
+                    Some(Ok(AggregatedMessage::Pong(_))) => {}
+                    Some(Ok(AggregatedMessage::Text(t))) => {
+                        if !bucket.take() {
+                            break reason(close::POLICY, "too many messages; slow down");
+                        }
+                        match serde_json::from_str::<ClientMessage>(&t) {
+                            Ok(ClientMessage::Auth { token }) => match self.access.renew(&self.state, &token).await {
+                                Ok(()) => {
+                                    deadline = self.state.clock.sleep_until(self.access.expires_at);
+                                    let ok = serde_json::json!({ "type": "auth.ok", "expires_at": self.access.expires_at });
+                                    if ws.text(ok.to_string()).await.is_err() { break None; }
+                                }
+                                Err((code, text)) => break reason(code, text),
+                            },
+                            Err(e) => break reason(close::INVALID_PAYLOAD, &format!("unknown message: {e}")),
+                        }
+                    }
+                    Some(Ok(AggregatedMessage::Binary(_))) => break reason(close::UNSUPPORTED, "the event stream speaks JSON text frames"),
+                    Some(Ok(AggregatedMessage::Close(_))) | None => break None,
+                    Some(Err(_)) => break reason(close::INVALID_PAYLOAD, "malformed frame"),
                 },
-                _ = heartbeat.tick() => { if ws.ping(b"").await.is_err() { break; } }
+                _ = &mut deadline => break reason(guard::EXPIRED.0, guard::EXPIRED.1),
+                Some(Control::Recheck) = ctrl.recv() => {
+                    if let Some((code, text)) = self.recheck().await { break reason(code, text); }
+                }
+                _ = recheck.tick() => {
+                    if let Some((code, text)) = self.recheck().await { break reason(code, text); }
+                }
+                _ = heartbeat.tick() => { if ws.ping(b"").await.is_err() { break None; } }
+            }
+        };
+        self.unsubscribe_all();
+        let _ = ws.close(close_reason).await;
+    }
+
+    /// Re-reads the user's sessions and memberships; `Some` when the socket must close.
+    async fn recheck(&mut self) -> Option<Closing> {
+        match self.access.recheck_user(&self.state).await {
+            Ok(()) => {}
+            Err(Some(c)) => return Some(c),
+            Err(None) => return None,
+        }
+        let view = match View::load(&self.state, self.access.user.id).await {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!(error = %e, "event socket re-check failed; keeping it for now");
+                return None;
+            }
+        };
+        let had_any = !self.view.workspaces.is_empty();
+        // Leave what was lost; (re)subscribe the rest — a Subscribe with the same id replaces
+        // the old one, so a role change takes effect without a gap.
+        let lost: Vec<Uuid> = self
+            .hubs
+            .keys()
+            .filter(|ws| !view.workspaces.contains_key(ws))
+            .copied()
+            .collect();
+        for ws in lost {
+            if let Some(hub) = self.hubs.remove(&ws) {
+                hub.do_send(Unsubscribe { id: self.sub });
             }
         }
-        for hub in hubs {
-            hub.do_send(Unsubscribe { id: sub });
+        self.view = view;
+        self.subscribe_all();
+        self.state.sockets.set_scope(self.registration, self.view.scope());
+        if had_any && self.view.workspaces.is_empty() {
+            return Some((
+                close::ACCESS_LOST,
+                "you are no longer a member of any workspace",
+            ));
         }
-        let _ = ws.close(None).await;
-    });
-    Ok(res)
+        None
+    }
 }

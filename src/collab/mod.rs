@@ -4,9 +4,11 @@
 //! - [`store`]: `DocStore` on sea-orm (update log, snapshots, seeding from the post row).
 //! - [`hooks`]: `DocHooks`: derived fields back onto the post row, automatic versions.
 //! - [`socket`]: one task per collaboration connection (actix-ws).
+//! - [`guard`]: a socket's access while open (tickets, expiry, re-checks, limits).
 //! - [`events`]: the JSON event stream with `?since=` replay.
 
 pub mod events;
+pub mod guard;
 pub mod hooks;
 pub mod socket;
 pub mod store;

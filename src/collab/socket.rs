@@ -1,37 +1,37 @@
-//! `GET /api/collab/{post_id}?token=…`: the y-websocket protocol over actix-ws.
+//! `GET /api/collab/{post_id}?ticket=…`: the y-websocket protocol over actix-ws.
 //!
-//! Authentication and the role check happen before the upgrade, so nothing is held for an
-//! unauthenticated client. Each connection is one task: it decodes and validates frames
-//! (in parallel with every other connection — the post's session only sees valid
-//! messages), forwards them to the session, writes what the session queues for it, and
-//! keeps a heartbeat. Any protocol error closes this connection with a close code that
-//! says why; the server and every other session go on.
+//! The ticket and the role check happen before the upgrade, so nothing is held for an
+//! unauthenticated client. Each connection is one task: it decodes and validates frames (in
+//! parallel with every other connection — the post's session only sees valid messages:
+//! edits within the REST rules, awareness stamped with the real user), forwards them to the
+//! session, writes what the session queues for it, and keeps a heartbeat. It also keeps the
+//! connection's access true while open (see [`super::guard`]): token expiry (4401), in-band
+//! renewal, revocation and lost access (4403), demotion to read-only. Any protocol error
+//! closes this connection with a close code that says why; the server and every other
+//! session go on.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use actix_web::{web, HttpRequest, HttpResponse};
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason};
+use copydesk_actors::edit_rules::EditRules;
 use copydesk_actors::ports::PeerUser;
-use copydesk_actors::post_session::{Frame, Join, Leave, Outbound, PostSession};
-use copydesk_actors::protocol::{self, close};
+use copydesk_actors::post_session::{Frame, Join, Leave, Outbound, PostSession, SetAccess};
+use copydesk_actors::protocol::{self, close, AwarenessUpdate, Incoming};
 use futures_util::StreamExt;
-use serde::Deserialize;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use crate::auth::extract::authenticate;
+use super::guard::{self, Bucket, Closing, SocketAccess, TicketQuery};
+use crate::access::{Control, Scope};
+use crate::auth::extract::RequestMeta;
 use crate::error::ApiError;
 use crate::posts;
 use crate::roles::Action;
 use crate::state::AppState;
 
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
-
-#[derive(Deserialize)]
-pub struct TokenQuery {
-    pub token: Option<String>,
-}
 
 fn reason(code: u16, text: &str) -> Option<CloseReason> {
     Some(CloseReason {
@@ -44,16 +44,23 @@ pub async fn collab_socket(
     req: HttpRequest,
     body: web::Payload,
     path: web::Path<Uuid>,
-    query: web::Query<TokenQuery>,
+    query: web::Query<TicketQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let token = query
-        .token
-        .as_deref()
-        .ok_or_else(ApiError::unauthenticated)?;
-    let user = authenticate(&state, token).await?;
-    let (post, m) = posts::load_visible(&state, &user, path.into_inner()).await?;
+    let access = SocketAccess::from_query(&state, &query).await?;
+    let (post, m) = posts::load_visible(&state, &access.user, path.into_inner()).await?;
     let can_write = m.can(Action::PostEdit);
+    let cfg = &state.settings.collab;
+    let (registration, ctrl) = state.sockets.register(
+        access.user.id,
+        RequestMeta::from_request(&req).ip,
+        Scope::Post {
+            workspace_id: post.workspace_id,
+            post_id: post.id,
+        },
+        cfg.max_connections_per_user,
+        cfg.max_connections_per_ip,
+    )?;
     let session = state
         .collab
         .session(post.workspace_id, post.id)
@@ -61,7 +68,6 @@ pub async fn collab_socket(
         .map_err(|e| ApiError::internal(anyhow::anyhow!("collab session: {e}")))?;
     let (res, ws, stream) = actix_ws::handle(&req, body)
         .map_err(|e| ApiError::BadRequest("websocket_required", e.to_string()))?;
-    let cfg = &state.settings.collab;
     let (tx, rx) = mpsc::channel(cfg.outbound_queue);
     let conn = NEXT_CONN.fetch_add(1, Ordering::Relaxed);
     session.do_send(Join {
@@ -69,72 +75,185 @@ pub async fn collab_socket(
         tx,
         can_write,
         user: PeerUser {
-            id: user.id,
-            name: user.name.clone(),
+            id: access.user.id,
+            name: access.user.name.clone(),
         },
     });
-    let limits = Limits {
-        frame: cfg.max_frame_bytes,
-        heartbeat: Duration::from_secs(cfg.heartbeat_secs),
+    let c = Conn {
+        state: state.clone(),
+        access,
+        post_id: post.id,
+        can_write,
+        session,
+        conn,
+        bucket: Bucket::new(cfg.max_messages_per_sec),
+        rules: state.edit_rules.clone(),
     };
-    actix_web::rt::spawn(run(ws, stream, rx, session, conn, limits));
+    actix_web::rt::spawn(async move {
+        let _registration = registration;
+        c.run(ws, stream, rx, ctrl).await;
+    });
     Ok(res)
 }
 
-struct Limits {
-    frame: usize,
-    heartbeat: Duration,
-}
-
-async fn run(
-    mut ws: actix_ws::Session,
-    stream: actix_ws::MessageStream,
-    mut rx: mpsc::Receiver<Outbound>,
+struct Conn {
+    state: web::Data<AppState>,
+    access: SocketAccess,
+    post_id: Uuid,
+    can_write: bool,
     session: actix::Addr<PostSession>,
     conn: u64,
-    limits: Limits,
-) {
-    let mut stream = stream
-        .max_frame_size(limits.frame)
-        .aggregate_continuations()
-        .max_continuation_size(limits.frame);
-    let mut heartbeat = tokio::time::interval(limits.heartbeat);
-    heartbeat.tick().await;
-    let mut last_seen = Instant::now();
-    let close_reason = loop {
-        tokio::select! {
-            msg = stream.next() => match msg {
-                Some(Ok(AggregatedMessage::Binary(bytes))) => {
-                    last_seen = Instant::now();
-                    match protocol::parse_frame(&bytes) {
-                        Ok(msgs) => session.do_send(Frame { conn, msgs }),
-                        Err(e) => break reason(e.code, &e.reason),
+    bucket: Bucket,
+    rules: std::sync::Arc<EditRules>,
+}
+
+impl Conn {
+    async fn run(
+        mut self,
+        mut ws: actix_ws::Session,
+        stream: actix_ws::MessageStream,
+        mut rx: mpsc::Receiver<Outbound>,
+        mut ctrl: mpsc::UnboundedReceiver<Control>,
+    ) {
+        let cfg = self.state.settings.collab.clone();
+        let frame_limit = cfg.max_frame_bytes;
+        let heartbeat_every = Duration::from_secs(cfg.heartbeat_secs);
+        let mut stream = stream
+            .max_frame_size(frame_limit)
+            .aggregate_continuations()
+            .max_continuation_size(frame_limit);
+        let mut heartbeat = tokio::time::interval(heartbeat_every);
+        heartbeat.tick().await;
+        let mut recheck = tokio::time::interval(Duration::from_secs(cfg.recheck_secs));
+        recheck.tick().await;
+        let mut deadline = self.state.clock.sleep_until(self.access.expires_at);
+        let mut last_seen = Instant::now();
+        let close_reason = loop {
+            tokio::select! {
+                msg = stream.next() => match msg {
+                    Some(Ok(AggregatedMessage::Binary(bytes))) => {
+                        last_seen = Instant::now();
+                        if !self.bucket.take() {
+                            break reason(close::POLICY, "too many messages; slow down");
+                        }
+                        match protocol::parse_frame(&bytes) {
+                            Ok(msgs) => match self.screen(msgs).await {
+                                Ok((msgs, renewed)) => {
+                                    if renewed {
+                                        deadline = self.state.clock.sleep_until(self.access.expires_at);
+                                    }
+                                    if !msgs.is_empty() {
+                                        self.session.do_send(Frame { conn: self.conn, msgs });
+                                    }
+                                }
+                                Err((code, text)) => break reason(code, &text),
+                            },
+                            Err(e) => break reason(e.code, &e.reason),
+                        }
                     }
+                    Some(Ok(AggregatedMessage::Text(_))) => break reason(close::UNSUPPORTED, "the y-websocket protocol uses binary frames"),
+                    Some(Ok(AggregatedMessage::Ping(p))) => {
+                        last_seen = Instant::now();
+                        if ws.pong(&p).await.is_err() { break None; }
+                    }
+                    Some(Ok(AggregatedMessage::Pong(_))) => last_seen = Instant::now(),
+                    Some(Ok(AggregatedMessage::Close(_))) | None => break None,
+                    Some(Err(actix_ws::ProtocolError::Overflow)) => break reason(close::TOO_BIG, "frame over the size limit"),
+                    Some(Err(e)) => break reason(close::INVALID_PAYLOAD, &e.to_string()),
+                },
+                out = rx.recv() => match out {
+                    Some(Outbound::Frame(b)) => if ws.binary(b).await.is_err() { break None },
+                    Some(Outbound::Close(code, text)) => break reason(code, &text),
+                    // The session dropped us: we fell too far behind (or it stopped).
+                    None => break reason(close::TRY_AGAIN, "too far behind; reconnect to resync"),
+                },
+                _ = &mut deadline => break reason(guard::EXPIRED.0, guard::EXPIRED.1),
+                Some(Control::Recheck) = ctrl.recv() => {
+                    if let Some((code, text)) = self.recheck().await { break reason(code, text); }
                 }
-                Some(Ok(AggregatedMessage::Text(_))) => break reason(close::UNSUPPORTED, "the y-websocket protocol uses binary frames"),
-                Some(Ok(AggregatedMessage::Ping(p))) => {
-                    last_seen = Instant::now();
-                    if ws.pong(&p).await.is_err() { break None; }
+                _ = recheck.tick() => {
+                    if let Some((code, text)) = self.recheck().await { break reason(code, text); }
                 }
-                Some(Ok(AggregatedMessage::Pong(_))) => last_seen = Instant::now(),
-                Some(Ok(AggregatedMessage::Close(_))) | None => break None,
-                Some(Err(actix_ws::ProtocolError::Overflow)) => break reason(close::TOO_BIG, "frame over the size limit"),
-                Some(Err(e)) => break reason(close::INVALID_PAYLOAD, &e.to_string()),
-            },
-            out = rx.recv() => match out {
-                Some(Outbound::Frame(b)) => if ws.binary(b).await.is_err() { break None },
-                Some(Outbound::Close(code, text)) => break reason(code, &text),
-                // The session dropped us: we fell too far behind (or it stopped).
-                None => break reason(close::TRY_AGAIN, "too far behind; reconnect to resync"),
-            },
-            _ = heartbeat.tick() => {
-                if last_seen.elapsed() > limits.heartbeat * 3 {
-                    break reason(close::GOING_AWAY, "no heartbeat");
+                _ = heartbeat.tick() => {
+                    if last_seen.elapsed() > heartbeat_every * 3 {
+                        break reason(close::GOING_AWAY, "no heartbeat");
+                    }
+                    if ws.ping(b"").await.is_err() { break None; }
                 }
-                if ws.ping(b"").await.is_err() { break None; }
+            }
+        };
+        self.session.do_send(Leave { conn: self.conn });
+        let _ = ws.close(close_reason).await;
+    }
+
+    /// Applies this connection's rules to a frame's messages: in-band auth is handled here;
+    /// edits must pass the REST rules; awareness is bounded and stamped with the user.
+    /// Returns what goes on to the session and whether the access was renewed.
+    async fn screen(
+        &mut self,
+        msgs: Vec<Incoming>,
+    ) -> Result<(Vec<Incoming>, bool), (u16, String)> {
+        let mut out = Vec::with_capacity(msgs.len());
+        let mut renewed = false;
+        for m in msgs {
+            match m {
+                Incoming::AuthToken(jwt) => {
+                    self.access
+                        .renew(&self.state, &jwt)
+                        .await
+                        .map_err(|(c, t)| (c, t.to_string()))?;
+                    renewed = true;
+                }
+                Incoming::Update(u) if self.can_write => {
+                    self.rules
+                        .check_update(&u)
+                        .map_err(|e| (close::POLICY, format!("edit refused: {e}")))?;
+                    out.push(Incoming::Update(u));
+                }
+                Incoming::Awareness(a) => {
+                    let max = self.state.settings.collab.max_awareness_bytes;
+                    let mut clients = std::collections::HashMap::new();
+                    for (id, mut e) in a.clients {
+                        let stamped = guard::stamp_awareness(&e.json, &self.access.user, max)
+                            .map_err(|why| (close::POLICY, why.to_string()))?;
+                        e.json = stamped.into();
+                        clients.insert(id, e);
+                    }
+                    out.push(Incoming::Awareness(AwarenessUpdate { clients }));
+                }
+                other => out.push(other),
             }
         }
-    };
-    session.do_send(Leave { conn });
-    let _ = ws.close(close_reason).await;
+        Ok((out, renewed))
+    }
+
+    /// Checks the connection's access again; `Some` when it must close.
+    async fn recheck(&mut self) -> Option<Closing> {
+        match self.access.recheck_user(&self.state).await {
+            Ok(()) => {}
+            Err(Some(c)) => return Some(c),
+            Err(None) => return None,
+        }
+        match posts::load_visible(&self.state, &self.access.user, self.post_id).await {
+            Ok((_, m)) => {
+                let can_write = m.can(Action::PostEdit);
+                if can_write != self.can_write {
+                    self.can_write = can_write;
+                    self.session.do_send(SetAccess {
+                        conn: self.conn,
+                        can_write,
+                    });
+                }
+                None
+            }
+            Err(ApiError::NotFound(_)) => Some((
+                close::ACCESS_LOST,
+                "you no longer have access to this post",
+            )),
+            Err(e) => {
+                tracing::warn!(error = %e, "socket access re-check failed; keeping the socket for now");
+                None
+            }
+        }
+    }
 }

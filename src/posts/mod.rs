@@ -19,6 +19,7 @@ use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::access::{self, AccessChange};
 use crate::auth::extract::{AuthUser, RequestMeta};
 use crate::error::{ApiError, ErrorBody, FieldErrors};
 use crate::events::{self, Change};
@@ -666,6 +667,7 @@ pub async fn update_post(
     let (post, m) = load_post(&state, &user, path.into_inner()).await?;
     m.require(Action::PostEdit)?;
     let before_status = post.status.clone();
+    let before_visible = post.client_visible;
     let input = body.into_inner();
     // Validate everything first, against the live content.
     let session = live_session(&state, &post).await?;
@@ -721,6 +723,18 @@ pub async fn update_post(
     }
     txn.commit().await?;
     events::announce(state.bus.as_ref(), &evs).await;
+    if post.client_visible != before_visible {
+        // Clients' open sockets on this post re-check (and close when it is unshared).
+        access::announce(
+            state.bus.as_ref(),
+            AccessChange::Post {
+                workspace_id: post.workspace_id,
+                post_id: post.id,
+                deleted: false,
+            },
+        )
+        .await;
+    }
     Ok(HttpResponse::Ok().json(PostView::from(&post)))
 }
 
@@ -744,6 +758,17 @@ pub async fn delete_post(
     .await?;
     txn.commit().await?;
     events::announce(state.bus.as_ref(), &[ev]).await;
+    // Its live session closes on every node (no more writes for a deleted post) and its
+    // sockets lose access.
+    access::announce(
+        state.bus.as_ref(),
+        AccessChange::Post {
+            workspace_id: post.workspace_id,
+            post_id: post.id,
+            deleted: true,
+        },
+    )
+    .await;
     Ok(HttpResponse::NoContent().finish())
 }
 

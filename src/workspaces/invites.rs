@@ -7,7 +7,9 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Query
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::access::{self, AccessChange};
 use crate::auth::extract::RequestMeta;
+use crate::state::AppState;
 use crate::auth::tokens::hash_opaque;
 use crate::error::ApiError;
 use crate::events::{self, Change, Event};
@@ -17,13 +19,14 @@ use crate::store::entities::{invitations, users, workspace_members};
 pub async fn find_valid<C: ConnectionTrait>(
     db: &C,
     token: &str,
+    now: chrono::DateTime<Utc>,
 ) -> Result<Option<invitations::Model>, ApiError> {
     let inv = invitations::Entity::find()
         .filter(invitations::Column::TokenHash.eq(hash_opaque(token)))
         .one(db)
         .await?;
     Ok(inv
-        .filter(|i| i.accepted_at.is_none() && i.revoked_at.is_none() && i.expires_at > Utc::now()))
+        .filter(|i| i.accepted_at.is_none() && i.revoked_at.is_none() && i.expires_at > now))
 }
 
 /// Adds `user` to the invitation's workspace (keeping an existing membership as it is) and
@@ -33,13 +36,16 @@ pub async fn accept<C: ConnectionTrait>(
     invite: &invitations::Model,
     user: &users::Model,
     meta: &RequestMeta,
+    now: chrono::DateTime<Utc>,
 ) -> Result<Event, ApiError> {
-    let now = Utc::now();
+    // Spent by a conditional update: of two concurrent acceptances, one wins; the other
+    // finds it used (and the unique (workspace, user) index guards the membership itself).
     let spent = invitations::Entity::update_many()
         .col_expr(invitations::Column::AcceptedAt, Expr::value(now))
         .col_expr(invitations::Column::AcceptedBy, Expr::value(user.id))
         .filter(invitations::Column::Id.eq(invite.id))
         .filter(invitations::Column::AcceptedAt.is_null())
+        .filter(invitations::Column::RevokedAt.is_null())
         .exec(conn)
         .await?
         .rows_affected
@@ -80,4 +86,16 @@ pub async fn accept<C: ConnectionTrait>(
         },
     )
     .await
+}
+
+/// After an acceptance commits: the new member's open event sockets pick the workspace up.
+pub async fn announce_joined(state: &AppState, invite: &invitations::Model, user_id: Uuid) {
+    access::announce(
+        state.bus.as_ref(),
+        AccessChange::Membership {
+            workspace_id: invite.workspace_id,
+            user_id,
+        },
+    )
+    .await;
 }

@@ -7,7 +7,7 @@ pub mod invites;
 use actix_web::{web, HttpResponse};
 use chrono::{Duration, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QuerySelect,
     QueryOrder, Set, TransactionTrait,
 };
 use serde::{Deserialize, Serialize};
@@ -16,7 +16,8 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::extract::{AuthUser, RequestMeta};
-use crate::auth::{normalize_email, tokens};
+use crate::access::{self as live_access, AccessChange};
+use crate::auth::{accounts, normalize_email, tokens};
 use crate::error::{ApiError, ErrorBody, FieldErrors};
 use crate::events::{self, Change};
 use crate::mail::Email;
@@ -110,7 +111,7 @@ pub struct MemberRoleUpdate {
     pub role: Role,
 }
 
-/// `added` (the email had an account) or `invited` (an invitation was emailed).
+/// Always `invited`: an invitation was emailed (whether or not the address has an account).
 #[derive(Serialize, ToSchema)]
 pub struct MemberAddResponse {
     pub status: &'static str,
@@ -418,6 +419,14 @@ pub async fn delete_workspace(
     .await?;
     txn.commit().await?;
     events::announce(state.bus.as_ref(), &[ev]).await;
+    // Live documents close and every open socket on the workspace re-checks (and loses it).
+    live_access::announce(
+        state.bus.as_ref(),
+        AccessChange::Workspace {
+            workspace_id: m.workspace.id,
+        },
+    )
+    .await;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -452,7 +461,7 @@ pub async fn list_members(
             .filter(invitations::Column::WorkspaceId.eq(m.workspace.id))
             .filter(invitations::Column::AcceptedAt.is_null())
             .filter(invitations::Column::RevokedAt.is_null())
-            .filter(invitations::Column::ExpiresAt.gt(Utc::now()))
+            .filter(invitations::Column::ExpiresAt.gt(state.clock.now()))
             .order_by_asc(invitations::Column::CreatedAt)
             .all(&state.db)
             .await?
@@ -504,69 +513,26 @@ pub async fn add_member(
     assignable(req.role, &m)?;
     let email = normalize_email(&req.email)
         .ok_or_else(|| ApiError::validation("email", "must be a valid email address"))?;
-    let now = Utc::now();
-    let existing_user = users::Entity::find()
-        .filter(users::Column::Email.eq(&email))
-        .one(&state.db)
-        .await?;
+    // Always an invitation the person accepts — never a silent add — and the same answer
+    // whether or not the address has an account (or is already a member).
+    let cfg = &state.settings.auth;
+    accounts::throttle(
+        &state,
+        &format!("invite:by:{}", user.id()),
+        cfg.invitations_per_inviter,
+        cfg.email_window_secs,
+    )
+    .await?;
+    accounts::throttle(
+        &state,
+        &format!("invite:to:{email}"),
+        cfg.invitations_per_recipient,
+        cfg.email_window_secs,
+    )
+    .await?;
+    let now = state.clock.now();
     let txn = state.db.begin().await?;
-    if let Some(u) = existing_user {
-        let already = workspace_members::Entity::find()
-            .filter(workspace_members::Column::WorkspaceId.eq(m.workspace.id))
-            .filter(workspace_members::Column::UserId.eq(u.id))
-            .count(&txn)
-            .await?
-            > 0;
-        if already {
-            return Err(ApiError::Conflict(
-                "already_member",
-                format!("{email} is already a member"),
-            ));
-        }
-        let row = workspace_members::ActiveModel {
-            id: Set(Uuid::now_v7()),
-            workspace_id: Set(m.workspace.id),
-            user_id: Set(u.id),
-            role: Set(req.role.as_str().into()),
-            created_at: Set(now),
-            updated_at: Set(now),
-        }
-        .insert(&txn)
-        .await?;
-        let ev = events::record(
-            &txn,
-            Change {
-                workspace_id: Some(m.workspace.id),
-                actor_id: Some(user.id()),
-                event_type: "member.joined",
-                target_type: "member",
-                target_id: Some(u.id.to_string()),
-                data: json!({ "user_id": u.id, "role": req.role, "added_by": user.id() }),
-                meta: &meta,
-            },
-        )
-        .await?;
-        txn.commit().await?;
-        events::announce(state.bus.as_ref(), &[ev]).await;
-        state.mailer.send_later(Email {
-            to: u.email.clone(),
-            subject: format!("You were added to {} on Copydesk", m.workspace.name),
-            body: format!(
-                "{} added you to the workspace \"{}\" as {}.\n\nOpen it: {}/w/{}/posts",
-                user.0.name,
-                m.workspace.name,
-                req.role.as_str(),
-                state.public_url,
-                m.workspace.id
-            ),
-        });
-        return Ok(HttpResponse::Created().json(MemberAddResponse {
-            status: "added",
-            member: Some(member_view(&row, &u)),
-            invitation: None,
-        }));
-    }
-    // No account yet: one pending invitation per address and workspace; a new one replaces it.
+    // One pending invitation per address and workspace; a new one replaces it.
     invitations::Entity::update_many()
         .col_expr(
             invitations::Column::RevokedAt,
@@ -594,6 +560,7 @@ pub async fn add_member(
     }
     .insert(&txn)
     .await?;
+    // The event goes to every team member's activity feed: no email in it.
     let ev = events::record(
         &txn,
         Change {
@@ -602,7 +569,7 @@ pub async fn add_member(
             event_type: "member.invited",
             target_type: "invitation",
             target_id: Some(inv.id.to_string()),
-            data: json!({ "invitation_id": inv.id, "email": email, "role": req.role }),
+            data: json!({ "invitation_id": inv.id, "role": req.role }),
             meta: &meta,
         },
     )
@@ -643,25 +610,39 @@ async fn find_member(
         .ok_or(ApiError::NotFound("member"))
 }
 
-/// A workspace must keep at least one admin.
-async fn ensure_other_admin<C: sea_orm::ConnectionTrait>(
-    conn: &C,
-    ws: Uuid,
-    user_id: Uuid,
-) -> Result<(), ApiError> {
-    let others = workspace_members::Entity::find()
-        .filter(workspace_members::Column::WorkspaceId.eq(ws))
-        .filter(workspace_members::Column::Role.eq(Role::WorkspaceAdmin.as_str()))
-        .filter(workspace_members::Column::UserId.ne(user_id))
-        .count(conn)
-        .await?;
-    if others == 0 {
-        return Err(ApiError::Conflict(
-            "last_admin",
-            "a workspace needs at least one workspace_admin".into(),
-        ));
+/// Serialises changes to a workspace's admins: on PostgreSQL the workspace row is locked
+/// for the rest of the transaction; on SQLite the guarded statement that follows is the
+/// transaction's first write, which takes the database's single write lock.
+async fn lock_workspace<C: sea_orm::ConnectionTrait>(conn: &C, ws: Uuid) -> Result<(), ApiError> {
+    if conn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        workspaces::Entity::find_by_id(ws)
+            .lock_exclusive()
+            .one(conn)
+            .await?;
     }
     Ok(())
+}
+
+/// "Another admin remains": the condition every demotion or removal of an admin carries in
+/// its own statement, so two admins removing each other at once cannot both succeed.
+fn another_admin_remains(ws: Uuid, user_id: Uuid) -> sea_orm::sea_query::SimpleExpr {
+    use sea_orm::sea_query::{Expr, Query};
+    Expr::exists(
+        Query::select()
+            .column(workspace_members::Column::Id)
+            .from(workspace_members::Entity)
+            .and_where(workspace_members::Column::WorkspaceId.eq(ws))
+            .and_where(workspace_members::Column::Role.eq(Role::WorkspaceAdmin.as_str()))
+            .and_where(workspace_members::Column::UserId.ne(user_id))
+            .to_owned(),
+    )
+}
+
+fn last_admin() -> ApiError {
+    ApiError::Conflict(
+        "last_admin",
+        "a workspace needs at least one workspace_admin".into(),
+    )
 }
 
 #[utoipa::path(put, path = "/api/workspaces/{id}/members/{user_id}", tag = "members", security(("bearer" = [])),
@@ -674,18 +655,33 @@ pub async fn update_member(
     path: web::Path<(Uuid, Uuid)>,
     body: web::Json<MemberRoleUpdate>,
 ) -> Result<HttpResponse, ApiError> {
+    use sea_orm::sea_query::{Expr, ExprTrait};
     let (ws_id, member_id) = path.into_inner();
     let m = membership(&state.db, &user.0, ws_id).await?;
     assignable(body.role, &m)?;
     let row = find_member(&state, ws_id, member_id).await?;
+    let now = state.clock.now();
     let txn = state.db.begin().await?;
-    if row.role == Role::WorkspaceAdmin.as_str() && body.role != Role::WorkspaceAdmin {
-        ensure_other_admin(&txn, ws_id, member_id).await?;
+    lock_workspace(&txn, ws_id).await?;
+    let mut guard = workspace_members::Column::Role
+        .ne(Role::WorkspaceAdmin.as_str())
+        .or(another_admin_remains(ws_id, member_id));
+    if body.role == Role::WorkspaceAdmin {
+        guard = Expr::value(true).into();
     }
-    let mut active = row.clone().into_active_model();
-    active.role = Set(body.role.as_str().into());
-    active.updated_at = Set(Utc::now());
-    let row = active.update(&txn).await?;
+    let changed = workspace_members::Entity::update_many()
+        .col_expr(workspace_members::Column::Role, Expr::value(body.role.as_str()))
+        .col_expr(workspace_members::Column::UpdatedAt, Expr::value(now))
+        .filter(workspace_members::Column::Id.eq(row.id))
+        .filter(guard)
+        .exec(&txn)
+        .await?
+        .rows_affected
+        == 1;
+    if !changed {
+        let still = workspace_members::Entity::find_by_id(row.id).one(&txn).await?;
+        return Err(if still.is_some() { last_admin() } else { ApiError::NotFound("member") });
+    }
     let ev = events::record(
         &txn,
         Change {
@@ -701,6 +697,15 @@ pub async fn update_member(
     .await?;
     txn.commit().await?;
     events::announce(state.bus.as_ref(), &[ev]).await;
+    live_access::announce(
+        state.bus.as_ref(),
+        AccessChange::Membership {
+            workspace_id: ws_id,
+            user_id: member_id,
+        },
+    )
+    .await;
+    let row = find_member(&state, ws_id, member_id).await?;
     let u = users::Entity::find_by_id(member_id)
         .one(&state.db)
         .await?
@@ -718,6 +723,7 @@ pub async fn remove_member(
     meta: RequestMeta,
     path: web::Path<(Uuid, Uuid)>,
 ) -> Result<HttpResponse, ApiError> {
+    use sea_orm::sea_query::ExprTrait;
     let (ws_id, member_id) = path.into_inner();
     let m = membership(&state.db, &user.0, ws_id).await?;
     if member_id != user.id() {
@@ -725,12 +731,22 @@ pub async fn remove_member(
     }
     let row = find_member(&state, ws_id, member_id).await?;
     let txn = state.db.begin().await?;
-    if row.role == Role::WorkspaceAdmin.as_str() {
-        ensure_other_admin(&txn, ws_id, member_id).await?;
-    }
-    workspace_members::Entity::delete_by_id(row.id)
+    lock_workspace(&txn, ws_id).await?;
+    let removed = workspace_members::Entity::delete_many()
+        .filter(workspace_members::Column::Id.eq(row.id))
+        .filter(
+            workspace_members::Column::Role
+                .ne(Role::WorkspaceAdmin.as_str())
+                .or(another_admin_remains(ws_id, member_id)),
+        )
         .exec(&txn)
-        .await?;
+        .await?
+        .rows_affected
+        == 1;
+    if !removed {
+        let still = workspace_members::Entity::find_by_id(row.id).one(&txn).await?;
+        return Err(if still.is_some() { last_admin() } else { ApiError::NotFound("member") });
+    }
     let ev = events::record(
         &txn,
         Change {
@@ -746,6 +762,14 @@ pub async fn remove_member(
     .await?;
     txn.commit().await?;
     events::announce(state.bus.as_ref(), &[ev]).await;
+    live_access::announce(
+        state.bus.as_ref(),
+        AccessChange::Membership {
+            workspace_id: ws_id,
+            user_id: member_id,
+        },
+    )
+    .await;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -797,14 +821,16 @@ pub async fn accept_invitation(
     meta: RequestMeta,
     body: web::Json<InvitationAccept>,
 ) -> Result<HttpResponse, ApiError> {
-    let inv = invites::find_valid(&state.db, &body.token)
+    let now = state.clock.now();
+    let inv = invites::find_valid(&state.db, &body.token, now)
         .await?
         .filter(|i| i.email == user.0.email)
         .ok_or(ApiError::NotFound("invitation"))?;
     let txn = state.db.begin().await?;
-    let ev = invites::accept(&txn, &inv, &user.0, &meta).await?;
+    let ev = invites::accept(&txn, &inv, &user.0, &meta, now).await?;
     txn.commit().await?;
     events::announce(state.bus.as_ref(), &[ev]).await;
+    invites::announce_joined(&state, &inv, user.id()).await;
     let m = membership(&state.db, &user.0, inv.workspace_id).await?;
     Ok(HttpResponse::Ok().json(WorkspaceView::new(&m.workspace, m.role)))
 }
