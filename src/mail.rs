@@ -103,7 +103,11 @@ impl Mailer {
                     chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ"),
                     uuid::Uuid::new_v4()
                 );
-                tokio::fs::write(dir.join(name), msg.formatted()).await?;
+                // Created 0600 from the start: a mail holds a secret link.
+                let path = dir.join(name);
+                let body = msg.formatted();
+                tokio::task::spawn_blocking(move || crate::keys::write_private(&path, &body))
+                    .await??;
             }
         }
         Ok(())

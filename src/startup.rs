@@ -219,6 +219,7 @@ fn build_server(listener: TcpListener, state: AppState) -> anyhow::Result<Server
     if !has_ui {
         tracing::warn!(dir = %static_dir.display(), "web app not built; serving the API only");
     }
+    let public_url = state.public_url.clone();
     let mut server = HttpServer::new(move || {
         let limit = settings.server.body_limit_bytes;
         let origins = settings.server.cors_allowed_origins.clone();
@@ -253,7 +254,7 @@ fn build_server(listener: TcpListener, state: AppState) -> anyhow::Result<Server
             .app_data(extractors::path_config())
             .app_data(extractors::query_config())
             .wrap(Condition::new(!origins.is_empty(), cors))
-            .wrap(middleware::security_headers(settings.server.behind_tls))
+            .wrap(middleware::security_headers(settings.server.behind_tls, &public_url))
             .wrap(from_fn(metrics::track))
             .wrap(from_fn(middleware::request_id))
             .route("/health", web::get().to(health::health))

@@ -50,15 +50,27 @@ pub async fn request_id(
     Ok(res)
 }
 
-/// The Content-Security-Policy for the web app: only our own scripts, WebSockets to us.
-pub const CSP: &str =
-    "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data: https:; \
-    style-src 'self' 'unsafe-inline'; script-src 'self'; object-src 'none'; base-uri 'self'; \
-    form-action 'self'; frame-ancestors 'none'";
+/// The Content-Security-Policy for the web app: only our own scripts; WebSockets only to
+/// our own origin (`public_url` with ws/wss), not to any host.
+pub fn csp(public_url: &str) -> String {
+    let ws_origin = match public_url.split_once("://") {
+        Some(("https", rest)) => format!("wss://{}", rest.split('/').next().unwrap_or(rest)),
+        Some((_, rest)) => format!("ws://{}", rest.split('/').next().unwrap_or(rest)),
+        None => String::new(),
+    };
+    format!(
+        "default-src 'self'; connect-src 'self' {ws_origin}; img-src 'self' data: https:; \
+         style-src 'self' 'unsafe-inline'; script-src 'self'; object-src 'none'; base-uri 'self'; \
+         form-action 'self'; frame-ancestors 'none'"
+    )
+}
 
-pub fn security_headers(behind_tls: bool) -> actix_web::middleware::DefaultHeaders {
+pub fn security_headers(
+    behind_tls: bool,
+    public_url: &str,
+) -> actix_web::middleware::DefaultHeaders {
     let mut h = actix_web::middleware::DefaultHeaders::new()
-        .add(("Content-Security-Policy", CSP))
+        .add(("Content-Security-Policy", csp(public_url)))
         .add(("X-Content-Type-Options", "nosniff"))
         .add(("X-Frame-Options", "DENY"))
         .add(("Referrer-Policy", "no-referrer"))

@@ -36,12 +36,15 @@ impl Modify for BearerAuth {
 #[openapi(
     info(title = "Copydesk API", description = "Collaboration server for social-media content teams. \
         Errors are always `{\"error\": {\"code\", \"message\", \"details\"?}}`. \
-        WebSockets (not described by OpenAPI): `GET /api/collab/{post_id}?token=` speaks the y-websocket protocol; \
-        `GET /api/events?token=[&since=<event id>]` streams JSON events."),
+        WebSockets (not described by OpenAPI) take a single-use `?ticket=` from `POST /api/auth/ws-ticket`: \
+        `GET /api/collab/{post_id}?ticket=` speaks the y-websocket protocol; \
+        `GET /api/events?ticket=[&since=<event id>]` streams JSON events. Sockets close 4401 when the access token \
+        behind them expires (renew in band) or the user's sessions end, 4403 when access is lost."),
     modifiers(&BearerAuth),
     paths(
         auth::register, auth::verify_email, auth::login, auth::refresh, auth::logout,
         auth::forgot_password, auth::reset_password, auth::get_profile, auth::update_profile,
+        auth::ws_ticket, auth::setup_status, auth::setup,
         ws::my_workspaces, ws::list_workspaces, ws::create_workspace, ws::get_workspace, ws::update_workspace,
         ws::delete_workspace, ws::list_members, ws::add_member, ws::update_member, ws::remove_member,
         ws::revoke_invitation, ws::accept_invitation,
@@ -54,7 +57,8 @@ impl Modify for BearerAuth {
     ),
     components(schemas(
         ErrorBody, ErrorDetail, Role,
-        auth::UserView, auth::AuthResponse, auth::MessageResponse,
+        auth::UserView, auth::AuthResponse, auth::MessageResponse, auth::ProfileResponse,
+        auth::TicketResponse, auth::SetupStatus, auth::SetupRequest,
         ws::WorkspaceView, ws::MemberView, ws::InvitationView, ws::MembersResponse, ws::MemberAddResponse,
         posts::PostView, posts::PostInput, posts::ValidationResponse, listing::PostPage,
         content::PlatformContent, content::MediaRef, health::Health, health::Check,
@@ -66,6 +70,7 @@ impl Modify for BearerAuth {
     tags(
         (name = "auth", description = "Sign-up, sign-in, sessions and password reset"),
         (name = "users", description = "The signed-in user"),
+        (name = "setup", description = "The first super admin of a fresh instance"),
         (name = "workspaces"), (name = "members", description = "Members, roles and invitations"),
         (name = "posts", description = "Posts, per-platform content and validation"),
         (name = "comments", description = "Comment threads, mentions, reactions"),
