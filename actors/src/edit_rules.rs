@@ -184,8 +184,10 @@ mod tests {
     fn update_of(f: impl FnOnce(&Doc)) -> Vec<u8> {
         let doc = Doc::new();
         f(&doc);
-        doc.transact()
-            .encode_state_as_update_v1(&StateVector::default())
+        let u = doc
+            .transact()
+            .encode_state_as_update_v1(&StateVector::default());
+        u
     }
 
     #[test]
