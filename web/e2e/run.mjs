@@ -5,26 +5,45 @@
 //   COPYDESK_BIN=/path/to/copydesk npm run e2e
 //   COPYDESK_BIN=e2e/mock-server.mjs npm run e2e  # against the in-memory mock
 //
+//   # two nodes on PostgreSQL + Redis (an empty database; both nodes share it and Redis):
+//   COPYDESK_E2E_NODES=2 COPYDESK_E2E_DATABASE_URL=postgres://…/copydesk_e2e \
+//     COPYDESK_E2E_REDIS_URL=redis://127.0.0.1:6379 npm run e2e
+//
 // Env:
 //   COPYDESK_BIN        server binary (default ../target/debug/copydesk, relative to web/)
 //   COPYDESK_E2E_ARGS   extra CLI args for the server (space separated, default none)
 //   COPYDESK_CHROMIUM   browser binary (or CHROMIUM; default /usr/bin/chromium)
+//   COPYDESK_E2E_NODES  server nodes to start (1 or 2; 2 needs the two URLs below)
+//   COPYDESK_E2E_DATABASE_URL  database for the nodes (default: a fresh SQLite file)
+//   COPYDESK_E2E_REDIS_URL     Redis for the nodes (default: none, in-process bus)
+//   COPYDESK_E2E_ACCESS_TTL    access-token lifetime the servers get, in seconds (default
+//                       30: short, so the live scenario outlives several tokens)
 //   COPYDESK_E2E_KEEP=1 keep the temp dir (database, mail, browser profile)
 //   COPYDESK_E2E_HEADFUL=1 show the browser (needs a display)
-//   COPYDESK_E2E_LIVE=0 skip scenario 2 (the live composer)
-//   COPYDESK_E2E_SHOTS=<dir> save screenshots of scenario 2's key moments there
+//   COPYDESK_E2E_LIVE=0 skip scenario 3 (the live composer)
+//   COPYDESK_E2E_SHOTS=<dir> save screenshots of scenario 3's key moments there
 //
-// Starts its own server on a free port with a fresh SQLite database and a mail
-// outbox directory, then drives Chromium through two scenarios:
-// 1. register → verify via the emailed link → create workspace → invite a member →
+// Starts its own server(s) on free ports with a fresh database and a mail outbox
+// directory, then drives Chromium through three scenarios:
+// 1. setup: the first super admin is created through /setup with the one-time link from
+//    the server log, which then no longer works.
+// 2. register → verify via the emailed link → create workspace → invite a new member and
+//    an existing account (an invitation either way; the account joins by accepting it) →
 //    create a post whose caption is too long for Bluesky (problem shown live) → fix →
 //    save → list → search / status filters → duplicate → delete the copy.
-// 2. the live composer, with a second browser: the invited member signs up and both
+// 3. the live composer, with a second browser: the invited member signs up and both
 //    open the post → each sees the other's typing, cursor and name → the owner comments
 //    on a selected word → the member sees the anchored comment live, inserts text before
 //    it and the highlight stays on the word → reply → the owner saves a named version,
-//    edits, restores it and the member's editor follows → a reviewer cannot type.
+//    edits, restores it and the member's editor follows → a reviewer cannot type → the
+//    sockets outlive their access tokens (renewed in band, never reopened) → the member,
+//    demoted to reviewer, goes read-only on the open socket → the reviewer, removed from
+//    the workspace, sees "no longer have access" and nothing reconnects. Every socket URL
+//    carries a ticket, never a token.
+// With two nodes, the owner uses node 1 and the others node 2.
+// Prints `e2e: N passed, M failed` last (N + M = the scenarios); exits 1 on a failure.
 import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -38,6 +57,11 @@ const BIN = path.resolve(WEB_DIR, process.env.COPYDESK_BIN || '../target/debug/c
 const BIN_ARGS = (process.env.COPYDESK_E2E_ARGS ?? '').split(/\s+/).filter(Boolean);
 const CHROMIUM = process.env.COPYDESK_CHROMIUM || process.env.CHROMIUM || '/usr/bin/chromium';
 const KEEP = process.env.COPYDESK_E2E_KEEP === '1';
+const NODES = Number(process.env.COPYDESK_E2E_NODES || 1);
+const DATABASE_URL = process.env.COPYDESK_E2E_DATABASE_URL || '';
+const REDIS_URL = process.env.COPYDESK_E2E_REDIS_URL || '';
+const ACCESS_TTL = Number(process.env.COPYDESK_E2E_ACCESS_TTL || 30);
+const LIVE = process.env.COPYDESK_E2E_LIVE !== '0';
 const STEP_TIMEOUT = 15_000;
 
 const log = (...a) => console.log('[e2e]', ...a);
@@ -45,19 +69,38 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // ---------------------------------------------------------------- server
 
-function startServer(tmp) {
-  const mailDir = path.join(tmp, 'mail');
-  fs.mkdirSync(mailDir, { recursive: true });
+/** Settings shared by every node of this run (a cluster needs the same keys everywhere). */
+function clusterEnv(tmp) {
+  const env = {
+    COPYDESK__DATABASE__URL: DATABASE_URL || `sqlite://${path.join(tmp, 'e2e.db')}?mode=rwc`,
+    COPYDESK__AUTH__JWT_SECRET: randomBytes(32).toString('hex'),
+    COPYDESK__SECURITY__ENCRYPTION_KEY: randomBytes(32).toString('hex'),
+    COPYDESK__AUTH__ACCESS_TTL_SECS: String(ACCESS_TTL),
+  };
+  if (REDIS_URL) {
+    env.COPYDESK__REDIS__URL = REDIS_URL;
+    env.COPYDESK__REDIS__PREFIX = `e2e-${randomBytes(4).toString('hex')}`;
+  }
+  return env;
+}
+
+function startServer(tmp, node, shared, mailDir) {
+  const dataDir = path.join(tmp, `node${node}`);
+  fs.mkdirSync(dataDir, { recursive: true });
   const env = {
     ...process.env,
+    ...shared,
     COPYDESK__SERVER__PORT: '0',
-    COPYDESK__DATABASE__URL: `sqlite://${path.join(tmp, 'e2e.db')}?mode=rwc`,
+    COPYDESK__DATABASE__DATA_DIR: dataDir,
     COPYDESK__MAIL__OUTBOX_DIR: mailDir,
     COPYDESK__STATIC__DIR: DIST_DIR,
     RUST_LOG: process.env.RUST_LOG ?? 'info',
   };
+  if (!REDIS_URL) delete env.COPYDESK__REDIS__URL;
   const child = spawn(BIN, BIN_ARGS, { cwd: REPO_DIR, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const output = [];
+  /** Every line that mentions a setup link (kept apart: `output` only keeps the last 400). */
+  const setupLines = [];
   const remember = (stream, name) => {
     let buf = '';
     stream.setEncoding('utf8');
@@ -69,6 +112,7 @@ function startServer(tmp) {
         buf = buf.slice(i + 1);
         output.push(`${name}: ${line}`);
         if (output.length > 400) output.shift();
+        if (line.includes('/setup?token=')) setupLines.push(line);
         child.emit('line', line);
       }
     });
@@ -77,14 +121,14 @@ function startServer(tmp) {
   remember(child.stderr, 'err');
 
   const ready = new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('server did not log "listening" within 60 s')), 60_000);
+    const timer = setTimeout(() => reject(new Error(`node ${node}: server did not log "listening" within 60 s`)), 60_000);
     child.on('error', (e) => {
       clearTimeout(timer);
       reject(new Error(`cannot start ${BIN}: ${e.message}`));
     });
     child.on('exit', (code, sig) => {
       clearTimeout(timer);
-      reject(new Error(`server exited early (code ${code}, signal ${sig})`));
+      reject(new Error(`node ${node}: server exited early (code ${code}, signal ${sig})`));
     });
     child.on('line', (line) => {
       if (!line.includes('listening')) return;
@@ -94,7 +138,7 @@ function startServer(tmp) {
       resolve(addr);
     });
   });
-  return { child, output, mailDir, ready };
+  return { node, child, output, setupLines, ready };
 }
 
 /** Pull "addr" out of a JSON log line (top level or nested under fields/span). */
@@ -120,6 +164,38 @@ async function stopServer(child) {
   child.kill('SIGTERM');
   for (let i = 0; i < 50 && child.exitCode === null && child.signalCode === null; i++) await sleep(100);
   if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+}
+
+/** The one-time setup token from the first start's log (any node), waiting up to `timeout`. */
+async function findSetupToken(servers, timeout = 10_000) {
+  const end = Date.now() + timeout;
+  while (Date.now() < end) {
+    for (const s of servers) {
+      for (const line of s.setupLines) {
+        const m = /\/setup\?token=([A-Za-z0-9_\-.~%]+)/.exec(line);
+        if (m) return decodeURIComponent(m[1]);
+      }
+    }
+    await sleep(100);
+  }
+  throw new Error('no setup link (…/setup?token=…) in the server log');
+}
+
+/** JSON over fetch, for the few checks done beside the browser. */
+async function api(base, method, p, body, token) {
+  const res = await fetch(base + p, {
+    method,
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  let json = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    /* not JSON */
+  }
+  return { status: res.status, body: json };
 }
 
 // ---------------------------------------------------------------- mail
@@ -214,7 +290,48 @@ async function listSettled(page) {
   await page.waitForSelector('[data-testid="posts-list"][data-loading="false"]', { timeout: STEP_TIMEOUT });
 }
 
-async function flow(page, base, mailDir, state) {
+// ---------------------------------------------------------------- scenario 1: setup
+
+async function setupFlow(page, base, servers, state) {
+  const rnd = Math.random().toString(36).slice(2, 8);
+  const email = `admin-${rnd}@example.com`;
+  const password = 'admin horse battery staple';
+  const t = (id) => page.getByTestId(id);
+
+  state.step = 'setup: find the setup link';
+  const token = await findSetupToken(servers);
+  const before = await api(base, 'GET', '/api/setup');
+  if (before.status !== 200 || before.body?.needed !== true) throw new Error(`GET /api/setup answered ${before.status} ${JSON.stringify(before.body)}, expected {"needed":true}`);
+
+  state.step = 'setup: create the super admin';
+  await page.goto(`${base}/setup?token=${encodeURIComponent(token)}`);
+  await t('setup-name').fill('Ada Admin');
+  await t('setup-email').fill(email);
+  await t('setup-password').fill(password);
+  await t('setup-submit').click();
+  await waitForPath(page, /^\/workspaces$/, '/workspaces after the setup');
+  await waitUntil(() => t('current-user').textContent(), (x) => x?.trim() === 'Ada Admin', 'the new admin signed in');
+
+  state.step = 'setup: the link is spent';
+  const after = await api(base, 'GET', '/api/setup');
+  if (after.body?.needed !== false) throw new Error(`GET /api/setup after the setup answered ${JSON.stringify(after.body)}`);
+  const again = await api(base, 'POST', '/api/setup', { token, email: `other-${rnd}@example.com`, password, name: 'Mallory' });
+  if (again.status !== 404) throw new Error(`a second POST /api/setup with the same token answered ${again.status}, expected 404`);
+  const login = await api(base, 'POST', '/api/auth/login', { email, password });
+  if (login.status !== 200 || login.body?.user?.is_super_admin !== true) throw new Error(`the setup account is not a super admin: ${login.status} ${JSON.stringify(login.body?.user)}`);
+  await page.goto(`${base}/setup?token=${encodeURIComponent(token)}`);
+  await expectVisible(t('setup-done'), 'the "already set up" notice on the used link');
+
+  state.step = 'setup: sign out';
+  await page.goto(`${base}/workspaces`);
+  await t('logout').click();
+  await waitForPath(page, /^\/login$/, 'the sign-in page after signing out');
+  return { email, password, name: 'Ada Admin' };
+}
+
+// ---------------------------------------------------------------- scenario 2: accounts and posts
+
+async function flow(page, base, mailDir, state, admin) {
   const rnd = Math.random().toString(36).slice(2, 8);
   const email = `owner-${rnd}@example.com`;
   const password = 'correct horse battery staple';
@@ -258,6 +375,32 @@ async function flow(page, base, mailDir, state) {
   await t('invite-submit').click();
   await expectVisible(page.locator(`[data-testid="invitation-row"][data-email="${invitee}"]`), 'the pending invitation');
   await expectVisible(t('members-notice'), 'the invitation confirmation');
+
+  if (admin) {
+    // An address that has an account is invited all the same (never added silently, never
+    // told apart); the account joins by accepting the emailed invitation.
+    state.step = 'invite an existing account';
+    const t1 = Date.now() - 1000;
+    await t('invite-email').fill(admin.email);
+    await t('invite-role').selectOption('content_manager');
+    await t('invite-submit').click();
+    await expectVisible(page.locator(`[data-testid="invitation-row"][data-email="${admin.email}"]`), 'a pending invitation for the existing account');
+    await expectCount(page.locator(`[data-testid="member-row"][data-email="${admin.email}"]`), 0, 'the existing account among members before accepting');
+    const notice = (await t('members-notice').textContent()) ?? '';
+    if (!/invitation sent/i.test(notice)) throw new Error(`the members notice reads "${notice}"`);
+
+    state.step = 'existing account accepts the invitation';
+    const mail = await waitForMail(mailDir, admin.email, { since: t1 });
+    const m = /\/invite\?token=([^\s"'<>&]+)/.exec(mail);
+    if (!m) throw new Error(`no invitation link in the email to ${admin.email}`);
+    const login = await api(base, 'POST', '/api/auth/login', { email: admin.email, password: admin.password });
+    if (login.status !== 200) throw new Error(`the admin could not sign in: ${login.status}`);
+    const accepted = await api(base, 'POST', '/api/invitations/accept', { token: decodeURIComponent(m[1]) }, login.body.access_token);
+    if (accepted.status >= 300) throw new Error(`POST /api/invitations/accept answered ${accepted.status} ${JSON.stringify(accepted.body)}`);
+    await page.reload();
+    await expectVisible(page.locator(`[data-testid="member-row"][data-email="${admin.email}"]`), 'the existing account among members after accepting');
+    await expectCount(page.locator(`[data-testid="invitation-row"][data-email="${admin.email}"]`), 0, 'its invitation after accepting');
+  }
 
   state.step = 'compose post';
   const word = `zebra${rnd}`;
@@ -330,10 +473,14 @@ async function flow(page, base, mailDir, state) {
   await listSettled(page);
   await expectVisible(row(title), 'the original post after a reload');
   await expectCount(row(copyTitle), 0, 'the deleted copy after a reload');
-  return { wsId, title, word, caption, ownerName: 'Olivia Owner', invitee };
+
+  state.step = 'sign-up does not make a super admin';
+  const me = await api(base, 'POST', '/api/auth/login', { email, password });
+  if (me.status !== 200 || me.body?.user?.is_super_admin !== false) throw new Error(`the signed-up owner: ${me.status} ${JSON.stringify(me.body?.user)}`);
+  return { wsId, title, word, caption, ownerName: 'Olivia Owner', ownerEmail: email, invitee };
 }
 
-// ---------------------------------------------------------------- live composer
+// ---------------------------------------------------------------- scenario 3: live composer
 
 /** The text of a CodeMirror editor, without remote-cursor widgets and placeholders. */
 async function editorText(page, testid) {
@@ -406,26 +553,37 @@ async function snap(page, name) {
   await page.screenshot({ path: path.join(dir, `${name}.png`) });
 }
 
-async function liveFlow(pages, base, mailDir, info, state) {
+/** The same path on another node. */
+const onBase = (url, base) => base + new URL(url).pathname + new URL(url).search;
+
+/**
+ * `bases`: the node each person uses ({A, B, R}); `sockets`: the WebSockets each page
+ * opened (see watchSockets).
+ */
+async function liveFlow(pages, bases, mailDir, info, state, sockets) {
   const { A, B, R } = pages;
   const password = 'correct horse battery staple';
   const nameB = 'Bruno Builder';
   const cap = '[data-testid="post-caption"] .cm-content';
 
   state.step = 'live: teammate joins';
-  await joinByInvitation(B, base, mailDir, info.invitee, nameB, password);
+  await joinByInvitation(B, bases.B, mailDir, info.invitee, nameB, password);
 
   state.step = 'live: both open the post';
-  await A.goto(`${base}/w/${info.wsId}/posts`);
+  await A.goto(`${bases.A}/w/${info.wsId}/posts`);
   await listSettled(A);
   await A.locator(`[data-testid="post-row"][data-title="${info.title}"] [data-testid="post-link"]`).click();
   await waitForPath(A, new RegExp(`^/w/${info.wsId}/posts/[0-9a-f-]{36}$`), 'the post page');
   const postUrl = A.url();
   await expectVisible(A.locator('[data-testid="collab-status"][data-status="synced"]'), "the owner's editor synced");
-  await openLive(B, postUrl, 'the teammate');
+  await openLive(B, onBase(postUrl, bases.B), 'the teammate');
   await waitUntil(() => editorText(B, 'post-caption'), (t) => t === info.caption, "the teammate's editor to show the saved caption");
   await waitUntil(() => A.locator('[data-testid="presence-user"]').evaluateAll((els) => els.map((e) => e.dataset.name)), (n) => n.includes(nameB), `${nameB} among the owner's "who is here" avatars`);
   await waitUntil(() => B.locator('[data-testid="presence-user"]').evaluateAll((els) => els.map((e) => e.dataset.name)), (n) => n.includes(info.ownerName), `${info.ownerName} among the teammate's avatars`);
+
+  // From here on, A's and B's sockets must stay open past their access tokens' expiry.
+  const t0 = Date.now();
+  const opened0 = sockets.counts();
 
   state.step = 'live: A types, B sees';
   await A.locator(cap).click();
@@ -514,15 +672,40 @@ async function liveFlow(pages, base, mailDir, info, state) {
   await waitUntil(() => editorText(B, 'post-caption'), (t) => t === savedText, "the restored text in the teammate's editor");
   await snap(B, '5-teammate-after-restore');
 
+  state.step = 'live: sockets outlive their access tokens';
+  if (ACCESS_TTL <= 120) {
+    const wait = ACCESS_TTL * 1000 + 8000 - (Date.now() - t0);
+    if (wait > 0) {
+      log(`waiting ${Math.ceil(wait / 1000)} s more: the sockets must outlive their first access token (${ACCESS_TTL} s)`);
+      await sleep(wait);
+    }
+    await A.locator(cap).click();
+    await A.keyboard.press('Control+End');
+    await A.keyboard.type(' Still live.');
+    await waitUntil(() => editorText(B, 'post-caption'), (t) => t.endsWith(' Still live.'), "the owner's typing in the teammate's editor after the tokens expired");
+    const now = sockets.counts();
+    for (const who of ['owner', 'teammate']) {
+      for (const kind of ['collab', 'events']) {
+        const k = `${who}/${kind}`;
+        if ((now[k] ?? 0) !== (opened0[k] ?? 0)) {
+          throw new Error(`${who}'s ${kind} socket was reopened ${(now[k] ?? 0) - (opened0[k] ?? 0)} time(s) while its access token expired (it should have been renewed in band)`);
+        }
+      }
+      if (!sockets.sentInBandAuth(who, 'collab')) throw new Error(`${who} never sent an in-band auth message (2, 1, token) on the collab socket`);
+      if (!sockets.sentInBandAuth(who, 'events')) throw new Error(`${who} never sent {"type":"auth"} on the events socket`);
+      if (!sockets.receivedAuthOk(who)) throw new Error(`${who}'s events socket never got "auth.ok"`);
+    }
+  } else log(`access tokens last ${ACCESS_TTL} s: not waiting for them to expire`);
+
   state.step = 'live: reviewer is read-only';
   const reviewer = `reviewer-${Math.random().toString(36).slice(2, 8)}@example.com`;
-  await A.goto(`${base}/w/${info.wsId}/members`);
+  await A.goto(`${bases.A}/w/${info.wsId}/members`);
   await A.getByTestId('invite-email').fill(reviewer);
   await A.getByTestId('invite-role').selectOption('reviewer');
   await A.getByTestId('invite-submit').click();
   await expectVisible(A.locator(`[data-testid="invitation-row"][data-email="${reviewer}"]`), 'the reviewer invitation');
-  await joinByInvitation(R, base, mailDir, reviewer, 'Rita Reviewer', password);
-  await openLive(R, postUrl, 'the reviewer');
+  await joinByInvitation(R, bases.R, mailDir, reviewer, 'Rita Reviewer', password);
+  await openLive(R, onBase(postUrl, bases.R), 'the reviewer');
   await expectVisible(R.locator('[data-testid="post-caption"][data-readonly="true"]'), "the reviewer's caption editor marked read-only");
   await expectVisible(R.getByTestId('post-readonly'), 'the read-only notice');
   const before = await editorText(R, 'post-caption');
@@ -536,11 +719,94 @@ async function liveFlow(pages, base, mailDir, info, state) {
   if (onB.includes('HACKED')) throw new Error('the reviewer\'s typing reached the teammate');
   await expectVisible(R.locator(`[data-testid="comment-thread"][data-comment-id="${commentId}"]`), 'the comment thread for the reviewer');
   await snap(R, '6-reviewer-readonly');
+
+  state.step = 'live: a demoted editor goes read-only on the open socket';
+  const bSockets = sockets.counts()['teammate/collab'] ?? 0;
+  const bBefore = await editorText(B, 'post-caption');
+  await A.locator(`[data-testid="member-row"][data-email="${info.invitee}"] [data-testid="member-role"]`).selectOption('reviewer');
+  await expectVisible(A.getByTestId('members-notice'), 'the role change confirmation');
+  await expectVisible(B.locator('[data-testid="post-caption"][data-readonly="true"]'), "the demoted teammate's caption editor marked read-only");
+  await expectVisible(B.getByTestId('post-readonly'), "the read-only notice for the demoted teammate");
+  await B.locator(cap).click();
+  await B.keyboard.press('Control+End');
+  await B.keyboard.type('DEMOTED');
+  await sleep(800);
+  if ((await editorText(B, 'post-caption')) !== bBefore) throw new Error('the demoted teammate could still type');
+  if ((await editorText(A, 'post-caption').catch(() => '')).includes('DEMOTED')) throw new Error("the demoted teammate's typing reached the owner");
+  if ((sockets.counts()['teammate/collab'] ?? 0) !== bSockets) throw new Error("the demoted teammate's collab socket was reopened (it should stay open, read-only)");
+  await snap(B, '7-teammate-demoted');
+
+  state.step = 'live: a removed member loses access without reconnecting';
+  A.once('dialog', (d) => void d.accept());
+  await A.locator(`[data-testid="member-row"][data-email="${reviewer}"] [data-testid="member-remove"]`).click();
+  await expectCount(A.locator(`[data-testid="member-row"][data-email="${reviewer}"]`), 0, 'the removed reviewer among members');
+  await expectVisible(R.getByTestId('post-access-lost'), 'the "no longer have access" state for the removed reviewer');
+  const heading = (await R.getByTestId('post-access-lost').locator('h1').textContent())?.trim();
+  if (heading !== 'You no longer have access to this post.') throw new Error(`the access-lost heading reads "${heading}"`);
+  const rSockets = sockets.counts()['reviewer/collab'] ?? 0;
+  await sleep(3000);
+  const rAfter = sockets.counts()['reviewer/collab'] ?? 0;
+  if (rAfter !== rSockets) throw new Error(`the removed reviewer reopened the collab socket ${rAfter - rSockets} time(s) after losing access`);
+  await snap(R, '8-reviewer-removed');
+
+  state.step = 'live: sockets open with tickets only';
+  const bad = sockets.all().filter((x) => !/[?&]ticket=/.test(x.url) || /[?&]token=/.test(x.url));
+  if (bad.length) throw new Error(`sockets opened without a ticket or with a token in the URL:\n  ${bad.map((x) => `${x.who}: ${x.url.replace(/(ticket|token)=[^&]+/g, '$1=…')}`).join('\n  ')}`);
 }
 
 // ---------------------------------------------------------------- main
 
+/** Records the WebSockets every page opens: URL, frames sent and received. */
+function socketRecorder() {
+  const list = [];
+  const kindOf = (url) => (/\/api\/collab\//.test(url) ? 'collab' : /\/api\/events/.test(url) ? 'events' : 'other');
+  return {
+    watch(pg, who) {
+      pg.on('websocket', (ws) => {
+        const rec = { who, url: ws.url(), kind: kindOf(ws.url()), sent: [], received: [] };
+        list.push(rec);
+        ws.on('framesent', (f) => rec.sent.push(f.payload));
+        ws.on('framereceived', (f) => {
+          // Keep text frames (events) and nothing of the binary document traffic.
+          if (typeof f.payload === 'string') rec.received.push(f.payload);
+        });
+      });
+    },
+    all: () => list,
+    /** {"<who>/<kind>": sockets opened so far}. */
+    counts() {
+      const c = {};
+      for (const x of list) c[`${x.who}/${x.kind}`] = (c[`${x.who}/${x.kind}`] ?? 0) + 1;
+      return c;
+    },
+    sentInBandAuth(who, kind) {
+      return list.some(
+        (x) =>
+          x.who === who &&
+          x.kind === kind &&
+          x.sent.some((p) =>
+            kind === 'collab'
+              ? typeof p !== 'string' && p.length > 2 && p[0] === 2 && p[1] === 1
+              : typeof p === 'string' && /"type"\s*:\s*"auth"/.test(p),
+          ),
+      );
+    },
+    receivedAuthOk(who) {
+      return list.some((x) => x.who === who && x.kind === 'events' && x.received.some((p) => /"type"\s*:\s*"auth\.ok"/.test(p)));
+    },
+  };
+}
+
+const BROWSER_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
 async function main() {
+  const scenarios = LIVE ? ['setup', 'accounts and posts', 'live composer'] : ['setup', 'accounts and posts'];
+  const results = new Map(); // name -> 'passed' | 'failed'
+  const summary = () => {
+    const passed = [...results.values()].filter((r) => r === 'passed').length;
+    return { passed, failed: scenarios.length - passed };
+  };
+
   if (!fs.existsSync(path.join(DIST_DIR, 'index.html'))) {
     log('web/dist missing: running npm run build');
     const r = spawnSync('npm', ['run', 'build'], { cwd: WEB_DIR, stdio: 'inherit' });
@@ -548,43 +814,63 @@ async function main() {
   }
   if (!fs.existsSync(BIN)) throw new Error(`server binary not found: ${BIN} (set COPYDESK_BIN)`);
   if (!fs.existsSync(CHROMIUM)) throw new Error(`Chromium not found at ${CHROMIUM} (apt-get install -y chromium)`);
+  if (NODES !== 1 && NODES !== 2) throw new Error(`COPYDESK_E2E_NODES must be 1 or 2, not ${process.env.COPYDESK_E2E_NODES}`);
+  if (NODES === 2 && (!DATABASE_URL.startsWith('postgres') || !REDIS_URL)) {
+    throw new Error('two nodes need a shared PostgreSQL database and Redis: set COPYDESK_E2E_DATABASE_URL=postgres://… and COPYDESK_E2E_REDIS_URL=redis://…');
+  }
 
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'copydesk-e2e-'));
-  const server = startServer(tmp);
+  const mailDir = path.join(tmp, 'mail');
+  fs.mkdirSync(mailDir, { recursive: true });
+  const shared = clusterEnv(tmp);
+  const servers = [];
   let context = null;
-  let page = null;
   let browser2 = null;
   const state = { step: 'start server' };
   const browserErrors = [];
-  let passed = 0;
-  let failed = 0;
   const shots = [];
+  const sockets = socketRecorder();
+
+  const fail = async (scenario, e) => {
+    results.set(scenario, 'failed');
+    console.error(`[e2e] FAILED (${scenario}) at step "${state.step}": ${e instanceof Error ? e.message : e}`);
+    for (const [pg, who] of shots) {
+      const shot = `/tmp/e2e-${state.step.replace(/[^a-z0-9]+/gi, '-')}-${who}.png`;
+      try {
+        await pg.screenshot({ path: shot, fullPage: true });
+        console.error(`[e2e] screenshot: ${shot} (page ${pg.url()})`);
+      } catch (se) {
+        console.error(`[e2e] screenshot failed: ${se}`);
+      }
+    }
+    if (browserErrors.length) console.error(`[e2e] browser errors:\n  ${browserErrors.join('\n  ')}`);
+    for (const s of servers) console.error(`[e2e] last output of node ${s.node}:\n  ${s.output.slice(-40).join('\n  ')}`);
+  };
 
   try {
-    const addr = await server.ready;
-    const base = `http://${addr}`;
-    log(`server listening at ${base}`);
+    // Node 1 first: it applies the migrations; then the others on the same database.
+    const bases = [];
+    for (let n = 1; n <= NODES; n++) {
+      const server = startServer(tmp, n, shared, mailDir);
+      servers.push(server);
+      bases.push(`http://${await server.ready}`);
+      log(`node ${n} listening at ${bases[n - 1]}${DATABASE_URL ? ` (${DATABASE_URL.split(':')[0]}${REDIS_URL ? ' + redis' : ''})` : ''}`);
+    }
+    const base1 = bases[0];
+    const base2 = bases[NODES - 1];
 
     state.step = 'launch browser';
     context = await chromium.launchPersistentContext(path.join(tmp, 'profile'), {
       executablePath: CHROMIUM,
       headless: process.env.COPYDESK_E2E_HEADFUL !== '1',
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ].filter((a) => a !== '--headless' || process.env.COPYDESK_E2E_HEADFUL !== '1'),
+      args: process.env.COPYDESK_E2E_HEADFUL === '1' ? BROWSER_ARGS : ['--headless', ...BROWSER_ARGS],
       viewport: { width: 1280, height: 900 },
     });
     context.setDefaultTimeout(STEP_TIMEOUT);
-    page = context.pages()[0] ?? (await context.newPage());
+    const page = context.pages()[0] ?? (await context.newPage());
     const watch = (pg, who) => {
       shots.push([pg, who]);
+      sockets.watch(pg, who);
       pg.on('console', (msg) => {
         if (msg.type() === 'error') browserErrors.push(`${who} console: ${msg.text()}`);
       });
@@ -601,64 +887,76 @@ async function main() {
       if (fatal.length) throw new Error(`browser errors:\n  ${fatal.join('\n  ')}`);
     };
 
-    // Scenario 1: accounts, workspace, composing and listing posts (one browser).
-    const info = await flow(page, base, server.mailDir, state);
-    checkErrors();
-    passed++;
-    log('flow completed');
-
-    // Scenario 2: the live composer — two people co-writing, comments, history, a reviewer.
-    if (process.env.COPYDESK_E2E_LIVE !== '0') {
-      state.step = 'live: launch second browser';
-      browser2 = await chromium.launch({
-        executablePath: CHROMIUM,
-        headless: process.env.COPYDESK_E2E_HEADFUL !== '1',
-        args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-      });
-      const newPage = async (who) => {
-        const ctx = await browser2.newContext({ viewport: { width: 1280, height: 900 } });
-        ctx.setDefaultTimeout(STEP_TIMEOUT);
-        const pg = await ctx.newPage();
-        watch(pg, who);
-        return pg;
-      };
-      const B = await newPage('teammate');
-      const R = await newPage('reviewer');
-      await liveFlow({ A: page, B, R }, base, server.mailDir, info, state);
+    // Scenario 1: the first super admin, through the one-time setup link.
+    let admin = null;
+    try {
+      admin = await setupFlow(page, base1, servers, state);
       checkErrors();
-      passed++;
-      log('live composer flow completed');
+      results.set('setup', 'passed');
+      log('setup completed');
+    } catch (e) {
+      await fail('setup', e);
+      admin = null;
+    }
+
+    // Scenario 2: accounts, workspace, members, composing and listing posts (one browser).
+    let info = null;
+    try {
+      info = await flow(page, base1, mailDir, state, admin);
+      checkErrors();
+      results.set('accounts and posts', 'passed');
+      log('flow completed');
+    } catch (e) {
+      await fail('accounts and posts', e);
+    }
+
+    // Scenario 3: the live composer: two people co-writing, comments, history, a reviewer,
+    // token renewal on open sockets, demotion and removal while connected.
+    if (LIVE && info) {
+      try {
+        state.step = 'live: launch second browser';
+        browser2 = await chromium.launch({
+          executablePath: CHROMIUM,
+          headless: process.env.COPYDESK_E2E_HEADFUL !== '1',
+          args: BROWSER_ARGS,
+        });
+        const newPage = async (who) => {
+          const ctx = await browser2.newContext({ viewport: { width: 1280, height: 900 } });
+          ctx.setDefaultTimeout(STEP_TIMEOUT);
+          const pg = await ctx.newPage();
+          watch(pg, who);
+          return pg;
+        };
+        const B = await newPage('teammate');
+        const R = await newPage('reviewer');
+        if (NODES > 1) log(`owner on node 1 (${base1}), teammate and reviewer on node 2 (${base2})`);
+        await liveFlow({ A: page, B, R }, { A: base1, B: base2, R: base2 }, mailDir, info, state, sockets);
+        checkErrors();
+        results.set('live composer', 'passed');
+        log('live composer flow completed');
+      } catch (e) {
+        await fail('live composer', e);
+      }
+    } else if (LIVE) {
+      console.error('[e2e] live composer not run: the accounts and posts scenario failed');
     }
   } catch (e) {
-    failed++;
-    console.error(`[e2e] FAILED at step "${state.step}": ${e instanceof Error ? e.message : e}`);
-    for (const [pg, who] of shots) {
-      const shot = `/tmp/e2e-${state.step.replace(/[^a-z0-9]+/gi, '-')}-${who}.png`;
-      try {
-        await pg.screenshot({ path: shot, fullPage: true });
-        console.error(`[e2e] screenshot: ${shot} (page ${pg.url()})`);
-      } catch (se) {
-        console.error(`[e2e] screenshot failed: ${se}`);
-      }
-    }
-    if (browserErrors.length) console.error(`[e2e] browser errors:\n  ${browserErrors.join('\n  ')}`);
-    console.error(`[e2e] last server output:\n  ${server.output.slice(-40).join('\n  ')}`);
+    await fail('(harness)', e);
   } finally {
     if (browser2) await browser2.close().catch(() => {});
     if (context) await context.close().catch(() => {});
-    await stopServer(server.child);
+    for (const s of servers.slice().reverse()) await stopServer(s.child);
     if (KEEP) log(`kept ${tmp}`);
     else fs.rmSync(tmp, { recursive: true, force: true });
   }
-  // A scenario that never ran because an earlier one failed counts as failed too.
-  const total = process.env.COPYDESK_E2E_LIVE === '0' ? 1 : 2;
-  return { passed, failed: Math.max(failed, total - passed) };
+  for (const name of scenarios) log(`${results.get(name) === 'passed' ? 'PASS' : 'FAIL'}  ${name}`);
+  return summary();
 }
 
 main()
   .catch((e) => {
     console.error(`[e2e] ${e instanceof Error ? e.message : e}`);
-    return { passed: 0, failed: process.env.COPYDESK_E2E_LIVE === '0' ? 1 : 2 };
+    return { passed: 0, failed: LIVE ? 3 : 2 };
   })
   .then(({ passed, failed }) => {
     console.log(`e2e: ${passed} passed, ${failed} failed`);
