@@ -222,12 +222,19 @@ async fn clients_are_denied_and_account_events_never_appear() {
         .unwrap();
     }
     let page = feed(&app, &reviewer, &ws, "").await;
+    // Members join by accepting an invitation: invited, then joined, for each of the two.
     assert_eq!(
         types(&page),
-        ["member.joined", "member.joined", "workspace.created"]
+        [
+            "member.joined",
+            "member.invited",
+            "member.joined",
+            "member.invited",
+            "workspace.created"
+        ]
     );
     assert_eq!(
-        page["items"][2]["actor"]["name"], "Lea Renamed",
+        page["items"][4]["actor"]["name"], "Lea Renamed",
         "actors are shown by their current name"
     );
     assert_eq!(

@@ -78,21 +78,6 @@ async fn register_verify_login_and_profile() {
 }
 
 #[actix_web::test]
-async fn first_account_is_super_admin_and_later_ones_are_not() {
-    let app = spawn_app().await;
-    let a = app.register_verified(&email("first"), "First").await;
-    let b = app.register_verified(&email("second"), "Second").await;
-    assert_eq!(
-        body(app.get("/api/users/profile", &a.access).await).await["is_super_admin"],
-        true
-    );
-    assert_eq!(
-        body(app.get("/api/users/profile", &b.access).await).await["is_super_admin"],
-        false
-    );
-}
-
-#[actix_web::test]
 async fn password_policy_and_input_errors_name_the_fields() {
     let app = spawn_app().await;
     for (pw, why) in [
@@ -212,7 +197,9 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
         StatusCode::OK
     );
 
-    // Replaying an old token is theft: it fails and kills the whole family, t2 included.
+    // Replaying an old token after the grace window (two tabs) is theft: it fails and
+    // kills the whole family, t2 included, and every access token issued so far.
+    app.clock.advance(std::time::Duration::from_secs(11));
     let r = app
         .post("/api/auth/refresh", None, json!({ "refresh_token": t1 }))
         .await;
@@ -221,6 +208,13 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
         .post("/api/auth/refresh", None, json!({ "refresh_token": t2 }))
         .await;
     assert_error(r, StatusCode::UNAUTHORIZED, "invalid_refresh_token").await;
+    assert_error(
+        app.get("/api/users/profile", r2["access_token"].as_str().unwrap())
+            .await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+    )
+    .await;
 
     // Another sign-in (another family) is unaffected.
     let other = session(body(app.login(&s.email, PASSWORD).await).await);
@@ -245,22 +239,60 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
 
 #[actix_web::test]
 async fn refresh_family_has_an_absolute_lifetime() {
+    use std::time::Duration;
+    // Idle expiry alone can never end this sign-in: it is refreshed well within the idle
+    // lifetime every time. Only the absolute lifetime can.
     let app = spawn_app_with(|s| {
-        s.auth.refresh_absolute_ttl_secs = 1;
-        s.auth.refresh_idle_ttl_secs = 1;
+        s.auth.refresh_absolute_ttl_secs = 1000;
+        s.auth.refresh_idle_ttl_secs = 400;
+        s.auth.access_ttl_secs = 3600;
     })
     .await;
     let s = app.register_verified(&email("abs"), "Abs").await;
-    // Wait out the lifetime (the clock, not a race, decides the outcome).
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let mut refresh = s.refresh.clone();
+    // t = 300, 600, 900, 990: each refresh comes 300 s (or less) after the previous one,
+    // inside the 400 s idle window and before the 1000 s absolute end (10 s of margin for
+    // the real time the test itself takes).
+    for (step, t) in [(300, 300), (300, 600), (300, 900), (90, 990)] {
+        app.clock.advance(Duration::from_secs(step));
+        let r = app
+            .post(
+                "/api/auth/refresh",
+                None,
+                json!({ "refresh_token": refresh }),
+            )
+            .await;
+        assert_eq!(
+            r.status(),
+            StatusCode::OK,
+            "refresh at t={t}s, before the absolute lifetime, works"
+        );
+        refresh = body(r).await["refresh_token"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    }
+    // t = 1020: only 30 s since the last refresh (idle is fine), but the sign-in is older
+    // than its absolute lifetime.
+    app.clock.advance(Duration::from_secs(30));
     let r = app
         .post(
             "/api/auth/refresh",
             None,
-            json!({ "refresh_token": s.refresh }),
+            json!({ "refresh_token": refresh }),
         )
         .await;
     assert_error(r, StatusCode::UNAUTHORIZED, "invalid_refresh_token").await;
+    // A new sign-in starts a new lifetime.
+    let again = session(body(app.login(&s.email, PASSWORD).await).await);
+    let r = app
+        .post(
+            "/api/auth/refresh",
+            None,
+            json!({ "refresh_token": again.refresh }),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
 }
 
 #[actix_web::test]
@@ -360,7 +392,7 @@ async fn forgot_and_reset_password_by_email() {
 async fn login_is_throttled_per_account_and_the_lock_ends() {
     let app = spawn_app_with(|s| {
         s.auth.login_max_failures_per_account = 3;
-        s.auth.login_window_secs = 2;
+        s.auth.login_window_secs = 900;
     })
     .await;
     let s = app.register_verified(&email("victim"), "Victim").await;
@@ -379,7 +411,7 @@ async fn login_is_throttled_per_account_and_the_lock_ends() {
         .unwrap()
         .parse()
         .unwrap();
-    assert!((1..=2).contains(&retry), "{retry}");
+    assert!((1..=900).contains(&retry), "{retry}");
     assert_error(r, StatusCode::TOO_MANY_REQUESTS, "too_many_requests").await;
     // Unknown accounts are throttled the same way (no enumeration through 429s).
     let ghost = email("ghost");
@@ -395,11 +427,16 @@ async fn login_is_throttled_per_account_and_the_lock_ends() {
         app.login(&bystander.email, PASSWORD).await.status(),
         StatusCode::OK
     );
-    // After Retry-After the real user gets in: nobody can lock them out for good.
-    tokio::time::sleep(
-        std::time::Duration::from_secs(retry) + std::time::Duration::from_millis(200),
-    )
-    .await;
+    // Still locked a little before Retry-After is over...
+    app.clock
+        .advance(std::time::Duration::from_secs(retry.saturating_sub(30)));
+    assert_eq!(
+        app.login(&s.email, PASSWORD).await.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "the lock holds until its window ends"
+    );
+    // ...and after it the real user gets in: nobody can lock them out for good.
+    app.clock.advance(std::time::Duration::from_secs(31));
     assert_eq!(app.login(&s.email, PASSWORD).await.status(), StatusCode::OK);
 }
 

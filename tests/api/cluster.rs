@@ -12,13 +12,13 @@ use serde_json::json;
 use crate::helpers::*;
 use crate::yclient::YClient;
 
-struct Redis {
-    port: u16,
+pub(crate) struct Redis {
+    pub(crate) port: u16,
     child: Option<Child>,
 }
 
 impl Redis {
-    fn free_port() -> u16 {
+    pub(crate) fn free_port() -> u16 {
         std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -26,7 +26,7 @@ impl Redis {
             .port()
     }
 
-    async fn start(port: u16) -> Self {
+    pub(crate) async fn start(port: u16) -> Self {
         let child = Command::new("redis-server")
             .args([
                 "--port",
@@ -55,7 +55,7 @@ impl Redis {
         }
     }
 
-    fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
@@ -113,8 +113,8 @@ async fn two_nodes_converge_and_heal_after_a_bus_outage() {
         .await;
     let post = post["id"].as_str().unwrap();
 
-    let mut a = YClient::connect(&n1.addr, post, &s.access).await;
-    let mut b = YClient::connect(&n2.addr, post, &s.access).await;
+    let mut a = YClient::open(&n1, post, &s).await;
+    let mut b = YClient::open(&n2, post, &s).await;
     a.append(" by A").await;
     b.until(|c| c.caption() == "Shared by A").await;
     b.type_at(0, "B: ").await;
@@ -123,7 +123,7 @@ async fn two_nodes_converge_and_heal_after_a_bus_outage() {
     let Some(r) = redis.as_mut() else { return };
     // Redis goes away: each node keeps serving its own clients.
     r.stop();
-    let mut a2 = YClient::connect(&n1.addr, post, &s.access).await;
+    let mut a2 = YClient::open(&n1, post, &s).await;
     a.append(" [a offline]").await;
     a2.until(|c| c.caption().ends_with("[a offline]")).await;
     b.type_at(0, "[b offline] ").await;

@@ -25,8 +25,8 @@ async fn setup(app: &TestApp) -> (Session, String, String) {
 async fn two_editors_converge_and_rest_goes_through_the_document() {
     let app = spawn_app().await;
     let (s, _, post) = setup(&app).await;
-    let mut a = YClient::connect(&app.addr, &post, &s.access).await;
-    let mut b = YClient::connect(&app.addr, &post, &s.access).await;
+    let mut a = YClient::open(&app, &post, &s).await;
+    let mut b = YClient::open(&app, &post, &s).await;
     assert_eq!(
         a.caption(),
         "Hello",
@@ -91,7 +91,7 @@ async fn two_editors_converge_and_rest_goes_through_the_document() {
 async fn live_edits_reach_the_post_row_for_lists_and_validation() {
     let app = spawn_app().await;
     let (s, ws, post) = setup(&app).await;
-    let mut a = YClient::connect(&app.addr, &post, &s.access).await;
+    let mut a = YClient::open(&app, &post, &s).await;
     a.append(&format!(" {}", "x".repeat(300))).await;
     // Derived fields are written shortly after; the list (from the row) catches up.
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -125,7 +125,7 @@ async fn reviewers_and_clients_read_but_cannot_write() {
     .await;
     for role in ["reviewer", "client"] {
         let who = app.member_with_role(&admin, &ws, role).await;
-        let mut r = YClient::connect(&app.addr, &post, &who.access).await;
+        let mut r = YClient::open(&app, &post, &who).await;
         assert_eq!(r.caption(), "Hello");
         r.append(" hacked").await;
         r.until(|c| c.denied).await;
@@ -143,9 +143,9 @@ async fn reviewers_and_clients_read_but_cannot_write() {
     let url = crate::yclient::ws_url(
         &app.addr,
         &format!(
-            "/api/collab/{}?token={}",
+            "/api/collab/{}?ticket={}",
             internal["id"].as_str().unwrap(),
-            client.access
+            app.ticket(&client).await
         ),
     );
     let err = awc::Client::new()
@@ -158,7 +158,7 @@ async fn reviewers_and_clients_read_but_cannot_write() {
         matches!(err, awc::error::WsClientError::InvalidResponseStatus(s) if s == 404),
         "{err:?}"
     );
-    // Nor without a token.
+    // Nor without a ticket.
     let url = crate::yclient::ws_url(&app.addr, &format!("/api/collab/{post}"));
     assert!(awc::Client::new().ws(url).connect().await.is_err());
 }
@@ -167,7 +167,7 @@ async fn reviewers_and_clients_read_but_cannot_write() {
 async fn malformed_frames_close_only_that_connection() {
     let app = spawn_app().await;
     let (s, _, post) = setup(&app).await;
-    let mut good = YClient::connect(&app.addr, &post, &s.access).await;
+    let mut good = YClient::open(&app, &post, &s).await;
     let cases: Vec<(Vec<u8>, u16)> = vec![
         (vec![0xff, 0xff, 0xff], 1007),                     // truncated varint
         (vec![0, 2, 0xff, 0xff, 0xff, 0xff, 0x0f], 1007),   // absurd length
@@ -177,17 +177,17 @@ async fn malformed_frames_close_only_that_connection() {
         (vec![0, 0, 5, 1, 2], 1007),                        // truncated state vector
     ];
     for (frame, code) in cases {
-        let mut bad = YClient::connect(&app.addr, &post, &s.access).await;
+        let mut bad = YClient::open(&app, &post, &s).await;
         bad.send_raw(frame.clone()).await;
         assert_eq!(bad.until_closed().await.0, code, "{frame:?}");
     }
     // A frame over the limit.
-    let mut big = YClient::connect(&app.addr, &post, &s.access).await;
+    let mut big = YClient::open(&app, &post, &s).await;
     big.send_raw(vec![0u8; 2 * 1024 * 1024]).await;
     assert_eq!(big.until_closed().await.0, 1009);
     // Everyone else is fine.
     good.append("!").await;
-    let mut other = YClient::connect(&app.addr, &post, &s.access).await;
+    let mut other = YClient::open(&app, &post, &s).await;
     other.until(|c| c.caption() == "Hello!").await;
 }
 
@@ -195,8 +195,8 @@ async fn malformed_frames_close_only_that_connection() {
 async fn awareness_is_shared_and_removed_when_a_peer_leaves() {
     let app = spawn_app().await;
     let (s, _, post) = setup(&app).await;
-    let mut a = YClient::connect(&app.addr, &post, &s.access).await;
-    let mut b = YClient::connect(&app.addr, &post, &s.access).await;
+    let mut a = YClient::open(&app, &post, &s).await;
+    let mut b = YClient::open(&app, &post, &s).await;
     a.set_awareness(1, r##"{"user":{"name":"Ana","color":"#f00"}}"##)
         .await;
     let a_id = a.doc.client_id().get();
@@ -207,7 +207,7 @@ async fn awareness_is_shared_and_removed_when_a_peer_leaves() {
     })
     .await;
     // A late joiner gets the current states on connect.
-    let mut c = YClient::connect(&app.addr, &post, &s.access).await;
+    let mut c = YClient::open(&app, &post, &s).await;
     c.until(|c| c.awareness.get(&a_id).is_some_and(|v| v.is_some()))
         .await;
     a.close().await;
@@ -218,8 +218,8 @@ async fn awareness_is_shared_and_removed_when_a_peer_leaves() {
 async fn awareness_expires_without_renewal() {
     let app = spawn_app_with(|s| s.collab.awareness_timeout_secs = 1).await;
     let (s, _, post) = setup(&app).await;
-    let mut a = YClient::connect(&app.addr, &post, &s.access).await;
-    let mut b = YClient::connect(&app.addr, &post, &s.access).await;
+    let mut a = YClient::open(&app, &post, &s).await;
+    let mut b = YClient::open(&app, &post, &s).await;
     a.set_awareness(1, r#"{"user":{"name":"Ana"}}"#).await;
     let a_id = a.doc.client_id().get();
     b.until(|c| c.awareness.get(&a_id).is_some_and(|v| v.is_some()))
@@ -244,7 +244,7 @@ async fn the_log_is_compacted_and_a_restart_loses_nothing() {
     };
     let app = spawn_app_with(tweak).await;
     let (s, _, post) = setup(&app).await;
-    let mut a = YClient::connect(&app.addr, &post, &s.access).await;
+    let mut a = YClient::open(&app, &post, &s).await;
     for i in 0..20 {
         a.append(&format!(" {i}")).await;
     }
@@ -252,7 +252,7 @@ async fn the_log_is_compacted_and_a_restart_loses_nothing() {
         "Hello{}",
         (0..20).map(|i| format!(" {i}")).collect::<String>()
     );
-    let mut b = YClient::connect(&app.addr, &post, &s.access).await;
+    let mut b = YClient::open(&app, &post, &s).await;
     b.until(|c| c.caption() == expected).await;
 
     use copydesk::store::entities::{post_doc_snapshots, post_doc_updates};
@@ -281,7 +281,7 @@ async fn the_log_is_compacted_and_a_restart_loses_nothing() {
     if !is_postgres() {
         // A second server on the same database loads snapshot + log tail.
         let again = spawn_app_with(tweak).await;
-        let mut c = YClient::connect(&again.addr, &post, &s.access).await;
+        let mut c = YClient::open(&again, &post, &s).await;
         assert_eq!(c.caption(), expected);
         c.append("!").await;
     }
@@ -291,7 +291,7 @@ async fn the_log_is_compacted_and_a_restart_loses_nothing() {
 async fn versions_restore_live_and_diff() {
     let app = spawn_app().await;
     let (s, _, post) = setup(&app).await;
-    let mut a = YClient::connect(&app.addr, &post, &s.access).await;
+    let mut a = YClient::open(&app, &post, &s).await;
     let r = app
         .post(
             &format!("/api/posts/{post}/versions"),
@@ -304,7 +304,7 @@ async fn versions_restore_live_and_diff() {
     assert_eq!(v["kind"], "named");
     let vid = v["id"].as_str().unwrap();
     a.append(" and more").await;
-    let mut b = YClient::connect(&app.addr, &post, &s.access).await;
+    let mut b = YClient::open(&app, &post, &s).await;
     b.until(|c| c.caption() == "Hello and more").await;
 
     let d = body(

@@ -115,8 +115,8 @@ async fn sigkill_after_an_edit_was_seen_loses_nothing() {
         .unwrap();
     let post_id = post["id"].as_str().unwrap().to_string();
 
-    let mut a = YClient::connect(&addr, &post_id, &access).await;
-    let mut b = YClient::connect(&addr, &post_id, &access).await;
+    let mut a = YClient::connect(&addr, &post_id, &ticket_at(&http, &addr, &access).await).await;
+    let mut b = YClient::connect(&addr, &post_id, &ticket_at(&http, &addr, &access).await).await;
     a.append(" and after").await;
     b.until(|c| c.caption() == "Before and after").await;
 
@@ -125,7 +125,7 @@ async fn sigkill_after_an_edit_was_seen_loses_nothing() {
     server.wait().unwrap();
 
     let (mut again, addr2) = start(dir.path());
-    let c = YClient::connect(&addr2, &post_id, &access).await;
+    let c = YClient::connect(&addr2, &post_id, &ticket_at(&http, &addr2, &access).await).await;
     assert_eq!(c.caption(), "Before and after");
     again.kill().unwrap();
     let _ = again.wait();

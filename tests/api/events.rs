@@ -11,8 +11,10 @@ use crate::yclient::ws_url;
 
 type Conn = actix_codec::Framed<awc::BoxedSocket, awc::ws::Codec>;
 
-async fn connect(app: &TestApp, token: &str, since: Option<&str>) -> Conn {
-    let mut path = format!("/api/events?token={token}");
+/// Opens the event stream with a fresh ticket for `s`.
+async fn connect(app: &TestApp, s: &Session, since: Option<&str>) -> Conn {
+    let ticket = app.ticket(s).await;
+    let mut path = format!("/api/events?ticket={ticket}");
     if let Some(s) = since {
         path.push_str(&format!("&since={s}"));
     }
@@ -46,7 +48,7 @@ async fn events_stream_live_and_replay_since() {
     let app = spawn_app().await;
     let s = app.register_verified(&email("ev"), "Ev").await;
     let ws = app.create_workspace(&s, "Events").await;
-    let mut live = connect(&app, &s.access, None).await;
+    let mut live = connect(&app, &s, None).await;
     let p = app.create_post(&s, &ws, json!({ "title": "one" })).await;
     let e = next_of(&mut live, "post.created").await;
     assert_eq!(e["workspace_id"], ws.as_str());
@@ -57,7 +59,7 @@ async fn events_stream_live_and_replay_since() {
 
     // While disconnected, more happens; a reconnect with `since` gets it.
     app.create_post(&s, &ws, json!({ "title": "two" })).await;
-    let mut again = connect(&app, &s.access, Some(&first_id)).await;
+    let mut again = connect(&app, &s, Some(&first_id)).await;
     let replayed = next_of(&mut again, "post.created").await;
     assert_eq!(replayed["data"]["title"], "two");
     // And live events keep coming on the same socket.
@@ -77,7 +79,7 @@ async fn clients_only_receive_what_is_shared_with_them() {
     let admin = app.register_verified(&email("adm"), "Adm").await;
     let ws = app.create_workspace(&admin, "Agency").await;
     let client = app.member_with_role(&admin, &ws, "client").await;
-    let mut conn = connect(&app, &client.access, None).await;
+    let mut conn = connect(&app, &client, None).await;
     app.create_post(&admin, &ws, json!({ "title": "internal draft" }))
         .await;
     app.create_post(
@@ -99,9 +101,9 @@ async fn presence_shows_who_has_a_post_open() {
     let s = app.register_verified(&email("pr"), "Presence Person").await;
     let ws = app.create_workspace(&s, "P").await;
     let p = app.create_post(&s, &ws, json!({ "title": "x" })).await;
-    let mut conn = connect(&app, &s.access, None).await;
+    let mut conn = connect(&app, &s, None).await;
     let _editor =
-        crate::yclient::YClient::connect(&app.addr, p["id"].as_str().unwrap(), &s.access).await;
+        crate::yclient::YClient::open(&app, p["id"].as_str().unwrap(), &s).await;
     let e = next_of(&mut conn, "presence").await;
     assert_eq!(e["data"]["post_id"], p["id"]);
     assert_eq!(e["data"]["users"][0]["name"], "Presence Person");

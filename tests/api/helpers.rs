@@ -6,9 +6,11 @@
 //! SQLite file and the in-process bus.
 
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 
 use copydesk::config::{Secret, Settings, SmtpTls};
 use copydesk::startup::Application;
+use copydesk_actors::ports::{Clock, ManualClock};
 use reqwest::{Response, StatusCode};
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -23,9 +25,16 @@ pub struct TestApp {
     pub db: sea_orm::DatabaseConnection,
     pub client: reqwest::Client,
     pub mail: SmtpSink,
+    /// The server's clock: tests move it forward instead of sleeping (`clock.advance(..)`).
+    pub clock: Arc<ManualClock>,
+    /// The one-time setup token the server made at start (no super admin yet).
+    pub setup_token: Option<String>,
+    /// The server's data directory (generated keys, mail outbox).
+    pub data_dir: std::path::PathBuf,
     _dir: tempfile::TempDir,
 }
 
+#[derive(Clone, Debug)]
 pub struct Session {
     pub user_id: String,
     pub email: String,
@@ -63,6 +72,15 @@ pub async fn spawn_node(
     tweak: impl FnOnce(&mut Settings),
     bus: Option<std::sync::Arc<dyn copydesk_actors::ports::Bus>>,
 ) -> TestApp {
+    spawn_node_with_clock(tweak, bus, Arc::new(ManualClock::new())).await
+}
+
+/// A server on the given clock (nodes of one cluster share theirs).
+pub async fn spawn_node_with_clock(
+    tweak: impl FnOnce(&mut Settings),
+    bus: Option<std::sync::Arc<dyn copydesk_actors::ports::Bus>>,
+    clock: Arc<ManualClock>,
+) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let (mail, smtp_port) = SmtpSink::start().await;
     let mut s = Settings::default();
@@ -86,17 +104,23 @@ pub async fn spawn_node(
     s.static_files.dir = dir.path().join("no-web");
     s.log.level = "warn".into();
     tweak(&mut s);
-    let app = Application::build_with_bus(s, bus)
+    let data_dir = s.database.data_dir.clone();
+    let dyn_clock: Arc<dyn Clock> = clock.clone();
+    let app = Application::build_with(s, bus, Some(dyn_clock))
         .await
         .expect("application builds");
     let addr = format!("http://127.0.0.1:{}", app.port());
     let db = app.state().db.clone();
+    let setup_token = app.state().setup_token();
     tokio::spawn(app.run_until_stopped());
     TestApp {
         addr,
         db,
         client: reqwest::Client::new(),
         mail,
+        clock,
+        setup_token,
+        data_dir,
         _dir: dir,
     }
 }
@@ -213,20 +237,89 @@ impl TestApp {
         body(r).await["id"].as_str().unwrap().to_string()
     }
 
-    /// A verified user holding `role` in `ws` (added by the admin session).
+    /// A verified user holding `role` in `ws`: invited by the admin session, accepted by them.
     pub async fn member_with_role(&self, admin: &Session, ws: &str, role: &str) -> Session {
         let e = email(role);
         let s = self.register_verified(&e, role).await;
+        self.add_member(admin, ws, &s, role).await;
+        s
+    }
+
+    /// Invites `email` to `ws` as `role` (201 invited) and returns the token from the mail.
+    pub async fn invite(&self, admin: &Session, ws: &str, email: &str, role: &str) -> String {
+        let before = self.mail.all_to(&email.to_lowercase()).len();
         let r = self
             .post(
                 &format!("/api/workspaces/{ws}/members"),
                 Some(&admin.access),
-                json!({ "email": e, "role": role }),
+                json!({ "email": email, "role": role }),
             )
             .await;
-        assert_eq!(r.status(), StatusCode::CREATED);
-        assert_eq!(body(r).await["status"], "added");
-        s
+        assert_eq!(r.status(), StatusCode::CREATED, "invite {email} as {role}");
+        let b = body(r).await;
+        assert_eq!(b["status"], "invited", "{b}");
+        self.mail
+            .next_containing(&email.to_lowercase(), INVITE_MARKER, before)
+            .await
+            .token_after(INVITE_MARKER)
+            .expect("invitation link")
+    }
+
+    /// `who` accepts an invitation while signed in (200).
+    pub async fn accept(&self, who: &Session, token: &str) -> Response {
+        self.post(
+            "/api/invitations/accept",
+            Some(&who.access),
+            json!({ "token": token }),
+        )
+        .await
+    }
+
+    /// Makes an existing account a member of `ws`: invitation by `admin`, accepted by `who`.
+    pub async fn add_member(&self, admin: &Session, ws: &str, who: &Session, role: &str) {
+        let token = self.invite(admin, ws, &who.email, role).await;
+        let r = self.accept(who, &token).await;
+        assert_eq!(r.status(), StatusCode::OK, "accepting the invitation");
+    }
+
+    /// A single-use WebSocket ticket for this session (`POST /api/auth/ws-ticket`).
+    pub async fn ticket(&self, s: &Session) -> String {
+        self.ticket_for(&s.access).await
+    }
+
+    pub async fn ticket_for(&self, access: &str) -> String {
+        ticket_at(&self.client, &self.addr, access).await
+    }
+
+    /// The instance's super admin, created with the setup token (works once per app).
+    pub async fn super_admin(&self) -> Session {
+        let token = self
+            .setup_token
+            .clone()
+            .expect("a fresh instance has a setup token");
+        let r = self
+            .post(
+                "/api/setup",
+                None,
+                json!({ "token": token, "email": email("root"), "password": PASSWORD, "name": "Root" }),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::CREATED, "setup");
+        session(body(r).await)
+    }
+
+    /// A plain HTTP request asking for a WebSocket upgrade, to read a refusal's status and
+    /// JSON body (a refused upgrade never gets to 101).
+    pub async fn upgrade(&self, path: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .header("connection", "Upgrade")
+            .header("upgrade", "websocket")
+            .header("sec-websocket-version", "13")
+            .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn create_post(&self, s: &Session, ws: &str, post: Value) -> Value {
@@ -240,6 +333,21 @@ impl TestApp {
         assert_eq!(r.status(), StatusCode::CREATED);
         body(r).await
     }
+}
+
+pub const INVITE_MARKER: &str = "invite?token=";
+
+/// A WebSocket ticket from the server at `addr` (201 `{ticket, expires_in}`).
+pub async fn ticket_at(client: &reqwest::Client, addr: &str, access: &str) -> String {
+    let r = client
+        .post(format!("{addr}/api/auth/ws-ticket"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED, "ws-ticket");
+    let b = body(r).await;
+    b["ticket"].as_str().expect("ticket").to_string()
 }
 
 pub fn session(b: Value) -> Session {

@@ -1,6 +1,7 @@
 //! Integration tests: one binary, a module per domain. Each test gets a real server on a
 //! free port and a fresh database (SQLite, or PostgreSQL + Redis under `scripts/test`).
 
+mod evclient;
 mod helpers;
 mod smtp;
 mod yclient;
@@ -12,7 +13,13 @@ mod collab;
 mod comments;
 mod durability;
 mod events;
+mod hardening_auth;
+mod hardening_cluster;
+mod hardening_infra;
+mod hardening_members;
+mod hardening_sockets;
 mod infra;
 mod permissions;
 mod posts;
+mod setup;
 mod workspaces;

@@ -136,6 +136,32 @@ impl SmtpSink {
         .await
     }
 
+    /// Waits for a message to `addr` containing `marker` that arrived after the first
+    /// `after` messages to that address (`after` = `all_to(addr).len()` taken earlier).
+    pub async fn next_containing(&self, addr: &str, marker: &str, after: usize) -> Mail {
+        self.wait(addr, marker, |mails| {
+            mails
+                .iter()
+                .skip(after)
+                .find(|m| m.text().contains(marker))
+                .cloned()
+        })
+        .await
+    }
+
+    /// How many messages to `addr` arrived so far.
+    pub fn count_to(&self, addr: &str) -> usize {
+        self.all_to(addr).len()
+    }
+
+    /// Every message to `addr` whose text contains `marker`.
+    pub fn all_containing(&self, addr: &str, marker: &str) -> Vec<Mail> {
+        self.all_to(addr)
+            .into_iter()
+            .filter(|m| m.text().contains(marker))
+            .collect()
+    }
+
     async fn wait(&self, addr: &str, what: &str, pick: impl Fn(&[Mail]) -> Option<Mail>) -> Mail {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
         loop {

@@ -96,16 +96,17 @@ async fn existing_users_are_added_and_roles_change() {
     )
     .await;
     assert_eq!(members["members"].as_array().unwrap().len(), 2);
-    // The added user got an email and now sees the workspace.
+    // The member was invited by email, accepted, and now sees the workspace.
     assert!(app
         .mail
         .nth_to(&writer.email, 2)
         .await
         .text()
-        .contains("added you"));
+        .contains(INVITE_MARKER));
     let theirs = body(app.get("/api/users/workspaces", &writer.access).await).await;
     assert_eq!(theirs[0]["role"], "content_creator");
 
+    // Inviting a member again reveals nothing: the same answer as for anyone.
     let r = app
         .post(
             &format!("/api/workspaces/{ws}/members"),
@@ -113,7 +114,8 @@ async fn existing_users_are_added_and_roles_change() {
             json!({ "email": writer.email, "role": "reviewer" }),
         )
         .await;
-    assert_error(r, StatusCode::CONFLICT, "already_member").await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(body(r).await["status"], "invited");
 
     let path = format!("/api/workspaces/{ws}/members/{}", writer.user_id);
     let r = app
