@@ -49,6 +49,8 @@ pub struct Settings {
     #[serde(rename = "static")]
     pub static_files: StaticSettings,
     pub collab: CollabSettings,
+    /// Background work: jobs, outbox consumers, cron.
+    pub jobs: crate::jobs::JobSettings,
     pub log: LogSettings,
 }
 
@@ -500,6 +502,16 @@ impl Settings {
         }
         if self.auth.email_window_secs == 0 {
             return Err(invalid("auth.email_window_secs", "must be positive"));
+        }
+        let j = &self.jobs;
+        if j.concurrency == 0 || j.lease_secs < 3 || j.poll_ms == 0 {
+            return Err(invalid(
+                "jobs.concurrency",
+                "concurrency and poll_ms must be positive, lease_secs at least 3",
+            ));
+        }
+        if let Err(e) = crate::jobs::cron_schedule(&j.maintenance_cron, &j.time_zone) {
+            return Err(invalid("jobs.maintenance_cron", e.to_string()));
         }
         if !matches!(self.log.format.as_str(), "json" | "pretty") {
             return Err(invalid("log.format", "must be json or pretty"));

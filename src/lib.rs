@@ -10,7 +10,9 @@
 //! - [`roles`]: roles and the permission table.
 //! - [`posts`]: posts, their content model, per-platform validation, listing.
 //! - [`comments`]: comment threads on posts, mentions, reactions.
-//! - [`events`]: the outbox and the audit log.
+//! - [`events`]: the typed event catalogue, the one write path (`UnitOfWork`), the
+//!   commit-ordered outbox, its live tail and its durable consumers.
+//! - [`jobs`]: durable jobs, outbox consumers and cron on every node; maintenance; the admin view.
 //! - [`collab`]: live co-editing (`/api/collab`, y-websocket) and the event stream
 //!   (`/api/events`), on the actors of `copydesk_actors`.
 //! - [`versions`]: version history of post documents.
@@ -30,6 +32,7 @@ pub mod config;
 pub mod error;
 pub mod events;
 pub mod http;
+pub mod jobs;
 pub mod keys;
 pub mod mail;
 pub mod posts;

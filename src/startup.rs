@@ -23,7 +23,13 @@ use crate::error::{extractors, ApiError};
 use crate::http::{health, metrics, middleware, openapi, static_files};
 use crate::keys::Keys;
 use crate::mail::Mailer;
+use crate::events::consumers::{Redeliver, Registry};
+use crate::events::outbox::{LiveTail, SqlOutbox};
+use crate::jobs::maintenance;
+use crate::jobs::store::{SqlCronStore, SqlJobQueue};
+use crate::jobs::{Extra, Work};
 use crate::state::AppState;
+use copydesk_actors::cron::CronJob;
 use crate::{auth, collab as live, posts, store, versions, workspaces};
 use copydesk_actors::collab::Collab;
 use copydesk_actors::post_session::{SessionConfig, SessionDeps};
@@ -63,13 +69,31 @@ impl Application {
         Self::build_with(settings, shared_bus, None).await
     }
 
-    /// The general form: an optional shared bus and an optional clock (tests pass a
-    /// `ManualClock` and move it instead of waiting).
+    /// An optional shared bus and an optional clock (tests pass a `ManualClock` and move
+    /// it instead of waiting).
     pub async fn build_with(
         settings: Settings,
         shared_bus: Option<Arc<dyn Bus>>,
         clock: Option<Arc<dyn Clock>>,
     ) -> anyhow::Result<Self> {
+        Self::build_with_options(
+            settings,
+            Options {
+                bus: shared_bus,
+                clock,
+                extra: Extra::default(),
+            },
+        )
+        .await
+    }
+
+    /// The general form: see [`Options`].
+    pub async fn build_with_options(settings: Settings, opts: Options) -> anyhow::Result<Self> {
+        let Options {
+            bus: shared_bus,
+            clock,
+            extra,
+        } = opts;
         let clock: Arc<dyn Clock> = clock.unwrap_or_else(|| Arc::new(SystemClock));
         let db = store::connect(&settings).await?;
         store::migrate(&db).await?;
@@ -128,8 +152,15 @@ impl Application {
                 .map(|n| n.get())
                 .unwrap_or(2)
         });
+        let doc_store = deps.store.clone();
         let collab = Collab::new(deps, threads);
         let sockets = crate::access::Sockets::default();
+        let outbox = SqlOutbox::new(db.clone());
+        let work = Work::default();
+        work.set_tail(LiveTail::spawn(outbox.clone(), collab.clone(), bus.clone()));
+        if settings.jobs.enabled {
+            start_work(&work, &settings, &db, clock.clone(), outbox.clone(), doc_store, extra)?;
+        }
         crate::access::spawn_watcher(bus.clone(), sockets.clone(), collab.clone());
         let edit_rules = Arc::new(EditRules {
             platforms: crate::posts::validation::Platform::ALL
@@ -164,6 +195,8 @@ impl Application {
             sockets,
             edit_rules,
             setup_token,
+            work,
+            outbox,
         };
         let server = build_server(listener, state.clone())?;
         tracing::info!(
@@ -208,6 +241,83 @@ impl Application {
     }
 }
 
+/// What [`Application::build_with_options`] takes besides the settings.
+#[derive(Default)]
+pub struct Options {
+    /// A bus shared with other nodes in this process (instead of the configured one).
+    pub bus: Option<Arc<dyn Bus>>,
+    /// The clock (default: the system clock).
+    pub clock: Option<Arc<dyn Clock>>,
+    /// Extra job handlers, consumers and cron schedules (tests).
+    pub extra: Extra,
+}
+
+/// Starts this node's job runner, outbox consumers and cron schedules.
+fn start_work(
+    work: &Work,
+    settings: &Settings,
+    db: &sea_orm::DatabaseConnection,
+    clock: Arc<dyn Clock>,
+    outbox: SqlOutbox,
+    doc_store: Arc<dyn copydesk_actors::ports::DocStore>,
+    extra: Extra,
+) -> anyhow::Result<()> {
+    let j = &settings.jobs;
+    let mut registry = Registry::default();
+    for (name, h) in extra.consumers {
+        registry.add(&name, h);
+    }
+    let mut handlers: std::collections::HashMap<String, Arc<dyn copydesk_actors::ports::JobHandler>> =
+        std::collections::HashMap::new();
+    handlers.insert(
+        crate::jobs::admin::REDELIVER.to_string(),
+        Arc::new(Redeliver {
+            db: db.clone(),
+            registry: registry.clone(),
+        }),
+    );
+    for (kind, h) in extra.job_handlers {
+        handlers.insert(kind, h);
+    }
+    let schedule = |name: &str, task: Arc<dyn copydesk_actors::ports::CronTask>| -> anyhow::Result<CronJob> {
+        Ok(CronJob {
+            name: name.to_string(),
+            next_after: crate::jobs::cron_schedule(&j.maintenance_cron, &j.time_zone)?,
+            task,
+        })
+    };
+    let mut crons = vec![
+        schedule("maintenance.purge", Arc::new(maintenance::Purge { db: db.clone() }))?,
+        schedule(
+            "maintenance.outbox_retention",
+            Arc::new(maintenance::OutboxRetention {
+                db: db.clone(),
+                days: j.outbox_retention_days,
+            }),
+        )?,
+        schedule(
+            "maintenance.compact_orphans",
+            Arc::new(maintenance::CompactOrphans {
+                db: db.clone(),
+                store: doc_store,
+            }),
+        )?,
+    ];
+    crons.extend(extra.crons);
+    work.start(
+        uuid::Uuid::new_v4(),
+        j,
+        clock,
+        Arc::new(SqlJobQueue::new(db.clone())),
+        Arc::new(outbox),
+        Arc::new(SqlCronStore::new(db.clone())),
+        handlers,
+        registry.all(),
+        crons,
+    );
+    Ok(())
+}
+
 fn build_server(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
     let settings = state.settings.clone();
     let shutdown_timeout = settings.server.shutdown_timeout_secs;
@@ -242,6 +352,11 @@ fn build_server(listener: TcpListener, state: AppState) -> anyhow::Result<Server
             .configure(live::routes)
             .configure(crate::comments::routes)
             .configure(crate::activity::routes)
+            .configure(crate::jobs::admin::routes)
+            .route(
+                "/events/catalogue",
+                web::get().to(crate::events::catalogue::serve_catalogue),
+            )
             .route("/openapi.json", web::get().to(openapi::openapi_json))
             .default_service(web::to(|| async {
                 Err::<actix_web::HttpResponse, _>(ApiError::NotFound("route"))

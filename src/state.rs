@@ -36,6 +36,10 @@ pub struct AppState {
     pub edit_rules: Arc<EditRules>,
     /// The one-time setup token printed at start while no super admin exists.
     pub setup_token: Option<String>,
+    /// This node's background work (job runner, outbox readers, cron).
+    pub work: crate::jobs::Work,
+    /// Reading the outbox in commit order.
+    pub outbox: crate::events::outbox::SqlOutbox,
 }
 
 impl AppState {

@@ -8,7 +8,7 @@ use actix::prelude::*;
 use uuid::Uuid;
 
 use crate::post_session::{PostSession, SessionDeps};
-use crate::workspace_hub::{DiscardSessions, GetSession, ShutdownAll, WorkspaceHub};
+use crate::workspace_hub::{DeliverEvent, DiscardSessions, GetSession, ShutdownAll, WorkspaceHub};
 
 #[derive(Clone)]
 pub struct Collab {
@@ -64,6 +64,15 @@ impl Collab {
         post_id: Uuid,
     ) -> Result<Addr<PostSession>, MailboxError> {
         self.hub(workspace_id).send(GetSession { post_id }).await
+    }
+
+    /// Hands a committed event to the workspace's hub on this node, if it has one (no hub:
+    /// nobody here is listening).
+    pub fn deliver_event(&self, workspace_id: Uuid, event: Arc<str>) {
+        let hub = self.inner.hubs.lock().unwrap().get(&workspace_id).cloned();
+        if let Some(h) = hub.filter(|h| h.connected()) {
+            h.do_send(DeliverEvent(event));
+        }
     }
 
     /// Closes a deleted post's session on this node (if it has one), or every session of a

@@ -5,7 +5,7 @@
 //! single-node mode for free.
 //!
 //! - [`ports`]: `Bus` (cluster pub/sub), `DocStore` (update log + snapshots), `DocHooks`,
-//!   `Clock`.
+//!   `Clock`, and for background work `JobQueue`, `Outbox`, `CronStore` with their handlers.
 //! - [`memory_bus`]: the in-process `Bus` used when no Redis is configured.
 //! - [`protocol`]: the y-websocket wire protocol, transport-free.
 //! - [`doc`]: the post document's layout and its plain-content view.
@@ -14,11 +14,17 @@
 //! - [`workspace_hub`]: `WorkspaceHub`, one actor per active workspace (sessions, presence,
 //!   event fan-out).
 //! - [`collab`]: `Collab`, the registry the server talks to.
+//! - [`job_runner`]: `JobRunner`, one per node: claims and runs durable jobs.
+//! - [`outbox_consumer`]: `OutboxConsumer`, a named, leased, at-least-once outbox reader.
+//! - [`cron`]: `CronActor`, periodic work with one leader per tick across nodes.
 
 pub mod collab;
+pub mod cron;
 pub mod doc;
 pub mod edit_rules;
+pub mod job_runner;
 pub mod memory_bus;
+pub mod outbox_consumer;
 pub mod ports;
 pub mod post_session;
 pub mod protocol;

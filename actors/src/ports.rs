@@ -152,3 +152,161 @@ pub struct PeerUser {
     pub id: uuid::Uuid,
     pub name: String,
 }
+
+// ---- background work: jobs, outbox consumers, cron ----------------------------------
+
+/// A job a node has claimed: it holds the lease until `lease_expires_at`, renewed by
+/// heartbeats while the handler runs. A node that dies lets the lease run out, and the job
+/// is claimed again — so handlers must be idempotent (the same job may run twice; it must
+/// not *take effect* twice).
+#[derive(Clone, Debug)]
+pub struct ClaimedJob {
+    pub id: uuid::Uuid,
+    pub kind: String,
+    pub payload: serde_json::Value,
+    /// Attempts so far, this one included.
+    pub attempts: i32,
+    pub max_attempts: i32,
+}
+
+/// Durable job storage.
+#[async_trait]
+pub trait JobQueue: Send + Sync + 'static {
+    /// Claims up to `limit` due jobs (queued with `run_at <= now`, or running with an
+    /// expired lease) for `owner` until `lease_until`, highest priority first. Two nodes
+    /// never claim the same job.
+    async fn claim(
+        &self,
+        owner: uuid::Uuid,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<ClaimedJob>, StoreError>;
+    /// Extends the leases of `ids` still held by `owner`.
+    async fn heartbeat(
+        &self,
+        owner: uuid::Uuid,
+        ids: &[uuid::Uuid],
+        lease_until: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Marks a job done, if `owner` still holds it; false if the lease was lost.
+    async fn complete(
+        &self,
+        owner: uuid::Uuid,
+        id: uuid::Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Records a failure: back to the queue at `retry_at`, or failed for good (`None`).
+    async fn fail(
+        &self,
+        owner: uuid::Uuid,
+        id: uuid::Uuid,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// When the next queued job is due (to sleep until then).
+    async fn next_due(&self) -> Result<Option<DateTime<Utc>>, StoreError>;
+}
+
+/// Runs jobs of one kind. Must be idempotent: see [`ClaimedJob`].
+#[async_trait]
+pub trait JobHandler: Send + Sync + 'static {
+    async fn run(&self, job: &ClaimedJob) -> Result<(), String>;
+}
+
+/// An event from the outbox, at its commit-ordered position `(txid, seq)`.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct OutboxEvent {
+    pub id: uuid::Uuid,
+    #[serde(skip)]
+    pub txid: i64,
+    #[serde(skip)]
+    pub seq: i64,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub workspace_id: Option<uuid::Uuid>,
+    pub data: serde_json::Value,
+    pub actor_id: Option<uuid::Uuid>,
+    pub at: DateTime<Utc>,
+}
+
+impl OutboxEvent {
+    pub fn position(&self) -> (i64, i64) {
+        (self.txid, self.seq)
+    }
+}
+
+/// Reading the outbox in commit order, and the consumers' durable cursors and leases.
+#[async_trait]
+pub trait Outbox: Send + Sync + 'static {
+    /// Events after `after`, in commit order, only as far as no earlier-positioned
+    /// transaction can still commit.
+    async fn read_after(&self, after: (i64, i64), limit: usize)
+        -> Result<Vec<OutboxEvent>, StoreError>;
+    /// The position of the newest readable event (where a new reader starts).
+    async fn head(&self) -> Result<(i64, i64), StoreError>;
+    /// Takes or renews the consumer's lease for `owner`; its cursor if the lease is ours.
+    /// A consumer new to the table starts at the head (it does not replay history).
+    async fn acquire(
+        &self,
+        consumer: &str,
+        owner: uuid::Uuid,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Option<(i64, i64)>, StoreError>;
+    /// Moves the cursor forward, if `owner` still holds the lease; false otherwise.
+    async fn advance(
+        &self,
+        consumer: &str,
+        owner: uuid::Uuid,
+        to: (i64, i64),
+        delivered: u64,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Sets an event aside after its retries, with the error.
+    async fn park(
+        &self,
+        consumer: &str,
+        event: &OutboxEvent,
+        attempts: u32,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+}
+
+/// What a named outbox consumer does with each event. At-least-once: after a crash the
+/// last batch is delivered again, so handling must be idempotent.
+#[async_trait]
+pub trait EventHandler: Send + Sync + 'static {
+    async fn handle(&self, event: &OutboxEvent) -> Result<(), String>;
+}
+
+/// Cron bookkeeping: which tick of which schedule has been taken, by whom.
+#[async_trait]
+pub trait CronStore: Send + Sync + 'static {
+    /// Takes `tick` of `schedule` for `owner` unless that tick (or a later one) was already
+    /// taken; exactly one caller wins each tick.
+    async fn take_tick(
+        &self,
+        schedule: &str,
+        tick: DateTime<Utc>,
+        owner: uuid::Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// The last tick taken (to know what was missed).
+    async fn last_tick(&self, schedule: &str) -> Result<Option<DateTime<Utc>>, StoreError>;
+    /// Records how a tick's run ended.
+    async fn finished(
+        &self,
+        schedule: &str,
+        error: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+}
+
+/// The work a cron schedule does on each tick it wins.
+#[async_trait]
+pub trait CronTask: Send + Sync + 'static {
+    async fn run(&self, tick: DateTime<Utc>) -> Result<(), String>;
+}

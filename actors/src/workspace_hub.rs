@@ -2,9 +2,9 @@
 //! post sessions, keeps presence (who has which post open), and fans the workspace's events
 //! out to `/api/events` sockets on this node.
 //!
-//! Events reach the hub on the bus topic `events:<workspace_id>` (published after commit by
-//! the server, from any node); presence is published there too, so every node's sockets see
-//! every node's viewers.
+//! Domain events reach the hub from the node's live outbox tail ([`DeliverEvent`]), in
+//! commit order; presence travels on the bus topic `events:<workspace_id>`, so every node's
+//! sockets see every node's viewers.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -67,6 +67,12 @@ pub struct DiscardSessions {
     pub code: u16,
     pub reason: String,
 }
+
+/// A committed domain event for this workspace (read from the outbox by the node's live
+/// tail, in commit order): fan it out to this node's event sockets.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct DeliverEvent(pub Arc<str>);
 
 /// Stops every session after flushing (server shutdown).
 #[derive(Message)]
@@ -216,6 +222,14 @@ impl Handler<Unsubscribe> for WorkspaceHub {
 
     fn handle(&mut self, msg: Unsubscribe, _ctx: &mut Context<Self>) {
         self.subscribers.remove(&msg.id);
+    }
+}
+
+impl Handler<DeliverEvent> for WorkspaceHub {
+    type Result = ();
+
+    fn handle(&mut self, msg: DeliverEvent, _ctx: &mut Context<Self>) {
+        self.fan_out(msg.0.as_bytes());
     }
 }
 

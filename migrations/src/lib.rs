@@ -9,6 +9,7 @@ mod m20261125_000001_foundation;
 mod m20261125_000002_post_documents;
 mod m20261125_000003_comments;
 mod m20261130_000004_hardening;
+mod m20261130_000005_backbone;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_000002_post_documents::Migration),
             Box::new(m20261125_000003_comments::Migration),
             Box::new(m20261130_000004_hardening::Migration),
+            Box::new(m20261130_000005_backbone::Migration),
         ]
     }
 }

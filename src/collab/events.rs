@@ -21,7 +21,7 @@ use actix_ws::{AggregatedMessage, CloseCode, CloseReason};
 use copydesk_actors::protocol::close;
 use copydesk_actors::workspace_hub::{visible_to_clients, Subscribe, Unsubscribe, WorkspaceHub};
 use futures_util::StreamExt;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 use serde::Deserialize;
 use tokio::sync::mpsc;
 use uuid::Uuid;
@@ -157,14 +157,15 @@ pub async fn event_socket(
     )
     .await?;
     let view = View::load(&state, access.user.id).await?;
-    let since_seq = match q.since {
-        Some(id) => events::Entity::find()
-            .filter(events::Column::Id.eq(id))
-            .one(&state.db)
-            .await?
-            .map(|e| e.seq)
-            .ok_or_else(|| ApiError::validation("since", "unknown event id"))
-            .map(Some)?,
+    let since_pos = match q.since {
+        Some(id) => Some(
+            state
+                .outbox
+                .position_of(id)
+                .await
+                .map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?
+                .ok_or_else(|| ApiError::validation("since", "unknown event id"))?,
+        ),
         None => None,
     };
     let cfg = &state.settings.collab;
@@ -188,21 +189,22 @@ pub async fn event_socket(
         hubs: HashMap::new(),
         registration: registration.id,
     };
-    s.subscribe_all();
+    // Subscribed (and acknowledged by each hub) before the replay reads: whatever commits
+    // after the replay's read reaches the socket live, and whatever the replay already sent
+    // is not sent again.
+    s.subscribe_all_confirmed().await;
     drop(tx);
 
     let mut replayed = HashSet::new();
-    if let Some(seq) = since_seq {
+    if let Some(pos) = since_pos {
         let ids: Vec<Uuid> = s.view.workspaces.keys().copied().collect();
-        let missed = events::Entity::find()
-            .filter(events::Column::WorkspaceId.is_in(ids))
-            .filter(events::Column::Seq.gt(seq))
-            .order_by_asc(events::Column::Seq)
-            .limit(MAX_REPLAY)
-            .all(&state.db)
-            .await?;
+        let missed = state
+            .outbox
+            .read_workspaces_after(pos, &ids, MAX_REPLAY as usize)
+            .await
+            .map_err(|e| ApiError::internal(anyhow::anyhow!("{e}")))?;
         for e in &missed {
-            let json = event_json(e);
+            let json = serde_json::to_value(e).unwrap_or_default();
             if !s.view.admits(&json) {
                 continue;
             }
@@ -241,6 +243,22 @@ impl Stream {
                 tx: tx.clone(),
                 is_client: shared.is_some(),
             });
+            self.hubs.insert(*ws, hub);
+        }
+    }
+
+    /// Like [`Self::subscribe_all`], waiting until every hub has the subscription.
+    async fn subscribe_all_confirmed(&mut self) {
+        let Some(tx) = self.tx.upgrade() else { return };
+        for (ws, shared) in &self.view.workspaces {
+            let hub = self.state.collab.hub(*ws);
+            let _ = hub
+                .send(Subscribe {
+                    id: self.sub,
+                    tx: tx.clone(),
+                    is_client: shared.is_some(),
+                })
+                .await;
             self.hubs.insert(*ws, hub);
         }
     }

@@ -252,6 +252,9 @@ pub mod events {
     pub struct Model {
         #[sea_orm(primary_key)]
         pub seq: i64,
+        /// The writing transaction's id on PostgreSQL (0 on SQLite): with `seq`, the
+        /// commit-ordered position (see `events::outbox`).
+        pub txid: i64,
         pub id: Uuid,
         pub workspace_id: Option<Uuid>,
         #[sea_orm(column_name = "type")]
