@@ -112,7 +112,7 @@ function startServer(tmp, node, shared, mailDir) {
         buf = buf.slice(i + 1);
         output.push(`${name}: ${line}`);
         if (output.length > 400) output.shift();
-        if (line.includes('/setup?token=')) setupLines.push(line);
+        if (line.includes('/setup?token=')) setupLines.push({ at: Date.now(), line });
         child.emit('line', line);
       }
     });
@@ -166,16 +166,22 @@ async function stopServer(child) {
   if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
 }
 
-/** The one-time setup token from the first start's log (any node), waiting up to `timeout`. */
-async function findSetupToken(servers, timeout = 10_000) {
+/**
+ * The one-time setup tokens in the servers' logs, newest first (with several nodes, should
+ * a later node have issued a new token, that is the one that works), waiting up to
+ * `timeout` for the first.
+ */
+async function findSetupTokens(servers, timeout = 10_000) {
   const end = Date.now() + timeout;
   while (Date.now() < end) {
+    const found = [];
     for (const s of servers) {
-      for (const line of s.setupLines) {
+      for (const { at, line } of s.setupLines) {
         const m = /\/setup\?token=([A-Za-z0-9_\-.~%]+)/.exec(line);
-        if (m) return decodeURIComponent(m[1]);
+        if (m) found.push({ at, token: decodeURIComponent(m[1]) });
       }
     }
+    if (found.length) return [...new Set(found.sort((a, b) => b.at - a.at).map((x) => x.token))];
     await sleep(100);
   }
   throw new Error('no setup link (…/setup?token=…) in the server log');
@@ -299,17 +305,30 @@ async function setupFlow(page, base, servers, state) {
   const t = (id) => page.getByTestId(id);
 
   state.step = 'setup: find the setup link';
-  const token = await findSetupToken(servers);
+  const tokens = await findSetupTokens(servers);
   const before = await api(base, 'GET', '/api/setup');
   if (before.status !== 200 || before.body?.needed !== true) throw new Error(`GET /api/setup answered ${before.status} ${JSON.stringify(before.body)}, expected {"needed":true}`);
 
   state.step = 'setup: create the super admin';
-  await page.goto(`${base}/setup?token=${encodeURIComponent(token)}`);
-  await t('setup-name').fill('Ada Admin');
-  await t('setup-email').fill(email);
-  await t('setup-password').fill(password);
-  await t('setup-submit').click();
-  await waitForPath(page, /^\/workspaces$/, '/workspaces after the setup');
+  let token = null;
+  for (const candidate of tokens) {
+    await page.goto(`${base}/setup?token=${encodeURIComponent(candidate)}`);
+    await t('setup-name').fill('Ada Admin');
+    await t('setup-email').fill(email);
+    await t('setup-password').fill(password);
+    await t('setup-submit').click();
+    const outcome = await Promise.race([
+      page.waitForURL((u) => new URL(u).pathname === '/workspaces', { timeout: STEP_TIMEOUT }).then(() => 'ok'),
+      t('setup-error').waitFor({ state: 'visible', timeout: STEP_TIMEOUT }).then(() => 'refused'),
+    ]).catch(() => 'timeout');
+    if (outcome === 'ok') {
+      token = candidate;
+      break;
+    }
+    if (outcome === 'timeout') throw new Error(`expected /workspaces after the setup, but URL is ${page.url()}`);
+    log(`a logged setup token was refused (${tokens.length} logged)`);
+  }
+  if (!token) throw new Error(`every setup token in the log was refused: ${(await t('setup-error').textContent())?.trim()}`);
   await waitUntil(() => t('current-user').textContent(), (x) => x?.trim() === 'Ada Admin', 'the new admin signed in');
 
   state.step = 'setup: the link is spent';
