@@ -210,6 +210,7 @@ async fn clients_are_denied_and_account_events_never_appear() {
     for t in ["user.profile_updated", "session.reuse_detected"] {
         events::ActiveModel {
             seq: NotSet,
+            txid: NotSet,
             id: Set(uuid::Uuid::now_v7()),
             workspace_id: Set(Some(ws.parse().unwrap())),
             event_type: Set(t.into()),

@@ -200,10 +200,12 @@ async fn awareness_is_shared_and_removed_when_a_peer_leaves() {
     a.set_awareness(1, r##"{"user":{"name":"Ana","color":"#f00"}}"##)
         .await;
     let a_id = a.doc.client_id().get();
+    // Relayed under the authenticated user's name (the account is "Editor"), the rest as sent.
     b.until(|c| {
-        c.awareness
-            .get(&a_id)
-            .is_some_and(|v| v.as_deref().is_some_and(|j| j.contains("Ana")))
+        c.awareness.get(&a_id).is_some_and(|v| {
+            v.as_deref()
+                .is_some_and(|j| j.contains("Editor") && j.contains("#f00"))
+        })
     })
     .await;
     // A late joiner gets the current states on connect.

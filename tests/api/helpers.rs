@@ -216,8 +216,10 @@ impl TestApp {
         let r = self
             .post("/api/auth/verify-email", None, json!({ "token": token }))
             .await;
-        assert_eq!(r.status(), StatusCode::OK);
-        session(body(r).await)
+        let status = r.status();
+        let b = body(r).await;
+        assert_eq!(status, StatusCode::OK, "verify-email: {b}");
+        session(b)
     }
 
     pub async fn login(&self, email: &str, password: &str) -> Response {
