@@ -266,23 +266,42 @@ mod tests {
     #[test]
     fn caps_and_routing() {
         let s = Sockets::default();
-        let (u, v, ws, post) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let (u, v, ws, post) = (
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+            Uuid::new_v4(),
+        );
         let scope = || Scope::Post {
             workspace_id: ws,
             post_id: post,
         };
-        let (a, mut arx) = s.register(u, Some("1.1.1.1".into()), scope(), 2, 3).unwrap();
-        let (_b, _brx) = s.register(u, Some("1.1.1.1".into()), scope(), 2, 3).unwrap();
+        let (a, mut arx) = s
+            .register(u, Some("1.1.1.1".into()), scope(), 2, 3)
+            .unwrap();
+        let (_b, _brx) = s
+            .register(u, Some("1.1.1.1".into()), scope(), 2, 3)
+            .unwrap();
         assert!(s.register(u, None, scope(), 2, 3).is_err(), "user cap");
         let (_c, mut crx) = s
-            .register(v, Some("1.1.1.1".into()), Scope::Workspaces([ws].into()), 2, 3)
+            .register(
+                v,
+                Some("1.1.1.1".into()),
+                Scope::Workspaces([ws].into()),
+                2,
+                3,
+            )
             .unwrap();
         assert!(
-            s.register(v, Some("1.1.1.1".into()), scope(), 2, 3).is_err(),
+            s.register(v, Some("1.1.1.1".into()), scope(), 2, 3)
+                .is_err(),
             "ip cap"
         );
         drop(a);
-        assert!(s.register(u, None, scope(), 2, 3).is_ok(), "a slot was freed");
+        assert!(
+            s.register(u, None, scope(), 2, 3).is_ok(),
+            "a slot was freed"
+        );
 
         s.dispatch(&AccessChange::User { user_id: v });
         assert_eq!(crx.try_recv(), Ok(Control::Recheck));
@@ -292,6 +311,10 @@ mod tests {
             post_id: Uuid::new_v4(),
             deleted: true,
         });
-        assert_eq!(crx.try_recv(), Ok(Control::Recheck), "events socket of the workspace");
+        assert_eq!(
+            crx.try_recv(),
+            Ok(Control::Recheck),
+            "events socket of the workspace"
+        );
     }
 }

@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    IntoActiveModel, PaginatorTrait, QueryFilter, Set, TransactionTrait,
+    IntoActiveModel, PaginatorTrait, QueryFilter, Set,
 };
 use uuid::Uuid;
 
@@ -76,7 +76,7 @@ pub async fn claim_with_token(
         .await?
         .ok_or(ApiError::NotFound("setup token"))?;
     let hash = crate::auth::accounts::hash_blocking(pw.to_string()).await?;
-    let txn = state.db.begin().await?;
+    let txn = crate::store::begin(&state.db).await?;
     let claimed = setup_tokens::Entity::update_many()
         .col_expr(setup_tokens::Column::UsedAt, Expr::value(now))
         .filter(setup_tokens::Column::Id.eq(live.id))
@@ -126,7 +126,8 @@ pub async fn create_super_admin(
     name: &str,
     pw: &str,
 ) -> anyhow::Result<Uuid> {
-    let email = normalize_email(email).ok_or_else(|| anyhow::anyhow!("not a valid email address: {email}"))?;
+    let email = normalize_email(email)
+        .ok_or_else(|| anyhow::anyhow!("not a valid email address: {email}"))?;
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         anyhow::bail!("the name must be 1–100 characters");
@@ -136,7 +137,7 @@ pub async fn create_super_admin(
     }
     let hash = password::hash(pw)?;
     let now = Utc::now();
-    let txn = db.begin().await?;
+    let txn = crate::store::begin(db).await?;
     let existing = users::Entity::find()
         .filter(users::Column::Email.eq(&email))
         .one(&txn)

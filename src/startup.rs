@@ -20,18 +20,18 @@ use crate::bus::RedisBus;
 use crate::collab::{hooks::ServerHooks, store::DbDocStore};
 use crate::config::Settings;
 use crate::error::{extractors, ApiError};
-use crate::http::{health, metrics, middleware, openapi, static_files};
-use crate::keys::Keys;
-use crate::mail::Mailer;
 use crate::events::consumers::{Redeliver, Registry};
 use crate::events::outbox::{LiveTail, SqlOutbox};
+use crate::http::{health, metrics, middleware, openapi, static_files};
 use crate::jobs::maintenance;
 use crate::jobs::store::{SqlCronStore, SqlJobQueue};
 use crate::jobs::{Extra, Work};
+use crate::keys::Keys;
+use crate::mail::Mailer;
 use crate::state::AppState;
-use copydesk_actors::cron::CronJob;
 use crate::{auth, collab as live, posts, store, versions, workspaces};
 use copydesk_actors::collab::Collab;
+use copydesk_actors::cron::CronJob;
 use copydesk_actors::post_session::{SessionConfig, SessionDeps};
 
 pub struct Application {
@@ -159,7 +159,15 @@ impl Application {
         let work = Work::default();
         work.set_tail(LiveTail::spawn(outbox.clone(), collab.clone(), bus.clone()));
         if settings.jobs.enabled {
-            start_work(&work, &settings, &db, clock.clone(), outbox.clone(), doc_store, extra)?;
+            start_work(
+                &work,
+                &settings,
+                &db,
+                clock.clone(),
+                outbox.clone(),
+                doc_store,
+                extra,
+            )?;
         }
         crate::access::spawn_watcher(bus.clone(), sockets.clone(), collab.clone());
         let edit_rules = Arc::new(EditRules {
@@ -267,8 +275,10 @@ fn start_work(
     for (name, h) in extra.consumers {
         registry.add(&name, h);
     }
-    let mut handlers: std::collections::HashMap<String, Arc<dyn copydesk_actors::ports::JobHandler>> =
-        std::collections::HashMap::new();
+    let mut handlers: std::collections::HashMap<
+        String,
+        Arc<dyn copydesk_actors::ports::JobHandler>,
+    > = std::collections::HashMap::new();
     handlers.insert(
         crate::jobs::admin::REDELIVER.to_string(),
         Arc::new(Redeliver {
@@ -279,15 +289,19 @@ fn start_work(
     for (kind, h) in extra.job_handlers {
         handlers.insert(kind, h);
     }
-    let schedule = |name: &str, task: Arc<dyn copydesk_actors::ports::CronTask>| -> anyhow::Result<CronJob> {
-        Ok(CronJob {
-            name: name.to_string(),
-            next_after: crate::jobs::cron_schedule(&j.maintenance_cron, &j.time_zone)?,
-            task,
-        })
-    };
+    let schedule =
+        |name: &str, task: Arc<dyn copydesk_actors::ports::CronTask>| -> anyhow::Result<CronJob> {
+            Ok(CronJob {
+                name: name.to_string(),
+                next_after: crate::jobs::cron_schedule(&j.maintenance_cron, &j.time_zone)?,
+                task,
+            })
+        };
     let mut crons = vec![
-        schedule("maintenance.purge", Arc::new(maintenance::Purge { db: db.clone() }))?,
+        schedule(
+            "maintenance.purge",
+            Arc::new(maintenance::Purge { db: db.clone() }),
+        )?,
         schedule(
             "maintenance.outbox_retention",
             Arc::new(maintenance::OutboxRetention {
@@ -369,7 +383,10 @@ fn build_server(listener: TcpListener, state: AppState) -> anyhow::Result<Server
             .app_data(extractors::path_config())
             .app_data(extractors::query_config())
             .wrap(Condition::new(!origins.is_empty(), cors))
-            .wrap(middleware::security_headers(settings.server.behind_tls, &public_url))
+            .wrap(middleware::security_headers(
+                settings.server.behind_tls,
+                &public_url,
+            ))
             .wrap(from_fn(metrics::track))
             .wrap(from_fn(middleware::request_id))
             .route("/health", web::get().to(health::health))

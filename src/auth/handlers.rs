@@ -6,9 +6,7 @@
 //! email has an account; what differs is only the email the address's owner receives.
 
 use actix_web::{web, HttpResponse};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
 use serde_json::json;
 
 use super::accounts::{self, PURPOSE_RESET, PURPOSE_VERIFY};
@@ -64,7 +62,7 @@ pub async fn register(
     if let (None, Some(invite_token)) = (&existing, &req.invitation_token) {
         if let Some(invite) = invites::find_valid(&state.db, invite_token, now).await? {
             if invite.email == email {
-                let txn = state.db.begin().await?;
+                let txn = crate::store::begin(&state.db).await?;
                 let user = insert_user(&txn, &email, &name, hash, Some(now), now).await?;
                 let mut evs = vec![record_signup(&txn, &user, &meta).await?];
                 evs.push(invites::accept(&txn, &invite, &user, &meta, now).await?);
@@ -96,7 +94,7 @@ pub async fn register(
             accounts::mail_verification(&state, &user, Some((hash, name))).await?;
         }
         None => {
-            let txn = state.db.begin().await?;
+            let txn = crate::store::begin(&state.db).await?;
             let user = insert_user(&txn, &email, &name, hash.clone(), None, now).await?;
             record_signup(&txn, &user, &meta).await?;
             txn.commit().await?;
@@ -162,7 +160,7 @@ pub async fn verify_email(
     body: web::Json<TokenRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let now = state.clock.now();
-    let txn = state.db.begin().await?;
+    let txn = crate::store::begin(&state.db).await?;
     let (token, user) =
         accounts::consume_email_token(&txn, &body.token, PURPOSE_VERIFY, now).await?;
     let user_id = user.id;
@@ -236,7 +234,7 @@ pub async fn login(
         let now = state.clock.now();
         if let Some(invite) = invites::find_valid(&state.db, t, now).await? {
             if invite.email == user.email {
-                let txn = state.db.begin().await?;
+                let txn = crate::store::begin(&state.db).await?;
                 let ev = invites::accept(&txn, &invite, &user, &meta, now).await?;
                 txn.commit().await?;
                 events::announce(state.bus.as_ref(), &[ev]).await;
@@ -304,7 +302,7 @@ pub async fn logout(
     user: AuthUser,
     meta: RequestMeta,
 ) -> Result<HttpResponse, ApiError> {
-    let txn = state.db.begin().await?;
+    let txn = crate::store::begin(&state.db).await?;
     accounts::end_sessions(&txn, user.id(), None, "logout", state.clock.now()).await?;
     events::record(
         &txn,
@@ -339,8 +337,7 @@ pub async fn forgot_password(
             .one(&state.db)
             .await?
         {
-            let token =
-                accounts::create_email_token(&state, &user, PURPOSE_RESET, None).await?;
+            let token = accounts::create_email_token(&state, &user, PURPOSE_RESET, None).await?;
             state.mailer.send_later(Email {
                 to: user.email.clone(),
                 subject: "Reset your Copydesk password".into(),
@@ -376,7 +373,7 @@ pub async fn reset_password(
         return Err(ApiError::validation("password", p));
     }
     let hash = accounts::hash_blocking(req.password.clone()).await?;
-    let txn = state.db.begin().await?;
+    let txn = crate::store::begin(&state.db).await?;
     let (_, user) = accounts::consume_email_token(&txn, &req.token, PURPOSE_RESET, now).await?;
     accounts::end_sessions(&txn, user.id, None, "password_reset", now).await?;
     accounts::void_email_tokens(&txn, user.id, PURPOSE_RESET, now).await?;
@@ -455,11 +452,10 @@ pub async fn update_profile(
     errs.into_result()?;
     let now = state.clock.now();
     let changed_password = new_hash.is_some();
-    let txn = state.db.begin().await?;
+    let txn = crate::store::begin(&state.db).await?;
     if changed_password {
         // Every other sign-in ends; this one goes on with a fresh access token.
-        accounts::end_sessions(&txn, user.id(), user.claims().sid, "password_changed", now)
-            .await?;
+        accounts::end_sessions(&txn, user.id(), user.claims().sid, "password_changed", now).await?;
         accounts::void_email_tokens(&txn, user.id(), PURPOSE_RESET, now).await?;
     }
     let mut active = users::Entity::find_by_id(user.id())
@@ -542,14 +538,9 @@ pub async fn setup(
         invitation_token: None,
     };
     let email = check_new_account(&check)?;
-    let user = crate::setup::claim_with_token(
-        &state,
-        &req.token,
-        &email,
-        req.name.trim(),
-        &req.password,
-    )
-    .await?;
+    let user =
+        crate::setup::claim_with_token(&state, &req.token, &email, req.name.trim(), &req.password)
+            .await?;
     Ok(HttpResponse::Created().json(accounts::sign_in(&state, &user, &meta).await?))
 }
 

@@ -10,7 +10,7 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    Set, TransactionTrait,
+    Set,
 };
 use uuid::Uuid;
 
@@ -139,7 +139,7 @@ pub async fn rotate(
     cfg: &AuthSettings,
     now: DateTime<Utc>,
 ) -> Result<Rotation, ApiError> {
-    let txn = db.begin().await?;
+    let txn = crate::store::begin(db).await?;
     let Some(row) = refresh_tokens::Entity::find()
         .filter(refresh_tokens::Column::TokenHash.eq(hash_opaque(token)))
         .one(&txn)
@@ -168,7 +168,8 @@ pub async fn rotate(
             .one(&txn)
             .await?
             .and_then(|r| r.used_at);
-        let in_grace = used_at.is_some_and(|u| now - u <= Duration::seconds(cfg.refresh_grace_secs as i64));
+        let in_grace =
+            used_at.is_some_and(|u| now - u <= Duration::seconds(cfg.refresh_grace_secs as i64));
         if !in_grace {
             revoke_family(&txn, family.id, "reuse_detected", now).await?;
             users::Entity::update_many()

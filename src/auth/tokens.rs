@@ -145,7 +145,9 @@ mod tests {
         bad.pop();
         assert!(k.verify(&bad, now).is_none());
         // Expiry follows the clock it is given.
-        assert!(k.verify(&t, now + chrono::Duration::seconds(15 * 60 + 10)).is_none());
+        assert!(k
+            .verify(&t, now + chrono::Duration::seconds(15 * 60 + 10))
+            .is_none());
         let other = JwtKeys::new(
             b"another-secret-another-secret-xx",
             &AuthSettings::default(),

@@ -125,7 +125,9 @@ impl View {
             return true;
         };
         let data = &event["data"];
-        let post = data["post_id"].as_str().and_then(|s| s.parse::<Uuid>().ok());
+        let post = data["post_id"]
+            .as_str()
+            .and_then(|s| s.parse::<Uuid>().ok());
         if let Some(p) = post {
             match data["client_visible"].as_bool() {
                 Some(true) => {
@@ -369,7 +371,9 @@ impl Stream {
         }
         self.view = view;
         self.subscribe_all();
-        self.state.sockets.set_scope(self.registration, self.view.scope());
+        self.state
+            .sockets
+            .set_scope(self.registration, self.view.scope());
         if had_any && self.view.workspaces.is_empty() {
             return Some((
                 close::ACCESS_LOST,

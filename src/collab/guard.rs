@@ -36,7 +36,10 @@ pub type Closing = (u16, &'static str);
 
 pub const EXPIRED: Closing = (close::AUTH_EXPIRED, "access token expired; re-authenticate");
 pub const REVOKED: Closing = (close::AUTH_EXPIRED, "signed out; sign in again");
-pub const BAD_TOKEN: Closing = (close::AUTH_EXPIRED, "the token sent in band is not valid for this connection");
+pub const BAD_TOKEN: Closing = (
+    close::AUTH_EXPIRED,
+    "the token sent in band is not valid for this connection",
+);
 
 pub struct SocketAccess {
     pub user: users::Model,
@@ -145,10 +148,10 @@ pub fn stamp_awareness(
     }
     let mut v: serde_json::Value =
         serde_json::from_str(json).map_err(|_| "awareness state is not JSON")?;
-    let obj = v.as_object_mut().ok_or("awareness state must be an object")?;
-    let entry = obj
-        .entry("user")
-        .or_insert_with(|| serde_json::json!({}));
+    let obj = v
+        .as_object_mut()
+        .ok_or("awareness state must be an object")?;
+    let entry = obj.entry("user").or_insert_with(|| serde_json::json!({}));
     if !entry.is_object() {
         *entry = serde_json::json!({});
     }

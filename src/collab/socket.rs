@@ -246,10 +246,9 @@ impl Conn {
                 }
                 None
             }
-            Err(ApiError::NotFound(_)) => Some((
-                close::ACCESS_LOST,
-                "you no longer have access to this post",
-            )),
+            Err(ApiError::NotFound(_)) => {
+                Some((close::ACCESS_LOST, "you no longer have access to this post"))
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "socket access re-check failed; keeping the socket for now");
                 None

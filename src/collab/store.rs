@@ -8,7 +8,7 @@ use copydesk_actors::ports::{DocContent, DocStore, StoreError, StoredDoc};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, NotSet, QueryFilter,
-    QueryOrder, QuerySelect, Set, TransactionTrait,
+    QueryOrder, QuerySelect, Set,
 };
 use uuid::Uuid;
 
@@ -144,7 +144,7 @@ impl DocStore for DbDocStore {
         })
         .await
         .map_err(err)?;
-        let txn = self.db.begin().await.map_err(err)?;
+        let txn = crate::store::begin(&self.db).await.map_err(err)?;
         let replaced = match snapshot {
             Some(_) => {
                 snapshots::Entity::update_many()

@@ -24,7 +24,7 @@ use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait, TryInsertResult,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TryInsertResult,
 };
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -393,7 +393,7 @@ pub async fn create_comment(
     errs.into_result()?;
 
     let now = Utc::now();
-    let txn = state.db.begin().await?;
+    let txn = crate::store::begin(&state.db).await?;
     let row = comments::ActiveModel {
         id: Set(Uuid::now_v7()),
         workspace_id: Set(post.workspace_id),
@@ -477,7 +477,7 @@ pub async fn update_comment(
     active.mentions = Set(json!(mentions));
     active.edited_at = Set(Some(now));
     active.updated_at = Set(now);
-    let txn = state.db.begin().await?;
+    let txn = crate::store::begin(&state.db).await?;
     let row = active.update(&txn).await?;
     let v = view(&txn, &row).await?;
     let ctx = Ctx {
@@ -517,7 +517,7 @@ pub async fn delete_comment(
         .into_tuple()
         .all(&state.db)
         .await?;
-    let txn = state.db.begin().await?;
+    let txn = crate::store::begin(&state.db).await?;
     // The thread's replies go with it (a reply posted meanwhile too: the statement matches
     // on parent_id); reactions go with their comments (ON DELETE CASCADE).
     comments::Entity::delete_many()
@@ -565,7 +565,7 @@ async fn set_resolved(
     active.resolved_at = Set(resolve.then_some(now));
     active.resolved_by = Set(resolve.then(|| user.id()));
     active.updated_at = Set(now);
-    let txn = state.db.begin().await?;
+    let txn = crate::store::begin(&state.db).await?;
     let row = active.update(&txn).await?;
     let v = view(&txn, &row).await?;
     let event_type = if resolve {
@@ -649,7 +649,7 @@ pub async fn add_reaction(
             "at most 20 different reactions per person on one comment",
         ));
     }
-    let txn = state.db.begin().await?;
+    let txn = crate::store::begin(&state.db).await?;
     // ON CONFLICT DO NOTHING: a concurrent identical request is not an error, and only the
     // request that inserted the row records the event.
     let res = comment_reactions::Entity::insert(comment_reactions::ActiveModel {
@@ -696,7 +696,7 @@ pub async fn remove_reaction(
     if !valid_emoji(&emoji) {
         return Err(emoji_error());
     }
-    let txn = state.db.begin().await?;
+    let txn = crate::store::begin(&state.db).await?;
     let res = comment_reactions::Entity::delete_many()
         .filter(comment_reactions::Column::CommentId.eq(comment.id))
         .filter(comment_reactions::Column::UserId.eq(user.id()))

@@ -180,7 +180,14 @@ pub trait EventPayload: Serialize {
 macro_rules! payload {
     ($($t:ident),*) => { $( impl EventPayload for $t { const NAME: &'static str = stringify!($t); } )* };
 }
-payload!(PostEvent, VersionEvent, CommentEvent, MemberEvent, WorkspaceEvent, UserEvent);
+payload!(
+    PostEvent,
+    VersionEvent,
+    CommentEvent,
+    MemberEvent,
+    WorkspaceEvent,
+    UserEvent
+);
 
 /// One entry of the served catalogue.
 #[derive(Serialize, ToSchema)]

@@ -18,7 +18,7 @@ pub mod outbox;
 use std::ops::Deref;
 
 use copydesk_actors::ports::Bus;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseTransaction, NotSet, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseTransaction, NotSet, Set};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -124,7 +124,7 @@ impl<'a> UnitOfWork<'a> {
     ) -> Result<Self, ApiError> {
         Ok(Self {
             state,
-            txn: state.db.begin().await?,
+            txn: crate::store::begin(&state.db).await?,
             meta,
             actor,
             events: Vec::new(),

@@ -19,7 +19,9 @@ use chrono::{DateTime, Utc};
 use copydesk_actors::collab::Collab;
 use copydesk_actors::ports::{Bus, Outbox, OutboxEvent, StoreError};
 use futures_util::StreamExt;
-use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, FromQueryResult, Statement, Value};
+use sea_orm::{
+    ConnectionTrait, DatabaseBackend, DatabaseConnection, FromQueryResult, Statement, Value,
+};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
@@ -60,7 +62,8 @@ struct Pos {
     seq: i64,
 }
 
-const COLUMNS: &str = "seq, txid, id, workspace_id, \"type\" AS event_type, data, actor_id, created_at";
+const COLUMNS: &str =
+    "seq, txid, id, workspace_id, \"type\" AS event_type, data, actor_id, created_at";
 /// Transactions below this id have all ended (PostgreSQL).
 const HORIZON: &str = "pg_snapshot_xmin(pg_current_snapshot())::text::bigint";
 

@@ -294,10 +294,7 @@ mod tests {
         let t = DateTime::parse_from_rfc3339("2026-12-01T12:00:00Z")
             .unwrap()
             .with_timezone(&Utc);
-        assert_eq!(
-            next(t).unwrap().to_rfc3339(),
-            "2026-12-01T14:00:00+00:00"
-        );
+        assert_eq!(next(t).unwrap().to_rfc3339(), "2026-12-01T14:00:00+00:00");
         assert!(cron_schedule("not cron", "UTC").is_err());
         assert!(cron_schedule("0 9 * * *", "Mars/Olympus").is_err());
     }

@@ -262,7 +262,9 @@ impl CronStore for SqlCronStore {
                 vec![
                     schedule.into(),
                     now.into(),
-                    error.map(|e| e.chars().take(2000).collect::<String>()).into(),
+                    error
+                        .map(|e| e.chars().take(2000).collect::<String>())
+                        .into(),
                 ],
             ))
             .await

@@ -13,7 +13,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use actix_web::{web, HttpResponse};
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -577,7 +577,7 @@ pub async fn create_post(
         ..Default::default()
     };
     draft.write(&mut active);
-    let txn = state.db.begin().await?;
+    let txn = crate::store::begin(&state.db).await?;
     let post = active.insert(&txn).await?;
     let ev = events::record(
         &txn,
@@ -702,7 +702,7 @@ pub async fn update_post(
     draft.write(&mut active);
     active.updated_by = Set(Some(user.id()));
     active.updated_at = Set(Utc::now());
-    let txn = state.db.begin().await?;
+    let txn = crate::store::begin(&state.db).await?;
     let post = active.update(&txn).await?;
     let mut evs = vec![
         events::record(
@@ -749,7 +749,7 @@ pub async fn delete_post(
 ) -> Result<HttpResponse, ApiError> {
     let (post, m) = load_post(&state, &user, path.into_inner()).await?;
     m.require(Action::PostDelete)?;
-    let txn = state.db.begin().await?;
+    let txn = crate::store::begin(&state.db).await?;
     posts::Entity::delete_by_id(post.id).exec(&txn).await?;
     let ev = events::record(
         &txn,
@@ -807,7 +807,7 @@ pub async fn duplicate_post(
         ..Default::default()
     };
     draft.write(&mut active);
-    let txn = state.db.begin().await?;
+    let txn = crate::store::begin(&state.db).await?;
     let copy = active.insert(&txn).await?;
     let ev = events::record(
         &txn,

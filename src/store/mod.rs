@@ -25,6 +25,15 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> 
     if url.starts_with("sqlite:") {
         // One writer at a time is SQLite's nature; a small pool avoids lock contention.
         opts.max_connections(settings.database.max_connections.min(8));
+        // On every pooled connection (a PRAGMA run once reaches only one of them): WAL so
+        // readers proceed during a write, and a busy timeout so a writer waits its turn
+        // instead of failing with "database is locked".
+        opts.map_sqlx_sqlite_opts(|o| {
+            use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+            o.journal_mode(SqliteJournalMode::Wal)
+                .busy_timeout(Duration::from_secs(5))
+                .synchronous(SqliteSynchronous::Normal)
+        });
     }
     let db = Database::connect(opts)
         .await
@@ -41,6 +50,19 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> 
         }
     }
     Ok(db)
+}
+
+/// Opens a write transaction. On SQLite it is `BEGIN IMMEDIATE`: the write lock is taken
+/// up front, so a transaction that reads and then writes waits its turn instead of failing
+/// when another writer committed in between (the deferred default). PostgreSQL ignores it.
+pub async fn begin<C: sea_orm::TransactionTrait<Transaction = sea_orm::DatabaseTransaction>>(
+    db: &C,
+) -> Result<sea_orm::DatabaseTransaction, sea_orm::DbErr> {
+    db.begin_with_options(sea_orm::TransactionOptions {
+        sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
 }
 
 pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {

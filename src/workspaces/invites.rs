@@ -9,10 +9,10 @@ use uuid::Uuid;
 
 use crate::access::{self, AccessChange};
 use crate::auth::extract::RequestMeta;
-use crate::state::AppState;
 use crate::auth::tokens::hash_opaque;
 use crate::error::ApiError;
 use crate::events::{self, Change, Event};
+use crate::state::AppState;
 use crate::store::entities::{invitations, users, workspace_members};
 
 /// The invitation behind `token` if it can still be accepted.
@@ -25,8 +25,7 @@ pub async fn find_valid<C: ConnectionTrait>(
         .filter(invitations::Column::TokenHash.eq(hash_opaque(token)))
         .one(db)
         .await?;
-    Ok(inv
-        .filter(|i| i.accepted_at.is_none() && i.revoked_at.is_none() && i.expires_at > now))
+    Ok(inv.filter(|i| i.accepted_at.is_none() && i.revoked_at.is_none() && i.expires_at > now))
 }
 
 /// Adds `user` to the invitation's workspace (keeping an existing membership as it is) and

@@ -7,16 +7,16 @@ pub mod invites;
 use actix_web::{web, HttpResponse};
 use chrono::{Duration, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, QuerySelect,
-    QueryOrder, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::auth::extract::{AuthUser, RequestMeta};
 use crate::access::{self as live_access, AccessChange};
+use crate::auth::extract::{AuthUser, RequestMeta};
 use crate::auth::{accounts, normalize_email, tokens};
 use crate::error::{ApiError, ErrorBody, FieldErrors};
 use crate::events::{self, Change};
@@ -272,7 +272,7 @@ pub async fn create_workspace(
         }
     };
     let now = Utc::now();
-    let txn = state.db.begin().await?;
+    let txn = crate::store::begin(&state.db).await?;
     let ws = workspaces::ActiveModel {
         id: Set(Uuid::now_v7()),
         name: Set(req.name.trim().to_string()),
@@ -361,7 +361,7 @@ pub async fn update_workspace(
             ));
         }
     }
-    let txn = state.db.begin().await?;
+    let txn = crate::store::begin(&state.db).await?;
     let mut active = m.workspace.clone().into_active_model();
     if let Some(n) = req.name {
         active.name = Set(n.trim().to_string());
@@ -400,7 +400,7 @@ pub async fn delete_workspace(
 ) -> Result<HttpResponse, ApiError> {
     let m = membership(&state.db, &user.0, path.into_inner()).await?;
     m.require(Action::WorkspaceDelete)?;
-    let txn = state.db.begin().await?;
+    let txn = crate::store::begin(&state.db).await?;
     workspaces::Entity::delete_by_id(m.workspace.id)
         .exec(&txn)
         .await?;
@@ -531,7 +531,7 @@ pub async fn add_member(
     )
     .await?;
     let now = state.clock.now();
-    let txn = state.db.begin().await?;
+    let txn = crate::store::begin(&state.db).await?;
     // One pending invitation per address and workspace; a new one replaces it.
     invitations::Entity::update_many()
         .col_expr(
@@ -661,7 +661,7 @@ pub async fn update_member(
     assignable(body.role, &m)?;
     let row = find_member(&state, ws_id, member_id).await?;
     let now = state.clock.now();
-    let txn = state.db.begin().await?;
+    let txn = crate::store::begin(&state.db).await?;
     lock_workspace(&txn, ws_id).await?;
     let mut guard = workspace_members::Column::Role
         .ne(Role::WorkspaceAdmin.as_str())
@@ -670,7 +670,10 @@ pub async fn update_member(
         guard = Expr::value(true).into();
     }
     let changed = workspace_members::Entity::update_many()
-        .col_expr(workspace_members::Column::Role, Expr::value(body.role.as_str()))
+        .col_expr(
+            workspace_members::Column::Role,
+            Expr::value(body.role.as_str()),
+        )
         .col_expr(workspace_members::Column::UpdatedAt, Expr::value(now))
         .filter(workspace_members::Column::Id.eq(row.id))
         .filter(guard)
@@ -679,8 +682,14 @@ pub async fn update_member(
         .rows_affected
         == 1;
     if !changed {
-        let still = workspace_members::Entity::find_by_id(row.id).one(&txn).await?;
-        return Err(if still.is_some() { last_admin() } else { ApiError::NotFound("member") });
+        let still = workspace_members::Entity::find_by_id(row.id)
+            .one(&txn)
+            .await?;
+        return Err(if still.is_some() {
+            last_admin()
+        } else {
+            ApiError::NotFound("member")
+        });
     }
     let ev = events::record(
         &txn,
@@ -730,7 +739,7 @@ pub async fn remove_member(
         m.require(Action::MembersManage)?;
     }
     let row = find_member(&state, ws_id, member_id).await?;
-    let txn = state.db.begin().await?;
+    let txn = crate::store::begin(&state.db).await?;
     lock_workspace(&txn, ws_id).await?;
     let removed = workspace_members::Entity::delete_many()
         .filter(workspace_members::Column::Id.eq(row.id))
@@ -744,8 +753,14 @@ pub async fn remove_member(
         .rows_affected
         == 1;
     if !removed {
-        let still = workspace_members::Entity::find_by_id(row.id).one(&txn).await?;
-        return Err(if still.is_some() { last_admin() } else { ApiError::NotFound("member") });
+        let still = workspace_members::Entity::find_by_id(row.id)
+            .one(&txn)
+            .await?;
+        return Err(if still.is_some() {
+            last_admin()
+        } else {
+            ApiError::NotFound("member")
+        });
     }
     let ev = events::record(
         &txn,
@@ -792,7 +807,7 @@ pub async fn revoke_invitation(
         .one(&state.db)
         .await?
         .ok_or(ApiError::NotFound("invitation"))?;
-    let txn = state.db.begin().await?;
+    let txn = crate::store::begin(&state.db).await?;
     let mut active = inv.into_active_model();
     active.revoked_at = Set(Some(Utc::now()));
     active.update(&txn).await?;
@@ -826,7 +841,7 @@ pub async fn accept_invitation(
         .await?
         .filter(|i| i.email == user.0.email)
         .ok_or(ApiError::NotFound("invitation"))?;
-    let txn = state.db.begin().await?;
+    let txn = crate::store::begin(&state.db).await?;
     let ev = invites::accept(&txn, &inv, &user.0, &meta, now).await?;
     txn.commit().await?;
     events::announce(state.bus.as_ref(), &[ev]).await;
