@@ -267,10 +267,7 @@ async fn refresh_family_has_an_absolute_lifetime() {
             StatusCode::OK,
             "refresh at t={t}s, before the absolute lifetime, works"
         );
-        refresh = body(r).await["refresh_token"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        refresh = body(r).await["refresh_token"].as_str().unwrap().to_string();
     }
     // t = 1020: only 30 s since the last refresh (idle is fine), but the sign-in is older
     // than its absolute lifetime.

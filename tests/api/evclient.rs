@@ -95,7 +95,10 @@ impl EvClient {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
             if let Some(c) = &self.closed {
-                panic!("event socket closed ({c:?}) before {what}; seen {:?}", self.seen);
+                panic!(
+                    "event socket closed ({c:?}) before {what}; seen {:?}",
+                    self.seen
+                );
             }
             if let Some(v) = self.step(deadline, what).await {
                 if pred(&v) {

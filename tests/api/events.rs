@@ -102,8 +102,7 @@ async fn presence_shows_who_has_a_post_open() {
     let ws = app.create_workspace(&s, "P").await;
     let p = app.create_post(&s, &ws, json!({ "title": "x" })).await;
     let mut conn = connect(&app, &s, None).await;
-    let _editor =
-        crate::yclient::YClient::open(&app, p["id"].as_str().unwrap(), &s).await;
+    let _editor = crate::yclient::YClient::open(&app, p["id"].as_str().unwrap(), &s).await;
     let e = next_of(&mut conn, "presence").await;
     assert_eq!(e["data"]["post_id"], p["id"]);
     assert_eq!(e["data"]["users"][0]["name"], "Presence Person");

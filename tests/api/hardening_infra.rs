@@ -128,7 +128,10 @@ async fn outbox_mail_files_are_private() {
         if !f.is_empty() {
             break f;
         }
-        assert!(tokio::time::Instant::now() < deadline, "no mail in the outbox");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no mail in the outbox"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     for f in files {
@@ -150,11 +153,14 @@ fn connect_src(app_csp: &str) -> Vec<String> {
 
 #[actix_web::test]
 async fn csp_allows_websockets_to_the_servers_own_origin_only() {
-    let app = spawn_app_with(|s| {
-        s.server.public_url = Some("https://copydesk.example.com".into())
-    })
-    .await;
-    let r = app.client.get(app.url("/health/live")).send().await.unwrap();
+    let app =
+        spawn_app_with(|s| s.server.public_url = Some("https://copydesk.example.com".into())).await;
+    let r = app
+        .client
+        .get(app.url("/health/live"))
+        .send()
+        .await
+        .unwrap();
     let csp = r.headers()["content-security-policy"]
         .to_str()
         .unwrap()
@@ -304,7 +310,10 @@ async fn deleting_under_live_editors_unloads_and_sigterm_still_ends_in_time() {
     // Editors keep typing while the post, then the workspace, is deleted under them.
     for (target, delete_url) in [
         (post.clone(), format!("{addr}/api/posts/{post}")),
-        (other.clone(), format!("{addr}/api/workspaces/{}", workspaces[1])),
+        (
+            other.clone(),
+            format!("{addr}/api/workspaces/{}", workspaces[1]),
+        ),
     ] {
         let mut a = YClient::connect(&addr, &target, &ticket_at(&http, &addr, &access).await).await;
         let mut b = YClient::connect(&addr, &target, &ticket_at(&http, &addr, &access).await).await;

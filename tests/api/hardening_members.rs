@@ -109,7 +109,8 @@ async fn adding_by_email_is_an_invitation_that_reveals_nothing() {
     // No silent add: the existing account is not a member until it accepts.
     assert!(!my_workspaces(&app, &known).await.contains(&ws));
     assert_error(
-        app.get(&format!("/api/workspaces/{ws}"), &known.access).await,
+        app.get(&format!("/api/workspaces/{ws}"), &known.access)
+            .await,
         StatusCode::NOT_FOUND,
         "not_found",
     )
@@ -260,7 +261,9 @@ async fn invitee_emails_are_shown_to_admins_only() {
     let r = add(&app, &admin, &ws, &secret, "client").await;
     assert_eq!(r.status(), StatusCode::CREATED);
     // A later event: by the time it arrives, the invitation's event has been streamed.
-    let p = app.create_post(&admin, &ws, json!({ "title": "after" })).await;
+    let p = app
+        .create_post(&admin, &ws, json!({ "title": "after" }))
+        .await;
     stream
         .next_matching("post.created", |v| {
             v["type"] == "post.created" && v["data"]["post_id"] == p["id"]
@@ -335,7 +338,9 @@ async fn one_invitation_accepted_in_parallel_makes_one_membership() {
     let admin = app.register_verified(&email("admin"), "Admin").await;
     let ws = app.create_workspace(&admin, "Team").await;
     let guest = app.register_verified(&email("guest"), "Guest").await;
-    let token = app.invite(&admin, &ws, &guest.email, "content_creator").await;
+    let token = app
+        .invite(&admin, &ws, &guest.email, "content_creator")
+        .await;
     let answers = join_all((0..10).map(|_| app.accept(&guest, &token))).await;
     let statuses: Vec<StatusCode> = answers.iter().map(|r| r.status()).collect();
     assert!(
@@ -397,7 +402,10 @@ async fn admins_demoting_themselves_at_once_leave_one_admin() {
             let b = body(r).await;
             statuses.push((st, b["error"]["code"].clone()));
         }
-        let ok = statuses.iter().filter(|(s, _)| *s == StatusCode::OK).count();
+        let ok = statuses
+            .iter()
+            .filter(|(s, _)| *s == StatusCode::OK)
+            .count();
         let last = statuses
             .iter()
             .filter(|(s, c)| *s == StatusCode::CONFLICT && c == "last_admin")

@@ -135,13 +135,23 @@ async fn sockets_take_a_single_use_ticket_never_a_jwt() {
         format!("/api/collab/{post}?token={}", s.access),
         format!("/api/events?token={}", s.access),
     ] {
-        assert_error(app.upgrade(&path).await, StatusCode::UNAUTHORIZED, "ticket_required").await;
+        assert_error(
+            app.upgrade(&path).await,
+            StatusCode::UNAUTHORIZED,
+            "ticket_required",
+        )
+        .await;
     }
     for path in [
         format!("/api/collab/{post}?ticket=garbage"),
         "/api/events?ticket=garbage".to_string(),
     ] {
-        assert_error(app.upgrade(&path).await, StatusCode::UNAUTHORIZED, "invalid_ticket").await;
+        assert_error(
+            app.upgrade(&path).await,
+            StatusCode::UNAUTHORIZED,
+            "invalid_ticket",
+        )
+        .await;
     }
     for path in [format!("/api/collab/{post}"), "/api/events".to_string()] {
         assert_eq!(app.upgrade(&path).await.status(), StatusCode::UNAUTHORIZED);
@@ -167,7 +177,12 @@ async fn sockets_take_a_single_use_ticket_never_a_jwt() {
         format!("/api/collab/{post}?ticket={ticket}"),
         format!("/api/events?ticket={ticket}"),
     ] {
-        assert_error(app.upgrade(&path).await, StatusCode::UNAUTHORIZED, "invalid_ticket").await;
+        assert_error(
+            app.upgrade(&path).await,
+            StatusCode::UNAUTHORIZED,
+            "invalid_ticket",
+        )
+        .await;
     }
     c.round_trip().await;
     assert!(c.closed.is_none());
@@ -192,7 +207,8 @@ async fn tickets_expire_after_thirty_seconds_of_the_servers_clock() {
     YClient::connect(&app.addr, &post, &fresh).await;
     app.clock.advance(Duration::from_secs(15));
     assert_error(
-        app.upgrade(&format!("/api/collab/{post}?ticket={stale}")).await,
+        app.upgrade(&format!("/api/collab/{post}?ticket={stale}"))
+            .await,
         StatusCode::UNAUTHORIZED,
         "invalid_ticket",
     )
@@ -205,7 +221,9 @@ async fn a_ticket_bought_before_logout_opens_nothing_after_it() {
     let (s, _, post) = workspace(&app).await;
     let collab = app.ticket(&s).await;
     let events = app.ticket(&s).await;
-    let r = app.post("/api/auth/logout", Some(&s.access), json!({})).await;
+    let r = app
+        .post("/api/auth/logout", Some(&s.access), json!({}))
+        .await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     refused_or_closed(
         &ws_url(&app.addr, &format!("/api/collab/{post}?ticket={collab}")),
@@ -324,12 +342,24 @@ async fn open_sockets(rest: &TestApp, sock: &TestApp) -> Open {
 }
 
 async fn assert_revoked(o: &mut Open, sock: &TestApp, what: &str) {
-    assert_eq!(o.collab.until_closed().await.0, AUTH_EXPIRED, "{what}: collab");
-    assert_eq!(o.events.until_closed().await.0, AUTH_EXPIRED, "{what}: events");
+    assert_eq!(
+        o.collab.until_closed().await.0,
+        AUTH_EXPIRED,
+        "{what}: collab"
+    );
+    assert_eq!(
+        o.events.until_closed().await.0,
+        AUTH_EXPIRED,
+        "{what}: events"
+    );
     // Another user's socket on the same post is untouched.
     o.bystander.append(" ok").await;
     o.bystander.round_trip().await;
-    assert!(o.bystander.closed.is_none(), "{what}: {:?}", o.bystander.closed);
+    assert!(
+        o.bystander.closed.is_none(),
+        "{what}: {:?}",
+        o.bystander.closed
+    );
     let mut late = YClient::open(sock, &o.post, &o.admin).await;
     late.until(|c| c.caption().ends_with(" ok")).await;
 }
@@ -343,10 +373,7 @@ pub(crate) async fn logout_closes_every_socket_of_the_user(rest: &TestApp, sock:
     assert_revoked(&mut o, sock, "logout").await;
 }
 
-pub(crate) async fn password_reset_closes_every_socket_of_the_user(
-    rest: &TestApp,
-    sock: &TestApp,
-) {
+pub(crate) async fn password_reset_closes_every_socket_of_the_user(rest: &TestApp, sock: &TestApp) {
     let mut o = open_sockets(rest, sock).await;
     let before = rest.mail.count_to(&o.user.email);
     rest.post(
@@ -390,10 +417,7 @@ pub(crate) async fn password_change_closes_every_socket_of_the_user(
     assert_revoked(&mut o, sock, "password change").await;
 }
 
-pub(crate) async fn refresh_reuse_closes_every_socket_of_the_user(
-    rest: &TestApp,
-    sock: &TestApp,
-) {
+pub(crate) async fn refresh_reuse_closes_every_socket_of_the_user(rest: &TestApp, sock: &TestApp) {
     let mut o = open_sockets(rest, sock).await;
     refresh(rest, &o.user.refresh).await;
     rest.clock.advance(Duration::from_secs(11));
@@ -460,7 +484,9 @@ pub(crate) async fn workspace_deletion_closes_its_sockets(rest: &TestApp, sock: 
     let mut e = EvClient::open(sock, &user).await;
     c2.append(" typing").await;
     c1.until(|c| c.caption().ends_with("typing")).await;
-    let r = rest.delete(&format!("/api/workspaces/{ws}"), &admin.access).await;
+    let r = rest
+        .delete(&format!("/api/workspaces/{ws}"), &admin.access)
+        .await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     assert_eq!(c1.until_closed().await.0, ACCESS_LOST);
     assert_eq!(c2.until_closed().await.0, ACCESS_LOST);
@@ -480,12 +506,16 @@ pub(crate) async fn post_deletion_closes_its_sockets(rest: &TestApp, sock: &Test
     let mut c1 = YClient::open(sock, &post, &user).await;
     let mut c2 = YClient::open(sock, &post, &admin).await;
     let mut e = EvClient::open(sock, &user).await;
-    let r = rest.delete(&format!("/api/posts/{post}"), &admin.access).await;
+    let r = rest
+        .delete(&format!("/api/posts/{post}"), &admin.access)
+        .await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     assert_eq!(c1.until_closed().await.0, ACCESS_LOST);
     assert_eq!(c2.until_closed().await.0, ACCESS_LOST);
     // The workspace is still theirs: the event stream goes on.
-    let p = rest.create_post(&admin, &ws, json!({ "title": "next" })).await;
+    let p = rest
+        .create_post(&admin, &ws, json!({ "title": "next" }))
+        .await;
     e.next_matching("the next post", |v| {
         v["type"] == "post.created" && v["data"]["post_id"] == p["id"]
     })
@@ -547,14 +577,19 @@ pub(crate) async fn demotion_makes_the_collab_socket_read_only(rest: &TestApp, s
         let barrier = format!(" [{role} barrier]");
         editor.append(&barrier).await;
         observer.until(|c| c.caption().contains(&barrier)).await;
-        assert!(!observer.caption().contains(&hacked), "{}", observer.caption());
-        let got = body(rest.get(&format!("/api/posts/{post}"), &admin.access).await).await;
         assert!(
-            !got["caption"].as_str().unwrap().contains(&hacked),
-            "{got}"
+            !observer.caption().contains(&hacked),
+            "{}",
+            observer.caption()
         );
+        let got = body(rest.get(&format!("/api/posts/{post}"), &admin.access).await).await;
+        assert!(!got["caption"].as_str().unwrap().contains(&hacked), "{got}");
         dc.round_trip().await;
-        assert!(dc.closed.is_none(), "read-only, not closed: {:?}", dc.closed);
+        assert!(
+            dc.closed.is_none(),
+            "read-only, not closed: {:?}",
+            dc.closed
+        );
     }
 }
 
@@ -627,7 +662,14 @@ pub(crate) async fn demotion_to_client_narrows_the_event_stream(rest: &TestApp, 
     let internal = json!({ "title": "internal" });
     let shared = json!({ "title": "shared", "client_visible": true });
     assert!(
-        arrives_before(rest, &admin, &mut ev, (&ws, internal.clone()), (&ws, shared.clone())).await,
+        arrives_before(
+            rest,
+            &admin,
+            &mut ev,
+            (&ws, internal.clone()),
+            (&ws, shared.clone())
+        )
+        .await,
         "a creator sees internal posts"
     );
     let r = rest
@@ -648,13 +690,22 @@ pub(crate) async fn removal_from_one_workspace_keeps_the_others_streaming(
 ) {
     let (admin, lost, _) = workspace(rest).await;
     let kept = rest.create_workspace(&admin, "Kept").await;
-    let user = rest.member_with_role(&admin, &lost, "content_creator").await;
+    let user = rest
+        .member_with_role(&admin, &lost, "content_creator")
+        .await;
     rest.add_member(&admin, &kept, &user, "content_creator")
         .await;
     let mut ev = EvClient::open(sock, &user).await;
     let post = json!({ "title": "p", "client_visible": true });
     assert!(
-        arrives_before(rest, &admin, &mut ev, (&lost, post.clone()), (&kept, post.clone())).await
+        arrives_before(
+            rest,
+            &admin,
+            &mut ev,
+            (&lost, post.clone()),
+            (&kept, post.clone())
+        )
+        .await
     );
     let r = rest
         .delete(
@@ -701,7 +752,11 @@ async fn presence_leaks(
 pub(crate) async fn unsharing_a_post_cuts_its_client_off(rest: &TestApp, sock: &TestApp) {
     let (admin, ws, post) = workspace(rest).await;
     let other = rest
-        .create_post(&admin, &ws, json!({ "title": "still shared", "client_visible": true }))
+        .create_post(
+            &admin,
+            &ws,
+            json!({ "title": "still shared", "client_visible": true }),
+        )
         .await;
     let other = other["id"].as_str().unwrap().to_string();
     let client = rest.member_with_role(&admin, &ws, "client").await;
@@ -778,7 +833,9 @@ async fn unsharing_a_post_closes_the_clients_socket() {
 async fn clients_get_presence_only_for_shared_posts() {
     let app = spawn_app().await;
     let (admin, ws, shared) = workspace(&app).await;
-    let internal = app.create_post(&admin, &ws, json!({ "title": "internal" })).await;
+    let internal = app
+        .create_post(&admin, &ws, json!({ "title": "internal" }))
+        .await;
     let internal = internal["id"].as_str().unwrap().to_string();
     let client = app.member_with_role(&admin, &ws, "client").await;
     let mut cev = EvClient::open(&app, &client).await;
@@ -816,7 +873,10 @@ async fn connections_per_user_are_capped() {
         match YClient::try_connect(&app.addr, &post, &t).await {
             Ok(_) => break,
             Err(awc::error::WsClientError::InvalidResponseStatus(st)) if st == 429 => {
-                assert!(tokio::time::Instant::now() < deadline, "the slot never came back");
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "the slot never came back"
+                );
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
             Err(e) => panic!("{e:?}"),
@@ -939,7 +999,9 @@ async fn awareness_states_are_bounded_in_size_and_count() {
     let fits = json!({ "pad": "f".repeat(2000) }).to_string();
     m.set_awareness(1, &fits).await;
     observer
-        .until(|c| state_of(c, m_id).is_some_and(|v| v["pad"].as_str().is_some_and(|p| p.len() == 2000)))
+        .until(|c| {
+            state_of(c, m_id).is_some_and(|v| v["pad"].as_str().is_some_and(|p| p.len() == 2000))
+        })
         .await;
     // Too big: not relayed (the connection may also be closed for it).
     let big = json!({ "pad": "B".repeat(5000) }).to_string();
@@ -964,7 +1026,10 @@ async fn awareness_states_are_bounded_in_size_and_count() {
         .iter()
         .filter(|id| observer.awareness.get(id).is_some_and(|v| v.is_some()))
         .count();
-    assert!(relayed <= 3, "{relayed} extra client ids relayed (own id + 3 = 4 at most)");
+    assert!(
+        relayed <= 3,
+        "{relayed} extra client ids relayed (own id + 3 = 4 at most)"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1084,5 +1149,8 @@ async fn socket_edits_are_validated_like_rest_edits() {
     let got = body(app.get(&format!("/api/posts/{post}"), &admin.access).await).await;
     assert_eq!(got["title"], "t".repeat(200));
     assert_eq!(got["platform_content"]["x"]["text"], "For X", "{got}");
-    assert_eq!(got["media"][0]["url"], "https://cdn.example.com/a.png", "{got}");
+    assert_eq!(
+        got["media"][0]["url"], "https://cdn.example.com/a.png",
+        "{got}"
+    );
 }

@@ -24,7 +24,10 @@ const MATRIX: &[(&str, [bool; 6])] = &[
     ("workspace.delete", [true, true, false, false, false, false]),
     ("members.view", [true, true, true, true, true, false]),
     ("members.manage", [true, true, false, false, false, false]),
-    ("members.change_role", [true, true, false, false, false, false]),
+    (
+        "members.change_role",
+        [true, true, false, false, false, false],
+    ),
     ("members.remove", [true, true, false, false, false, false]),
     ("post.view_internal", [true, true, true, true, true, false]),
     ("post.view_shared", [true, true, true, true, true, true]),
@@ -79,7 +82,9 @@ async fn every_role_times_every_action() {
     for (i, role) in ROLES.iter().enumerate() {
         let s = &sessions[i];
         // A workspace of its own where this role holds the same role, to try deleting it.
-        let doomed = app.create_workspace(&admin, &format!("Doomed {role}")).await;
+        let doomed = app
+            .create_workspace(&admin, &format!("Doomed {role}"))
+            .await;
         if i >= 2 {
             app.add_member(&admin, &doomed, s, role).await;
         }
@@ -383,7 +388,11 @@ async fn every_role_times_every_action() {
         .unwrap()
         .iter()
         .all(|p| p["client_visible"] == true));
-    let all = body(app.get(&format!("/api/workspaces/{ws}/posts?limit=100"), a).await).await;
+    let all = body(
+        app.get(&format!("/api/workspaces/{ws}/posts?limit=100"), a)
+            .await,
+    )
+    .await;
     let mut expected: Vec<String> = all["items"]
         .as_array()
         .unwrap()
@@ -395,5 +404,8 @@ async fn every_role_times_every_action() {
     expected.sort();
     got.sort();
     assert!(expected.len() >= 2, "the walk left shared posts behind");
-    assert_eq!(got, expected, "clients see every shared post and only those");
+    assert_eq!(
+        got, expected,
+        "clients see every shared post and only those"
+    );
 }

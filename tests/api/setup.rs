@@ -40,7 +40,10 @@ async fn registering_never_makes_a_super_admin() {
     assert!(!is_super_admin(&app, &first).await);
     let racers = join_all((0..5).map(|i| {
         let app = &app;
-        async move { app.register_verified(&email("racer"), &format!("Racer {i}")).await }
+        async move {
+            app.register_verified(&email("racer"), &format!("Racer {i}"))
+                .await
+        }
     }))
     .await;
     for s in &racers {
@@ -56,7 +59,10 @@ async fn registering_never_makes_a_super_admin() {
 #[actix_web::test]
 async fn the_setup_token_makes_one_super_admin_once() {
     let app = spawn_app().await;
-    let token = app.setup_token.clone().expect("a fresh instance has a setup token");
+    let token = app
+        .setup_token
+        .clone()
+        .expect("a fresh instance has a setup token");
     assert!(needed(&app).await);
 
     // A wrong token is just not found.
@@ -85,7 +91,10 @@ async fn the_setup_token_makes_one_super_admin_once() {
     let root = session(b);
     assert!(is_super_admin(&app, &root).await);
     // A verified account that signs in normally.
-    assert_eq!(app.login(&root_email, PASSWORD).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.login(&root_email, PASSWORD).await.status(),
+        StatusCode::OK
+    );
 
     // Once only.
     let r = app
@@ -160,7 +169,10 @@ async fn a_server_started_after_setup_has_no_setup_token() {
     let db = if is_postgres() {
         fresh_postgres_url().await
     } else {
-        format!("sqlite://{}?mode=rwc", dir.path().join("setup.db").display())
+        format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("setup.db").display()
+        )
     };
     let tweak = |s: &mut copydesk::config::Settings| {
         s.database.url = Some(copydesk::config::Secret::new(db.clone()));

@@ -215,7 +215,10 @@ impl YClient {
             Ok(Some(Err(_))) | Ok(None) => {
                 self.closed.get_or_insert((1006, "eof".into()));
             }
-            Err(_) => panic!("timed out waiting for {what}; caption is {:?}", self.caption()),
+            Err(_) => panic!(
+                "timed out waiting for {what}; caption is {:?}",
+                self.caption()
+            ),
         }
     }
 
