@@ -165,6 +165,28 @@ export function createLive({ db, roleIn, HttpError, now, accessUser }) {
 
   // ------------------------------------------------------------ sockets
 
+  /**
+   * The server's edit rules, roughly: an update that writes a media entry without an
+   * http(s)/media: URL, a title over 200 characters or a text insertion over 100,000 is
+   * refused (the socket closes with 1008) and applied nowhere.
+   */
+  function refusedEdit(update) {
+    const { structs } = Y.decodeUpdate(update);
+    for (const st of structs) {
+      const c = st.content;
+      if (c instanceof Y.ContentString && c.str.length > 100_000) return 'a text must be at most 100000 characters';
+      if (c instanceof Y.ContentAny) {
+        for (const v of c.arr) {
+          if (typeof v === 'string' && v.length > 200) return 'title must be at most 200 characters';
+          if (v && typeof v === 'object' && !Array.isArray(v) && !(typeof v.url === 'string' && /^(https?:\/\/|media:)/.test(v.url))) {
+            return 'media url must be an http(s) URL or a media: reference';
+          }
+        }
+      }
+    }
+    return null;
+  }
+
   function send(ws, msg) {
     if (ws.readyState === 1) ws.send(msg, (err) => err && ws.close());
   }
@@ -295,6 +317,8 @@ export function createLive({ db, roleIn, HttpError, now, accessUser }) {
                 authProtocol.writePermissionDenied(enc, 'permission denied');
               }
             } else {
+              const why = refusedEdit(update);
+              if (why) return ws.close(1008, why);
               Y.applyUpdate(r.doc, update, ws);
             }
           }

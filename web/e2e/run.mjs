@@ -691,6 +691,19 @@ async function liveFlow(pages, bases, mailDir, info, state, sockets) {
   await waitUntil(() => editorText(B, 'post-caption'), (t) => t === savedText, "the restored text in the teammate's editor");
   await snap(B, '5-teammate-after-restore');
 
+  state.step = 'live: A attaches media by URL, B sees it';
+  // Typed character by character: the document (whose server refuses a media entry without
+  // a complete http(s) URL, closing the socket) only gets the URL once it is complete.
+  const mediaUrl = 'https://cdn.example.com/launch.png';
+  await A.getByTestId('media-add').click();
+  await A.getByTestId('media-url').last().click();
+  await A.keyboard.type(mediaUrl);
+  await A.getByTestId('media-alt').last().fill('The launch banner');
+  const mediaValues = (page) => page.getByTestId('media-url').evaluateAll((els) => els.map((e) => e.value));
+  await waitUntil(() => mediaValues(B), (v) => v.includes(mediaUrl), "the owner's media URL in the teammate's form");
+  await waitUntil(() => B.getByTestId('media-alt').evaluateAll((els) => els.map((e) => e.value)), (v) => v.includes('The launch banner'), "the media's alt text in the teammate's form");
+  await expectVisible(A.locator('[data-testid="collab-status"][data-status="synced"]'), "the owner's editor still live after attaching media");
+
   state.step = 'live: sockets outlive their access tokens';
   if (ACCESS_TTL <= 120) {
     const wait = ACCESS_TTL * 1000 + 8000 - (Date.now() - t0);

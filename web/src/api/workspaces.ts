@@ -45,7 +45,8 @@ export interface Invitation {
 
 export interface MembersResponse {
   members: Member[];
-  invitations: Invitation[];
+  /** Pending invitations (may be missing for members who may not see them). */
+  invitations?: Invitation[];
 }
 
 /**

@@ -1,7 +1,7 @@
 // A CodeMirror 6 editor bound to one Y.Text of the post document (y-codemirror.next):
 // remote cursors and names, undo of one's own changes, comment anchors highlighted, and a
 // "Comment" button over a selection.
-import { Compartment, EditorState, StateEffect, StateField, type Extension } from '@codemirror/state';
+import { Compartment, EditorState, StateEffect, StateField, Transaction, type Extension } from '@codemirror/state';
 import { Decoration, EditorView, keymap, placeholder as cmPlaceholder, showTooltip, type DecorationSet, type Tooltip } from '@codemirror/view';
 import { defaultKeymap } from '@codemirror/commands';
 import { useEffect, useRef } from 'preact/hooks';
@@ -145,6 +145,7 @@ export function CollabEditor(props: Props) {
         doc: ytext.toString(),
         extensions: [
           keymap.of([...yUndoManagerKeymap, ...defaultKeymap]),
+          insertLimit,
           yCollab(ytext, conn.awareness, { undoManager: new Y.UndoManager(ytext) }),
           EditorView.lineWrapping,
           theme,
@@ -220,6 +221,20 @@ export function CollabEditor(props: Props) {
     />
   );
 }
+
+/** The server refuses (closes the socket on) a single text insertion longer than this. */
+const MAX_INSERT_CHARS = 100_000;
+
+/** Drop an edit that inserts more than the server accepts at once (e.g. a huge paste). */
+const insertLimit = EditorState.transactionFilter.of((tr) => {
+  // Only the user's own input (remote changes, applied by the binding, are never filtered).
+  if (!tr.docChanged || !tr.annotation(Transaction.userEvent)) return tr;
+  let tooBig = false;
+  tr.changes.iterChanges((_fa, _ta, _fb, _tb, inserted) => {
+    if (inserted.length > MAX_INSERT_CHARS) tooBig = true;
+  });
+  return tooBig ? [] : tr;
+});
 
 function readOnlyExt(ro: boolean): Extension {
   return [EditorState.readOnly.of(ro), EditorView.contentAttributes.of({ 'aria-readonly': ro ? 'true' : 'false' })];

@@ -78,6 +78,12 @@ export class CollabConnection {
   /** Connections in a row that closed before they synced (for the backoff). */
   private unsynced = 0;
   private lastForcedRefresh = 0;
+  /** When the current socket opened (ms), to tell a socket closed at once from one that lived. */
+  private openedAt = 0;
+  /** Sockets in a row closed within seconds of opening (backoff, so nothing spins). */
+  private quickCloses = 0;
+  /** 1008 closes in a row soon after opening: the server keeps refusing something we send. */
+  private policyStrikes = 0;
   /** Access token version the current socket's ticket was bought with. */
   private ticketVersion = -1;
   private timer: ReturnType<typeof setTimeout> | null = null;
@@ -122,6 +128,7 @@ export class CollabConnection {
     this.provider.on('status', ({ status }) => {
       if (status === 'connected') {
         this.openedThisAttempt = true;
+        this.openedAt = Date.now();
         this.failedOpens = 0;
         this.set({ status: 'connected' });
         // The token changed between buying the ticket and now: hand the new one over at once.
@@ -181,7 +188,7 @@ export class CollabConnection {
     this.connecting = true;
     try {
       if (force) this.lastForcedRefresh = Date.now();
-      const t = await getTicket(force);
+      const t = await getTicket(force, this.ticketVersion);
       if (this.destroyed || this.finished) return;
       if (t.kind === 'lost') {
         this.finish('Your session has ended.', false);
@@ -232,6 +239,12 @@ export class CollabConnection {
     if (!opened) this.failedOpens++;
     if (this.state.status !== 'synced') this.unsynced++;
     const code = ev?.code ?? 0;
+    const lived = opened ? Date.now() - this.openedAt : 0;
+    if (opened && lived < 10_000) this.quickCloses++;
+    else if (opened && lived > 30_000) {
+      this.quickCloses = 0;
+      this.policyStrikes = 0;
+    }
 
     if (code === CLOSE_ACCESS_LOST) {
       this.finish(ACCESS_LOST_TEXT, true);
@@ -251,12 +264,20 @@ export class CollabConnection {
     if (code === CLOSE_AUTH_EXPIRED) {
       force = true; // our access ran out: renew it, then a new ticket
     } else if (code === CLOSE_POLICY) {
-      // Too many messages or connections: back off properly; renew the token unless just done.
+      // Too many messages or connections, or an edit the server refuses: back off properly;
+      // renew the token unless just done. If it keeps refusing right after each resync, it is
+      // something this page holds (the Y.Doc resends it every time): stop, say so.
+      if (opened && lived < 10_000 && ++this.policyStrikes >= 3) {
+        this.finish(`The server keeps refusing this page's changes${ev?.reason ? ` (${ev.reason})` : ''}. Reload the page to continue.`, false);
+        return;
+      }
       delay = Math.max(delay, backoff(this.unsynced, 1000, 30_000));
       force = Date.now() - this.lastForcedRefresh > 30_000;
     } else if (code === CLOSE_TRY_AGAIN) {
       delay = Math.max(delay, 250);
     }
+    // Sockets that keep closing right after opening (e.g. 4401 again and again) back off.
+    if (this.quickCloses > 1) delay = Math.max(delay, backoff(this.quickCloses - 1, 500, 30_000));
 
     // Sockets that never open (the upgrade was refused): is the post still there for us?
     if (!opened && this.failedOpens >= 3 && this.failedOpens % 3 === 0) {

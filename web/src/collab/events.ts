@@ -24,6 +24,8 @@ export class EventStream {
   private attempts = 0;
   /** 4403 closes in a row. */
   private refused = 0;
+  /** Sockets in a row closed within seconds of opening (whatever the code). */
+  private quickCloses = 0;
   private everConnected = false;
   private stopped = false;
   private timer: ReturnType<typeof setTimeout> | null = null;
@@ -39,11 +41,15 @@ export class EventStream {
     void this.open(false);
   }
 
+  /** Access token version of the open socket (the ticket's, then each sent in band). */
+  private usedVersion: number | undefined = undefined;
+
   private sendAuth(token: string): void {
     const ws = this.ws;
     if (!ws || ws.readyState !== WebSocket.OPEN) return;
     try {
       ws.send(JSON.stringify({ type: 'auth', token }));
+      this.usedVersion = accessTokenVersion();
     } catch {
       /* onclose handles it */
     }
@@ -60,7 +66,7 @@ export class EventStream {
   private async open(force: boolean): Promise<void> {
     if (this.stopped) return;
     if (force) this.lastForcedRefresh = Date.now();
-    const t = await getTicket(force);
+    const t = await getTicket(force, this.usedVersion);
     if (this.stopped) return;
     if (t.kind === 'lost') return this.stop();
     if (t.kind === 'retry') {
@@ -72,6 +78,7 @@ export class EventStream {
     if (this.lastId !== null) qs.set('since', this.lastId);
     const ws = new WebSocket(`${wsOrigin()}/api/events?${qs}`);
     this.ws = ws;
+    this.usedVersion = t.version;
     let opened = false;
     let openedAt = 0;
     ws.onopen = () => {
@@ -115,6 +122,8 @@ export class EventStream {
         this.attempts = 0;
         this.refused = 0;
       }
+      if (opened && Date.now() - openedAt < 10_000) this.quickCloses++;
+      else if (opened) this.quickCloses = 0;
       this.attempts++;
       let delay = backoff(this.attempts, 250, 10_000);
       let force = false;
@@ -140,6 +149,8 @@ export class EventStream {
       } else if (ev.code === CLOSE_TRY_AGAIN) delay = Math.max(delay, 250);
       // Repeated failures to open (the ticket refused?): renew the token first.
       else if (!opened && this.attempts % 3 === 0) force = true;
+      // Sockets that keep closing right after opening (4401 again and again…) back off.
+      if (this.quickCloses > 1) delay = Math.max(delay, backoff(this.quickCloses - 1, 500, 30_000));
       this.schedule(delay, force);
     };
   }

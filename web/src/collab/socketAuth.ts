@@ -25,9 +25,14 @@ export type TicketResult =
   /** Could not get one now (offline, throttled, server trouble): try again after `after` ms. */
   | { kind: 'retry'; after: number | null };
 
-/** A ticket for one socket, renewing the access token first when it is near expiry (or `force`). */
-export async function getTicket(force = false): Promise<TicketResult> {
-  const token = await freshAccessToken(undefined, force);
+/**
+ * A ticket for one socket, renewing the access token first when it is near expiry, or when
+ * `force` — unless the token has changed since `usedVersion` (the version the closed socket
+ * had: another socket or tab renewed it meanwhile, so it is new enough).
+ */
+export async function getTicket(force = false, usedVersion?: number): Promise<TicketResult> {
+  const renew = force && (usedVersion === undefined || accessTokenVersion() === usedVersion);
+  const token = await freshAccessToken(undefined, renew);
   if (!token) {
     if (!readRefresh()) {
       sessionLost();

@@ -187,12 +187,12 @@ export default function MembersPage({ workspaceId }: { workspaceId: string }) {
           <h2 id="inv-h" class="mt">
             Pending invitations
           </h2>
-          {data && data.invitations.length === 0 && (
+          {data && (data.invitations ?? []).length === 0 && (
             <p class="muted" data-testid="invitations-empty">
               No pending invitations.
             </p>
           )}
-          {data && data.invitations.length > 0 && (
+          {data && (data.invitations ?? []).length > 0 && (
             <table class="table" data-testid="invitations-table" aria-labelledby="inv-h">
               <thead>
                 <tr>
@@ -205,7 +205,7 @@ export default function MembersPage({ workspaceId }: { workspaceId: string }) {
                 </tr>
               </thead>
               <tbody>
-                {data.invitations.map((inv) => (
+                {(data.invitations ?? []).map((inv) => (
                   <tr key={inv.id} data-testid="invitation-row" data-email={inv.email ?? ''}>
                     <td>{inv.email || <span class="muted">Address visible to admins</span>}</td>
                     <td>{humanize(inv.role)}</td>

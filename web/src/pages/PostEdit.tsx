@@ -47,7 +47,7 @@ export default function PostEditPage({ workspaceId, postId }: Props) {
   // The loaded post's validation goes to the live-validation state (created further down).
   const loaded = useRef<(validation: Validation, key: string) => void>(() => {});
   const pf = usePostForm(postId, { onLoaded: (v, key) => loaded.current(v, key) });
-  const { post, setPost, form, setForm, loading, loadError, savedSettingsKey, setSavedSettingsKey, remoteSettings, setRemoteSettings, savedPlatformFields } = pf;
+  const { post, setPost, form: formState, setForm, loading, loadError, savedSettingsKey, setSavedSettingsKey, remoteSettings, setRemoteSettings, savedPlatformFields } = pf;
 
   const [saving, setSaving] = useState(false);
   const [saveError, setSaveError] = useState<ApiError | null>(null);
@@ -75,11 +75,11 @@ export default function PostEditPage({ workspaceId, postId }: Props) {
   const bumpHistory = () => setHistoryKey((k) => k + 1);
   const composerRef = useRef<HTMLTextAreaElement | null>(null);
 
-  // The document holds title, caption, override texts and media: mirror them into the form.
-  useEffect(() => {
-    if (!conn || !docReady) return;
-    setForm((f) => mirrorDoc(f, conn.doc));
-  }, [conn, docReady, live.tick]);
+  // The document holds title, caption, override texts and media: read them from it at every
+  // render (not copied into state afterwards), so an input bound to the document never
+  // renders a value older than what was just typed into it. `live.tick` re-renders on
+  // every document change.
+  const form = conn && docReady ? mirrorDoc(formState, conn.doc) : formState;
 
   const eventsConnected = usePostEvents({
     enabled: !isNew && !!postId && !loadError && !live.state.accessLost,
@@ -361,7 +361,7 @@ export default function PostEditPage({ workspaceId, postId }: Props) {
         />
       )}
 
-      <MediaSection form={form} err={err} readOnly={readOnly} editorPending={editorPending} setMediaList={setMediaList} />
+      <MediaSection form={form} err={err} readOnly={readOnly} editorPending={editorPending} setMediaList={setMediaList} live={liveEditors} />
 
       <SettingsSection form={form} update={update} err={err} readOnly={readOnly} status={status} />
 

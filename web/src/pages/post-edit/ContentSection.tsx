@@ -6,6 +6,9 @@ import { FieldError } from '../../components/ui';
 import { PLATFORMS, countChars } from '../../platforms';
 import type { FormState } from './form';
 
+/** Longest title (REST and the live document's edit rules agree). */
+const MAX_TITLE_CHARS = 200;
+
 interface Props {
   form: FormState;
   err: ApiError | null;
@@ -29,6 +32,7 @@ export function ContentSection({ form, err, readOnly, editorPending, liveEditors
           placeholder="Internal name, e.g. “Summer launch teaser”"
           aria-invalid={err?.fields.title ? 'true' : undefined}
           readOnly={readOnly || editorPending}
+          maxLength={MAX_TITLE_CHARS}
           data-testid="post-title"
         />
         <FieldError error={err} name="title" />

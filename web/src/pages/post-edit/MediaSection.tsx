@@ -1,7 +1,22 @@
 // The media card: URL, kind and alt text per attachment (the document's media array when live).
+//
+// Live, the server refuses (closes the socket with 1008) an edit that writes a media entry
+// whose URL is not http(s):// or media:, as REST would refuse it. So a URL being typed
+// stays a local draft until it is a complete URL, then goes into the document: a new row
+// is appended once its URL is valid; an existing row keeps its last valid URL in the
+// document while its input holds an incomplete one.
+import { useEffect, useState } from 'preact/hooks';
 import type { ApiError, MediaKind } from '../../api';
 import { FieldError } from '../../components/ui';
 import type { FormState, MediaForm } from './form';
+
+/** What the live document accepts as a media URL (the server's rule). */
+export function isMediaUrl(url: string): boolean {
+  return /^(https?:\/\/.|media:.)/.test(url) && new TextEncoder().encode(url).length <= MAX_URL_BYTES;
+}
+
+export const MAX_URL_BYTES = 2048;
+export const MAX_ALT_CHARS = 1500;
 
 interface Props {
   form: FormState;
@@ -9,45 +24,148 @@ interface Props {
   readOnly: boolean;
   editorPending: boolean;
   setMediaList: (media: MediaForm[]) => void;
+  /** The list is the live document's (drafts until a URL is complete). */
+  live?: boolean;
 }
 
-export function MediaSection({ form, err, readOnly, editorPending, setMediaList }: Props) {
+interface Row {
+  m: MediaForm;
+  /** Index in form.media, or null for a new row not in the document yet. */
+  docIndex: number | null;
+  /** Index in the local new rows (docIndex null). */
+  newIndex: number | null;
+  /** The URL input holds a draft that is not (yet) a valid URL. */
+  draft: boolean;
+}
+
+export function MediaSection({ form, err, readOnly, editorPending, setMediaList, live = false }: Props) {
+  /** Live: URLs typed into existing rows that are not valid yet, by row. */
+  const [urlDrafts, setUrlDrafts] = useState<Record<number, string>>({});
+  /**
+   * Live: rows added here whose URL is not valid yet; `at` once written to the document
+   * (the row stays until the document's list shows it, so the input keeps its focus).
+   */
+  const [newRows, setNewRows] = useState<{ m: MediaForm; at?: number }[]>([]);
+
+  // Someone removed rows meanwhile: drop drafts that no longer have a row.
+  useEffect(() => {
+    setUrlDrafts((d) => {
+      const keys = Object.keys(d).map(Number);
+      if (keys.every((k) => k < form.media.length)) return d;
+      const next: Record<number, string> = {};
+      for (const k of keys) if (k < form.media.length) next[k] = d[k]!;
+      return next;
+    });
+    // New rows the document's list now shows are done.
+    setNewRows((r) => (r.some((x) => x.at !== undefined && x.at < form.media.length) ? r.filter((x) => !(x.at !== undefined && x.at < form.media.length)) : r));
+  }, [form.media.length]);
+
+  const rows: Row[] = live
+    ? [
+        ...form.media.map((m, i) => ({
+          m: i in urlDrafts ? { ...m, url: urlDrafts[i]! } : m,
+          docIndex: i,
+          newIndex: null,
+          draft: i in urlDrafts,
+        })),
+        ...newRows
+          .map((x, j) => ({ x, j }))
+          .filter(({ x }) => !(x.at !== undefined && x.at < form.media.length))
+          .map(({ x, j }) => ({ m: x.m, docIndex: null, newIndex: j, draft: x.at === undefined })),
+      ]
+    : form.media.map((m, i) => ({ m, docIndex: i, newIndex: null, draft: false }));
+
+  const clearDraft = (i: number) =>
+    setUrlDrafts((d) => {
+      if (!(i in d)) return d;
+      const next = { ...d };
+      delete next[i];
+      return next;
+    });
+
+  const change = (row: Row, patch: Partial<MediaForm>) => {
+    const m = { ...row.m, ...patch };
+    if (!live) {
+      const media = form.media.slice();
+      media[row.docIndex!] = m;
+      setMediaList(media);
+      return;
+    }
+    if (row.newIndex !== null) {
+      // A new row joins the document once its URL is complete.
+      const cur = newRows[row.newIndex];
+      if (isMediaUrl(m.url)) {
+        const at = cur?.at ?? form.media.length;
+        const media = form.media.slice();
+        media[Math.min(at, media.length)] = m;
+        setMediaList(media);
+        setNewRows((r) => r.map((x, j) => (j === row.newIndex ? { m, at } : x)));
+      } else setNewRows((r) => r.map((x, j) => (j === row.newIndex ? { ...x, m } : x)));
+      return;
+    }
+    const i = row.docIndex!;
+    if (patch.url !== undefined && !isMediaUrl(m.url)) {
+      setUrlDrafts((d) => ({ ...d, [i]: m.url }));
+      return;
+    }
+    clearDraft(i);
+    const media = form.media.slice();
+    // Kind or alt text of a row whose URL is a draft: the document keeps its valid URL.
+    media[i] = { ...m, url: isMediaUrl(m.url) ? m.url : form.media[i]!.url };
+    setMediaList(media);
+  };
+
+  const remove = (row: Row) => {
+    if (row.newIndex !== null) {
+      setNewRows((r) => r.filter((_, j) => j !== row.newIndex));
+      return;
+    }
+    if (live) setUrlDrafts({});
+    setMediaList(form.media.filter((_, j) => j !== row.docIndex));
+  };
+
+  const add = () => {
+    const blank: MediaForm = { url: '', kind: 'image', alt_text: '' };
+    if (live) setNewRows((r) => [...r, { m: blank }]);
+    else setMediaList([...form.media, blank]);
+  };
+
   return (
     <section class="card">
       <h2>Media</h2>
       <FieldError error={err} name="media" />
-      {form.media.length === 0 && <p class="muted small">No media attached.</p>}
+      {rows.length === 0 && <p class="muted small">No media attached.</p>}
       <ul class="media-list" data-testid="media-list">
-        {form.media.map((m, i) => (
-          <li key={i} class="media-row" data-testid="media-row">
+        {rows.map((row, i) => (
+          // Keyed by position: a new row that joins the document stays the same element
+          // (same place, last), so its input keeps the focus while the URL is typed.
+          <li key={i} class="media-row" data-testid="media-row" data-draft={row.draft ? 'true' : 'false'}>
             <div class="field grow">
               <label for={`m-url-${i}`}>URL</label>
               <input
                 id={`m-url-${i}`}
                 type="url"
-                value={m.url}
+                value={row.m.url}
                 placeholder="https://…"
                 readOnly={readOnly}
-                onInput={(e) => {
-                  const media = form.media.slice();
-                  media[i] = { ...m, url: e.currentTarget.value };
-                  setMediaList(media);
-                }}
+                maxLength={MAX_URL_BYTES}
+                onInput={(e) => change(row, { url: e.currentTarget.value })}
                 data-testid="media-url"
               />
-              <FieldError error={err} name={`media[${i}].url`} />
+              {row.draft && !readOnly && (
+                <p class="hint" data-testid="media-url-draft">
+                  Saved once it is a complete http(s):// URL.
+                </p>
+              )}
+              {row.docIndex !== null && <FieldError error={err} name={`media[${row.docIndex}].url`} />}
             </div>
             <div class="field">
               <label for={`m-kind-${i}`}>Kind</label>
               <select
                 id={`m-kind-${i}`}
-                value={m.kind}
+                value={row.m.kind}
                 disabled={readOnly}
-                onChange={(e) => {
-                  const media = form.media.slice();
-                  media[i] = { ...m, kind: (e.currentTarget as HTMLSelectElement).value as MediaKind };
-                  setMediaList(media);
-                }}
+                onChange={(e) => change(row, { kind: (e.currentTarget as HTMLSelectElement).value as MediaKind })}
                 data-testid="media-kind"
               >
                 <option value="image">Image</option>
@@ -59,13 +177,10 @@ export function MediaSection({ form, err, readOnly, editorPending, setMediaList 
               <label for={`m-alt-${i}`}>Alt text</label>
               <input
                 id={`m-alt-${i}`}
-                value={m.alt_text}
+                value={row.m.alt_text}
                 readOnly={readOnly}
-                onInput={(e) => {
-                  const media = form.media.slice();
-                  media[i] = { ...m, alt_text: e.currentTarget.value };
-                  setMediaList(media);
-                }}
+                maxLength={MAX_ALT_CHARS}
+                onInput={(e) => change(row, { alt_text: e.currentTarget.value })}
                 data-testid="media-alt"
               />
             </div>
@@ -74,7 +189,7 @@ export function MediaSection({ form, err, readOnly, editorPending, setMediaList 
                 type="button"
                 class="btn btn-danger-ghost btn-sm"
                 aria-label={`Remove media ${i + 1}`}
-                onClick={() => setMediaList(form.media.filter((_, j) => j !== i))}
+                onClick={() => remove(row)}
                 data-testid="media-remove"
               >
                 Remove
@@ -84,13 +199,7 @@ export function MediaSection({ form, err, readOnly, editorPending, setMediaList 
         ))}
       </ul>
       {!readOnly && (
-        <button
-          type="button"
-          class="btn btn-sm"
-          disabled={editorPending}
-          onClick={() => setMediaList([...form.media, { url: '', kind: 'image', alt_text: '' }])}
-          data-testid="media-add"
-        >
+        <button type="button" class="btn btn-sm" disabled={editorPending} onClick={add} data-testid="media-add">
           + Add media URL
         </button>
       )}
