@@ -11,9 +11,11 @@
 // - In-band re-authentication: every new access token is sent on the open socket as
 //   y-protocols message 2 (auth), subtype 1 (token), so the server keeps it open past the
 //   ticket's token expiry.
-// - Close codes: 4401 → renew the token, reconnect with a new ticket; 4403 → access lost
-//   (removed from the workspace, post deleted or unshared, signed out elsewhere): no
-//   reconnecting; 1008 → back off (and renew); 1013 → reconnect; other 44xx → permanent.
+// - Close codes: 4401 → renew the token (signed out elsewhere or password reset: the
+//   refresh fails and the app goes to sign-in), reconnect with a new ticket; 4403 → access
+//   lost (removed from the workspace, post deleted or unshared): no reconnecting; 1008 →
+//   back off (and renew; three in a row right after connecting → stop, the page holds an
+//   edit the server refuses); 1013 → reconnect; other 44xx → permanent.
 // - Read-only: the server answers refused updates, and a demotion to a read-only role while
 //   connected, with the y-protocols auth message "permission denied" (message 2, subtype 0):
 //   that turns `denied` on, and the editors go read-only.
@@ -22,7 +24,7 @@ import type { Awareness } from 'y-protocols/awareness';
 import * as decoding from 'lib0/decoding';
 import * as encoding from 'lib0/encoding';
 import { WebsocketProvider, messageAuth } from 'y-websocket';
-import { ApiError, accessTokenVersion, currentAccessToken, getPost, keepAccessFresh, onAccessToken, readRefresh, refreshSession, sessionLost, wsOrigin } from '../api';
+import { ApiError, accessTokenVersion, currentAccessToken, getPost, keepAccessFresh, onAccessToken, wsOrigin } from '../api';
 import { userColor, userColorLight } from './colors';
 import { CLOSE_ACCESS_LOST, CLOSE_AUTH_EXPIRED, CLOSE_POLICY, CLOSE_TRY_AGAIN, backoff, getTicket } from './socketAuth';
 
@@ -247,11 +249,9 @@ export class CollabConnection {
     }
 
     if (code === CLOSE_ACCESS_LOST) {
+      // Removed from the workspace, post deleted or no longer shared. (Signing out elsewhere
+      // or a password reset closes with 4401: the refresh then fails and sign-in follows.)
       this.finish(ACCESS_LOST_TEXT, true);
-      // Signed out elsewhere or the password was reset: then the session is over too.
-      void refreshSession().then((ok) => {
-        if (!ok && !readRefresh()) sessionLost();
-      });
       return;
     }
     if (code >= 4400 && code < 4500 && code !== CLOSE_AUTH_EXPIRED) {

@@ -233,8 +233,8 @@ export default function PostEditPage({ workspaceId, postId }: Props) {
         <section class="card access-lost" role="alert" data-testid="post-access-lost">
           <h1>{ACCESS_LOST_TEXT}</h1>
           <p>
-            You were removed from this workspace, the post was deleted or is no longer shared with you, or you
-            were signed out elsewhere. Changes you had not yet sent could not be saved.
+            You were removed from this workspace, or the post was deleted or is no longer shared with you.
+            Changes you had not yet sent could not be saved.
           </p>
           <p class="inline">
             <Link href={`/w/${workspaceId}/posts`} class="btn" data-testid="access-lost-posts">
