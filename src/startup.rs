@@ -47,7 +47,15 @@ async fn connect_redis(
         .map_err(|e| anyhow::anyhow!("invalid setting `redis.url`: {e}"))?;
     let manager = tokio::time::timeout(
         Duration::from_secs(10),
-        redis::aio::ConnectionManager::new(client.clone()),
+        redis::aio::ConnectionManager::new_with_config(
+            client.clone(),
+            // Bounded: with Redis down, a request waits at most this long before the
+            // callers' fallbacks (per-node throttling, local bus delivery) take over.
+            redis::aio::ConnectionManagerConfig::new()
+                .set_response_timeout(Some(Duration::from_secs(1)))
+                .set_connection_timeout(Some(Duration::from_secs(1)))
+                .set_number_of_retries(2),
+        ),
     )
     .await
     .map_err(|_| anyhow::anyhow!("timed out connecting to Redis"))?

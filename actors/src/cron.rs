@@ -64,7 +64,12 @@ pub struct CronActor {
 pub struct CheckNow;
 
 impl CronActor {
-    pub fn new(job: CronJob, store: Arc<dyn CronStore>, clock: Arc<dyn Clock>, owner: Uuid) -> Self {
+    pub fn new(
+        job: CronJob,
+        store: Arc<dyn CronStore>,
+        clock: Arc<dyn Clock>,
+        owner: Uuid,
+    ) -> Self {
         let cursor = clock.now();
         Self {
             job,
@@ -126,8 +131,8 @@ impl CronActor {
 
     fn sleep(&mut self, ctx: &mut Context<Self>) {
         let now = self.clock.now();
-        let next = (self.job.next_after)(now.max(self.cursor))
-            .unwrap_or(now + chrono::Duration::days(1));
+        let next =
+            (self.job.next_after)(now.max(self.cursor)).unwrap_or(now + chrono::Duration::days(1));
         // Wake at the tick, and at least every minute (a moved clock, a skipped wake-up).
         let at = next.min(now + chrono::Duration::seconds(60));
         ctx.spawn(

@@ -144,9 +144,7 @@ impl EditRules {
                             if d.read_parent_info().map_err(malformed)? {
                                 let name = d.read_string().map_err(malformed)?;
                                 if !self.root_allowed(name) {
-                                    return Err(format!(
-                                        "{name:?} is not part of a post document"
-                                    ));
+                                    return Err(format!("{name:?} is not part of a post document"));
                                 }
                             } else {
                                 // A parent that is itself an item: only nested types have

@@ -175,13 +175,16 @@ impl JobRunner {
         let poll_at =
             self.clock.now() + chrono::Duration::from_std(self.cfg.poll).unwrap_or_default();
         let at = next_due.map_or(poll_at, |d| d.min(poll_at));
-        ctx.spawn(self.clock.sleep_until(at).into_actor(self).map(
-            move |_, act, ctx| {
-                if act.generation == generation {
-                    act.poll(ctx);
-                }
-            },
-        ));
+        ctx.spawn(
+            self.clock
+                .sleep_until(at)
+                .into_actor(self)
+                .map(move |_, act, ctx| {
+                    if act.generation == generation {
+                        act.poll(ctx);
+                    }
+                }),
+        );
     }
 
     fn start(&mut self, job: ClaimedJob, ctx: &mut Context<Self>) {

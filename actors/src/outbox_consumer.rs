@@ -143,7 +143,12 @@ async fn run_batch(
 ) -> bool {
     let now = clock.now();
     let cursor = match outbox
-        .acquire(name, owner, now, OutboxConsumer::lease_until(clock, cfg.lease))
+        .acquire(
+            name,
+            owner,
+            now,
+            OutboxConsumer::lease_until(clock, cfg.lease),
+        )
         .await
     {
         Ok(Some(c)) => c,
@@ -177,7 +182,10 @@ async fn run_batch(
     {
         Ok(true) => full,
         Ok(false) => {
-            tracing::warn!(consumer = name, "lost the consumer lease mid-batch; the new holder redelivers it");
+            tracing::warn!(
+                consumer = name,
+                "lost the consumer lease mid-batch; the new holder redelivers it"
+            );
             false
         }
         Err(e) => {

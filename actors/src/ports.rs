@@ -90,7 +90,9 @@ impl Clock for ManualClock {
         Box::pin(async move {
             loop {
                 let offset = *rx.borrow_and_update();
-                let left = (deadline - (Utc::now() + offset)).to_std().unwrap_or_default();
+                let left = (deadline - (Utc::now() + offset))
+                    .to_std()
+                    .unwrap_or_default();
                 if left.is_zero() {
                     return;
                 }
@@ -242,8 +244,11 @@ impl OutboxEvent {
 pub trait Outbox: Send + Sync + 'static {
     /// Events after `after`, in commit order, only as far as no earlier-positioned
     /// transaction can still commit.
-    async fn read_after(&self, after: (i64, i64), limit: usize)
-        -> Result<Vec<OutboxEvent>, StoreError>;
+    async fn read_after(
+        &self,
+        after: (i64, i64),
+        limit: usize,
+    ) -> Result<Vec<OutboxEvent>, StoreError>;
     /// The position of the newest readable event (where a new reader starts).
     async fn head(&self) -> Result<(i64, i64), StoreError>;
     /// Takes or renews the consumer's lease for `owner`; its cursor if the lease is ours.

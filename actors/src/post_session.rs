@@ -27,7 +27,6 @@ use yrs::{ReadTxn, StateVector, Transact};
 use crate::doc::{self, ContentEdit};
 use crate::ports::{Bus, BusMessage, DocContent, DocHooks, DocStore, PeerUser};
 use crate::protocol::{self, close, AwarenessUpdate, AwarenessUpdateEntry, Incoming};
-use crate::workspace_hub::{PresenceChanged, SessionIdle, WorkspaceHub};
 
 pub type ConnId = u64;
 
@@ -114,11 +113,52 @@ pub struct Leave {
     pub conn: ConnId,
 }
 
-/// A server-side change (REST edit, version restore). Answers once it is durable and
-/// applied, so the caller can reply knowing editors will see it.
+/// Why a server-side edit did not happen.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EditError {
+    /// The edit cannot be expressed on this document.
+    #[error("invalid edit: {0}")]
+    Invalid(String),
+    /// The update log could not be written (nothing was applied).
+    #[error("could not save: {0}")]
+    Storage(String),
+    /// The session stopped (shutdown, post deleted) before the edit was durable.
+    #[error("the document closed")]
+    Closed,
+}
+
+/// A server-side change (REST edit, version restore): set the given fields to exactly the
+/// given values. Edits are computed one at a time, each against the document as the
+/// previous one left it, so concurrent edits never blend and never reuse a Yjs clock; the
+/// last one wins. Answers with the content once the edit is durable and applied, so the
+/// caller can reply knowing editors see it.
 #[derive(Message)]
-#[rtype(result = "Result<(), String>")]
+#[rtype(result = "Result<DocContent, EditError>")]
 pub struct Edit(pub ContentEdit);
+
+/// The session went idle (no peers for its idle period): its owner may unload it.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SessionIdle {
+    pub post_id: Uuid,
+    pub addr: Addr<PostSession>,
+}
+
+/// The people viewing the post on this node changed.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct PresenceChanged {
+    pub post_id: Uuid,
+    pub users: Vec<PeerUser>,
+}
+
+/// Where a session reports to (its workspace's hub), as recipients: the session does not
+/// know the hub's type.
+#[derive(Clone)]
+pub struct SessionOwner {
+    pub idle: Recipient<SessionIdle>,
+    pub presence: Recipient<PresenceChanged>,
+}
 
 /// The current content and full state (for REST reads and versions).
 #[derive(Message)]
@@ -189,7 +229,7 @@ struct AwarenessEntry {
 }
 
 /// Told when a server-side edit is durable and applied (or why it is not).
-type Done = oneshot::Sender<Result<(), String>>;
+type Done = oneshot::Sender<Result<DocContent, EditError>>;
 
 /// Who sent an update in a batch, and who waits for it.
 type Origin = (Option<ConnId>, Option<Done>);
@@ -202,15 +242,17 @@ struct Pending {
 
 pub struct PostSession {
     post_id: Uuid,
-    hub: Addr<WorkspaceHub>,
+    owner: SessionOwner,
     deps: SessionDeps,
     doc: yrs::Doc,
     peers: HashMap<ConnId, Peer>,
     awareness: HashMap<u64, AwarenessEntry>,
     pending: Vec<Pending>,
     flushing: bool,
-    /// Client id for server-made edits in this session.
-    server_client: u64,
+    /// Server edits waiting for the one in flight to be applied.
+    server_edits: std::collections::VecDeque<(ContentEdit, Done)>,
+    /// Whether a server edit is pending (computed, not yet applied).
+    server_edit_in_flight: bool,
     appended_since_compaction: usize,
     compacting: bool,
     derive_scheduled: bool,
@@ -226,17 +268,18 @@ pub struct PostSession {
 }
 
 impl PostSession {
-    pub fn new(post_id: Uuid, hub: Addr<WorkspaceHub>, deps: SessionDeps) -> Self {
+    pub fn new(post_id: Uuid, owner: SessionOwner, deps: SessionDeps) -> Self {
         Self {
             post_id,
-            hub,
+            owner,
             deps,
             doc: doc::new_doc(None),
             peers: HashMap::new(),
             awareness: HashMap::new(),
             pending: Vec::new(),
             flushing: false,
-            server_client: (Uuid::new_v4().as_u128() as u64) & 0xffff_ffff,
+            server_edits: std::collections::VecDeque::new(),
+            server_edit_in_flight: false,
             appended_since_compaction: 0,
             compacting: false,
             derive_scheduled: false,
@@ -408,7 +451,7 @@ impl PostSession {
                 users.push(p.user.clone());
             }
         }
-        self.hub.do_send(PresenceChanged {
+        let _ = self.owner.presence.try_send(PresenceChanged {
             post_id: self.post_id,
             users,
         });
@@ -497,8 +540,11 @@ impl PostSession {
                             tracing::error!(post_id = %act.post_id, error = %e, failures = act.append_failures, "update log keeps failing; closing the document");
                             for (_, done) in metas {
                                 if let Some(done) = done {
-                                    let _ = done.send(Err(format!("could not save: {e}")));
+                                    let _ = done.send(Err(EditError::Storage(e.to_string())));
                                 }
+                            }
+                            for (_, done) in act.server_edits.drain(..) {
+                                let _ = done.send(Err(EditError::Storage(e.to_string())));
                             }
                             act.close_all(close::SERVER_ERROR, "could not save the document; reconnect");
                             ctx.stop();
@@ -544,9 +590,14 @@ impl PostSession {
                 applied.push(data);
             }
             if let Some(done) = done {
-                let _ = done.send(res);
+                self.server_edit_in_flight = false;
+                let _ = done.send(
+                    res.map(|_| doc::read_content(&self.doc))
+                        .map_err(EditError::Invalid),
+                );
             }
         }
+        self.next_server_edit(ctx);
         if applied.is_empty() {
             return;
         }
@@ -668,7 +719,7 @@ impl PostSession {
                 && !self.flushing
             {
                 self.idle_since = None;
-                self.hub.do_send(SessionIdle {
+                let _ = self.owner.idle.try_send(SessionIdle {
                     post_id: self.post_id,
                     addr: ctx.address(),
                 });
@@ -683,7 +734,44 @@ impl PostSession {
         }
         for p in self.pending.drain(..) {
             if let Some(done) = p.done {
-                let _ = done.send(Err(reason.to_string()));
+                let _ = done.send(Err(EditError::Closed));
+            }
+        }
+        for (_, done) in self.server_edits.drain(..) {
+            let _ = done.send(Err(EditError::Closed));
+        }
+    }
+
+    /// Computes the next queued server edit against the document as it is now — only when
+    /// no other server edit is waiting to be applied — with a fresh client id, so no two
+    /// server updates ever share a (client, clock).
+    fn next_server_edit(&mut self, ctx: &mut Context<Self>) {
+        while !self.server_edit_in_flight {
+            let Some((edit, done)) = self.server_edits.pop_front() else {
+                return;
+            };
+            let client = loop {
+                let c = (Uuid::new_v4().as_u128() as u64) & 0x3fff_ffff;
+                if c != 0 && self.doc.transact().state_vector().get(&yrs::block::ClientID::new(c)) == 0 {
+                    break c;
+                }
+            };
+            match doc::edit_update(&doc::full_state(&self.doc), client, &edit) {
+                Ok(u) if doc::is_empty_update(&u) => {
+                    let _ = done.send(Ok(doc::read_content(&self.doc)));
+                }
+                Ok(u) => {
+                    self.server_edit_in_flight = true;
+                    self.pending.push(Pending {
+                        from: None,
+                        data: u,
+                        done: Some(done),
+                    });
+                    self.flush(ctx);
+                }
+                Err(e) => {
+                    let _ = done.send(Err(EditError::Invalid(e)));
+                }
             }
         }
     }
@@ -767,8 +855,11 @@ impl Actor for PostSession {
         }
         for p in self.pending.drain(..) {
             if let Some(done) = p.done {
-                let _ = done.send(Err("document closed".into()));
+                let _ = done.send(Err(EditError::Closed));
             }
+        }
+        for (_, done) in self.server_edits.drain(..) {
+            let _ = done.send(Err(EditError::Closed));
         }
     }
 }
@@ -832,28 +923,13 @@ impl Handler<Leave> for PostSession {
 }
 
 impl Handler<Edit> for PostSession {
-    type Result = ResponseFuture<Result<(), String>>;
+    type Result = ResponseFuture<Result<DocContent, EditError>>;
 
     fn handle(&mut self, msg: Edit, ctx: &mut Context<Self>) -> Self::Result {
-        let update = doc::edit_update(&doc::full_state(&self.doc), self.server_client, &msg.0);
         let (tx, rx) = oneshot::channel();
-        match update {
-            Ok(u) if doc::is_empty_update(&u) => {
-                let _ = tx.send(Ok(()));
-            }
-            Ok(u) => {
-                self.pending.push(Pending {
-                    from: None,
-                    data: u,
-                    done: Some(tx),
-                });
-                self.flush(ctx);
-            }
-            Err(e) => {
-                let _ = tx.send(Err(e));
-            }
-        }
-        Box::pin(async move { rx.await.unwrap_or_else(|_| Err("document closed".into())) })
+        self.server_edits.push_back((msg.0, tx));
+        self.next_server_edit(ctx);
+        Box::pin(async move { rx.await.unwrap_or(Err(EditError::Closed)) })
     }
 }
 

@@ -147,7 +147,11 @@ fn parse_inner(frame: &[u8]) -> Result<Vec<Incoming>, ProtocolError> {
                     }
                     Incoming::AuthToken(token.to_string())
                 }
-                other => return Err(ProtocolError::invalid(format!("unknown auth message {other}"))),
+                other => {
+                    return Err(ProtocolError::invalid(format!(
+                        "unknown auth message {other}"
+                    )))
+                }
             },
             MSG_QUERY_AWARENESS => Incoming::AwarenessQuery,
             other => {
@@ -274,7 +278,10 @@ mod tests {
         let msgs = parse_frame(&auth_token("abc.def")).unwrap();
         assert_eq!(msgs, vec![Incoming::AuthToken("abc.def".into())]);
         let long = "x".repeat(MAX_TOKEN_BYTES + 1);
-        assert_eq!(parse_frame(&auth_token(&long)).unwrap_err().code, close::INVALID_PAYLOAD);
+        assert_eq!(
+            parse_frame(&auth_token(&long)).unwrap_err().code,
+            close::INVALID_PAYLOAD
+        );
         assert!(parse_frame(&[2, 7]).is_err());
     }
 

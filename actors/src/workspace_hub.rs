@@ -13,8 +13,11 @@ use actix::prelude::*;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use crate::ports::{BusMessage, PeerUser};
-use crate::post_session::{Discard, PostSession, SessionDeps, Shutdown};
+use crate::ports::BusMessage;
+use crate::post_session::{
+    Discard, PostSession, SessionDeps, SessionOwner, Shutdown,
+};
+pub use crate::post_session::{PresenceChanged, SessionIdle};
 
 /// What an event socket receives: one JSON event, shared between sockets.
 pub type EventTx = mpsc::Sender<Arc<str>>;
@@ -24,22 +27,6 @@ pub type EventTx = mpsc::Sender<Arc<str>>;
 #[rtype(result = "Addr<PostSession>")]
 pub struct GetSession {
     pub post_id: Uuid,
-}
-
-/// A session has had no peers for its idle period.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct SessionIdle {
-    pub post_id: Uuid,
-    pub addr: Addr<PostSession>,
-}
-
-/// The people viewing a post on this node changed.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct PresenceChanged {
-    pub post_id: Uuid,
-    pub users: Vec<PeerUser>,
 }
 
 /// An event socket wants this workspace's events. `is_client` sockets only get events
@@ -160,9 +147,14 @@ impl Handler<GetSession> for WorkspaceHub {
         // Spread documents over the arbiters (threads); a document stays on one.
         let arbiter =
             &self.arbiters[(msg.post_id.as_u128() % self.arbiters.len() as u128) as usize];
-        let (post_id, hub, deps) = (msg.post_id, ctx.address(), self.deps.clone());
+        let hub = ctx.address();
+        let owner = SessionOwner {
+            idle: hub.clone().recipient(),
+            presence: hub.recipient(),
+        };
+        let (post_id, deps) = (msg.post_id, self.deps.clone());
         let addr =
-            PostSession::start_in_arbiter(arbiter, move |_| PostSession::new(post_id, hub, deps));
+            PostSession::start_in_arbiter(arbiter, move |_| PostSession::new(post_id, owner, deps));
         self.sessions.insert(msg.post_id, addr.clone());
         MessageResult(addr)
     }

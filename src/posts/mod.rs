@@ -22,7 +22,8 @@ use uuid::Uuid;
 use crate::access::{self, AccessChange};
 use crate::auth::extract::{AuthUser, RequestMeta};
 use crate::error::{ApiError, ErrorBody, FieldErrors};
-use crate::events::{self, Change};
+use crate::events::catalogue::PostEvent;
+use crate::events::{self, Change, EventType, UnitOfWork};
 use crate::roles::Action;
 use crate::state::AppState;
 use crate::store::entities::{posts, users};
@@ -30,7 +31,7 @@ use crate::workspaces::access::{membership, Membership};
 use content::{MediaRef, PlatformContent, PostContent, ValidationReport};
 use copydesk_actors::doc::ContentEdit;
 use copydesk_actors::ports::DocContent;
-use copydesk_actors::post_session::{Edit, PostSession, Read};
+use copydesk_actors::post_session::{Edit, EditError, PostSession, Read};
 use validation::Platform;
 
 /// Statuses a post moves through. Only `draft` and `archived` can be set directly; the
@@ -385,9 +386,10 @@ impl Draft {
     }
 }
 
-/// The part of an input that edits the live document (title, texts, media), as a change
-/// from `current`.
-fn content_edit(input: &PostInput, current: &DocContent) -> Option<ContentEdit> {
+/// The part of an input that edits the live document (title, texts, media): every field
+/// given, set to exactly its value. The session computes the change against its own current
+/// state, so concurrent `PUT`s never blend; the last one wins.
+fn content_edit(input: &PostInput) -> Option<ContentEdit> {
     let mut edit = ContentEdit {
         title: input.title.as_ref().map(|t| t.trim().to_string()),
         caption: input.caption.clone(),
@@ -404,9 +406,7 @@ fn content_edit(input: &PostInput, current: &DocContent) -> Option<ContentEdit> 
         // undo what someone is typing in that override.
         for (p, c) in pc {
             if let Some(t) = &c.text {
-                if current.overrides.get(p).map(String::as_str).unwrap_or("") != t {
-                    edit.overrides.insert(p.clone(), t.clone());
-                }
+                edit.overrides.insert(p.clone(), t.clone());
             }
         }
     }
@@ -415,6 +415,63 @@ fn content_edit(input: &PostInput, current: &DocContent) -> Option<ContentEdit> 
         || edit.media.is_some()
         || !edit.overrides.is_empty();
     touches.then_some(edit)
+}
+
+/// The input without the parts that live in the document (they are applied there).
+fn rest_only(input: &PostInput) -> PostInput {
+    PostInput {
+        title: None,
+        caption: None,
+        media: None,
+        platform_content: input.platform_content.as_ref().map(|pc| {
+            pc.iter()
+                .map(|(k, v)| {
+                    let mut v = v.clone();
+                    v.text = None;
+                    (k.clone(), v)
+                })
+                .collect()
+        }),
+        platforms: input.platforms.clone(),
+        tags: input.tags.clone(),
+        campaign: input.campaign.clone(),
+        labels: input.labels.clone(),
+        status: input.status.clone(),
+        scheduled_at: input.scheduled_at,
+        client_visible: input.client_visible,
+    }
+}
+
+/// Edits the live document and answers its content once durable and applied.
+pub async fn live_edit(
+    state: &AppState,
+    post: &posts::Model,
+    edit: ContentEdit,
+) -> Result<DocContent, ApiError> {
+    live_session(state, post)
+        .await?
+        .send(Edit(edit))
+        .await
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("collab: {e}")))?
+        .map_err(|e| match e {
+            EditError::Invalid(m) => ApiError::Unprocessable("invalid_edit", m),
+            other => ApiError::Unavailable(format!("live document: {other}")),
+        })
+}
+
+/// Reads a post row for update: the row lock on PostgreSQL (SQLite's write transaction is
+/// already exclusive). Every writer of the row's document-derived fields reads through here,
+/// so the document hook and a REST write never overwrite each other.
+pub async fn lock_row<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    post_id: Uuid,
+) -> Result<posts::Model, ApiError> {
+    use sea_orm::QuerySelect;
+    let mut q = posts::Entity::find_by_id(post_id);
+    if conn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        q = q.lock_exclusive();
+    }
+    q.one(conn).await?.ok_or(ApiError::NotFound("post"))
 }
 
 /// The post's live-document session (started if needed).
@@ -460,17 +517,16 @@ pub fn view_with(post: &posts::Model, c: &DocContent) -> PostView {
 }
 
 /// Writes the document's content and everything derived from it (validation, search
-/// text) onto the post row. Called by the live session (debounced) and after REST edits.
+/// text) onto the post row: the one writer of those fields, called by the live session
+/// (debounced, and at once after server edits). Reads the row under its lock.
 pub async fn write_doc_content(
     db: &sea_orm::DatabaseConnection,
     post_id: Uuid,
     c: &DocContent,
     editor: Option<Uuid>,
 ) -> Result<posts::Model, ApiError> {
-    let post = posts::Entity::find_by_id(post_id)
-        .one(db)
-        .await?
-        .ok_or(ApiError::NotFound("post"))?;
+    let txn = crate::store::begin(db).await?;
+    let post = lock_row(&txn, post_id).await?;
     let mut draft = Draft::from_model(&post);
     draft.overlay(c);
     let before = PostContent::from_json(&post.content);
@@ -483,7 +539,9 @@ pub async fn write_doc_content(
         active.updated_by = Set(editor);
     }
     active.updated_at = Set(Utc::now());
-    Ok(active.update(db).await?)
+    let post = active.update(&txn).await?;
+    txn.commit().await?;
+    Ok(post)
 }
 
 fn known_platforms() -> String {
@@ -666,76 +724,72 @@ pub async fn update_post(
 ) -> Result<HttpResponse, ApiError> {
     let (post, m) = load_post(&state, &user, path.into_inner()).await?;
     m.require(Action::PostEdit)?;
-    let before_status = post.status.clone();
-    let before_visible = post.client_visible;
     let input = body.into_inner();
     // Validate everything first, against the live content.
-    let session = live_session(&state, &post).await?;
-    let current = session
-        .send(Read)
-        .await
-        .map_err(|e| ApiError::internal(anyhow::anyhow!("collab: {e}")))?
-        .content;
+    let current = live_content(&state, &post).await?;
     let mut base = Draft::from_model(&post);
     base.overlay(&current);
-    let edit = content_edit(&input, &current);
-    let mut draft = base.apply(input)?;
+    let rest = rest_only(&input);
+    let edit = content_edit(&input);
+    base.apply(input)?;
     // Text goes through the document, so open editors see it at once; the row follows
     // the document.
     let now = match edit {
-        Some(edit) => {
-            session
-                .send(Edit(edit))
-                .await
-                .map_err(|e| ApiError::internal(anyhow::anyhow!("collab: {e}")))?
-                .map_err(|e| ApiError::internal(anyhow::anyhow!("edit: {e}")))?;
-            session
-                .send(Read)
-                .await
-                .map_err(|e| ApiError::internal(anyhow::anyhow!("collab: {e}")))?
-                .content
-        }
+        Some(edit) => live_edit(&state, &post, edit).await?,
         None => current,
     };
+    let mut uow = UnitOfWork::begin(&state, Some(user.id()), &meta).await?;
+    let locked = lock_row(uow.txn(), post.id).await?;
+    let (before_status, before_visible) = (locked.status.clone(), locked.client_visible);
+    let mut draft = Draft::from_model(&locked).apply(rest)?;
     draft.overlay(&now);
-    let mut active = post.into_active_model();
+    let mut active = locked.into_active_model();
     draft.write(&mut active);
     active.updated_by = Set(Some(user.id()));
-    active.updated_at = Set(Utc::now());
-    let txn = crate::store::begin(&state.db).await?;
-    let post = active.update(&txn).await?;
-    let mut evs = vec![
-        events::record(
-            &txn,
-            post_change(&post, &user, &meta, "post.updated", json!({})),
-        )
-        .await?,
-    ];
+    active.updated_at = Set(uow.now());
+    let post = active.update(uow.txn()).await?;
+    uow.record(
+        EventType::PostUpdated,
+        Some(post.workspace_id),
+        ("post", Some(post.id.to_string())),
+        &post_event(&post),
+    )
+    .await?;
     if post.status != before_status {
-        let extra = json!({ "from": before_status, "to": post.status });
-        evs.push(
-            events::record(
-                &txn,
-                post_change(&post, &user, &meta, "post.status_changed", extra),
-            )
-            .await?,
-        );
+        let mut e = post_event(&post);
+        e.from = Some(before_status);
+        e.to = Some(post.status.clone());
+        uow.record(
+            EventType::PostStatusChanged,
+            Some(post.workspace_id),
+            ("post", Some(post.id.to_string())),
+            &e,
+        )
+        .await?;
     }
-    txn.commit().await?;
-    events::announce(state.bus.as_ref(), &evs).await;
     if post.client_visible != before_visible {
         // Clients' open sockets on this post re-check (and close when it is unshared).
-        access::announce(
-            state.bus.as_ref(),
-            AccessChange::Post {
-                workspace_id: post.workspace_id,
-                post_id: post.id,
-                deleted: false,
-            },
-        )
-        .await;
+        uow.access_changed(AccessChange::Post {
+            workspace_id: post.workspace_id,
+            post_id: post.id,
+            deleted: false,
+        });
     }
+    uow.commit().await?;
     Ok(HttpResponse::Ok().json(PostView::from(&post)))
+}
+
+/// The payload of a `post.*` event for `post`.
+pub fn post_event(post: &posts::Model) -> PostEvent {
+    PostEvent {
+        post_id: post.id,
+        title: post.title.clone(),
+        status: post.status.clone(),
+        client_visible: post.client_visible,
+        from: None,
+        to: None,
+        duplicated_from: None,
+    }
 }
 
 #[utoipa::path(delete, path = "/api/posts/{id}", tag = "posts", security(("bearer" = [])),
