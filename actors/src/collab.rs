@@ -28,6 +28,21 @@ impl Collab {
     /// Must be called inside a running actix `System`. `threads` arbiters run sessions.
     pub fn new(deps: SessionDeps, threads: usize) -> Self {
         let arbiters: Vec<Arbiter> = (0..threads.max(1) + 1).map(|_| Arbiter::new()).collect();
+        // The threads live as long as the system that started them: when it stops (the
+        // process, or a test's server) this task is dropped and stops them too.
+        struct StopOnDrop(Vec<ArbiterHandle>);
+        impl Drop for StopOnDrop {
+            fn drop(&mut self) {
+                for a in &self.0 {
+                    a.stop();
+                }
+            }
+        }
+        let guard = StopOnDrop(arbiters.iter().map(Arbiter::handle).collect());
+        actix::spawn(async move {
+            let _guard = guard;
+            std::future::pending::<()>().await;
+        });
         let hub_arbiter = arbiters[0].handle();
         let session_arbiters = Arc::new(arbiters[1..].iter().map(Arbiter::handle).collect());
         Self {

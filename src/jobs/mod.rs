@@ -231,6 +231,19 @@ impl Work {
                 })
             })
             .collect();
+        // The work thread lives as long as the system that started it: when that system
+        // stops (the process, or a test's server), this task is dropped and stops it.
+        struct StopOnDrop(ArbiterHandle);
+        impl Drop for StopOnDrop {
+            fn drop(&mut self) {
+                self.0.stop();
+            }
+        }
+        let guard = StopOnDrop(arbiter.handle());
+        actix_web::rt::spawn(async move {
+            let _guard = guard;
+            std::future::pending::<()>().await;
+        });
         let mut inner = self.inner.lock().unwrap();
         inner.owner = owner;
         inner.runner = Some(runner);
