@@ -7,6 +7,7 @@
 //! - [`ports`]: `Bus` (cluster pub/sub), `DocStore` (update log + snapshots), `DocHooks`,
 //!   `Clock`, and for background work `JobQueue`, `Outbox`, `CronStore` with their handlers.
 //! - [`memory_bus`]: the in-process `Bus` used when no Redis is configured.
+//! - [`memory_store`]: an in-memory `DocStore` (tests; gates and injected failures).
 //! - [`protocol`]: the y-websocket wire protocol, transport-free.
 //! - [`doc`]: the post document's layout and its plain-content view.
 //! - [`edit_rules`]: what a client's update may write (REST validation, on the socket).
@@ -24,6 +25,7 @@ pub mod doc;
 pub mod edit_rules;
 pub mod job_runner;
 pub mod memory_bus;
+pub mod memory_store;
 pub mod outbox_consumer;
 pub mod ports;
 pub mod post_session;

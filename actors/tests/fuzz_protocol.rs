@@ -78,7 +78,11 @@ fn check(frame: &[u8]) {
             e.code
         ),
     }
-    assert_eq!(parse_frame(frame), got, "guarded and unguarded parsers differ");
+    assert_eq!(
+        parse_frame(frame),
+        got,
+        "guarded and unguarded parsers differ"
+    );
 }
 
 fn valid_frame(text: &str) -> Vec<u8> {
@@ -263,7 +267,9 @@ proptest! {
 fn the_runner_fails_on_a_panic_and_on_a_hang() {
     let ok = std::panic::catch_unwind(|| parse_limited(&[3]));
     assert_eq!(ok.unwrap().unwrap(), vec![Incoming::AwarenessQuery]);
-    let panicked = std::panic::catch_unwind(|| run_limited("a panicking decoder", || -> () { panic!("boom") }));
+    let panicked = std::panic::catch_unwind(|| {
+        run_limited("a panicking decoder", || -> () { panic!("boom") })
+    });
     let msg = panic_message(panicked.unwrap_err().as_ref());
     assert!(msg.contains("panicked: boom"), "{msg}");
     let hung = std::panic::catch_unwind(|| {

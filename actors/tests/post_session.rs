@@ -1,0 +1,321 @@
+//! `PostSession` on in-memory ports: ordering, durability before broadcast, unload, a
+//! failing store, and server edits. No database, no sockets: peers are the channels a
+//! connection task would drain.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix::prelude::*;
+use async_trait::async_trait;
+use copydesk_actors::doc::{self, ContentEdit};
+use copydesk_actors::memory_bus::MemoryBus;
+use copydesk_actors::memory_store::MemoryDocStore;
+use copydesk_actors::ports::{DocContent, DocHooks, PeerUser};
+use copydesk_actors::post_session::{
+    Edit, Frame, Join, Leave, Outbound, PostSession, PresenceChanged, Read, SessionConfig,
+    SessionDeps, SessionIdle, SessionOwner,
+};
+use copydesk_actors::protocol::{self, close, Incoming};
+use tokio::sync::mpsc;
+use uuid::Uuid;
+use yrs::{ReadTxn, StateVector, Text, Transact};
+
+/// Fails the test if `f` does not finish in time — a bound on a hang, not a wait.
+async fn within<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(Duration::from_secs(10), f)
+        .await
+        .expect("timed out")
+}
+
+struct NoHooks;
+
+#[async_trait]
+impl DocHooks for NoHooks {
+    async fn content_changed(&self, _: Uuid, _: DocContent, _: Vec<Uuid>) {}
+    async fn auto_version(&self, _: Uuid, _: Vec<u8>) {}
+}
+
+/// Stands in for the workspace hub: records what the session reports.
+#[derive(Default)]
+struct Owner {
+    idle: Arc<Mutex<Vec<Uuid>>>,
+}
+
+impl Actor for Owner {
+    type Context = Context<Self>;
+}
+
+impl Handler<SessionIdle> for Owner {
+    type Result = ();
+    fn handle(&mut self, m: SessionIdle, _: &mut Context<Self>) {
+        self.idle.lock().unwrap().push(m.post_id);
+    }
+}
+
+impl Handler<PresenceChanged> for Owner {
+    type Result = ();
+    fn handle(&mut self, _: PresenceChanged, _: &mut Context<Self>) {}
+}
+
+struct Rig {
+    post: Uuid,
+    store: MemoryDocStore,
+    session: Addr<PostSession>,
+    idle: Arc<Mutex<Vec<Uuid>>>,
+}
+
+fn rig(config: SessionConfig) -> Rig {
+    let store = MemoryDocStore::new();
+    let post = Uuid::new_v4();
+    let idle = Arc::new(Mutex::new(Vec::new()));
+    let owner = Owner { idle: idle.clone() }.start();
+    let deps = SessionDeps {
+        store: Arc::new(store.clone()),
+        bus: Arc::new(MemoryBus::new()),
+        hooks: Arc::new(NoHooks),
+        node_id: Uuid::new_v4(),
+        config,
+    };
+    let session = PostSession::new(
+        post,
+        SessionOwner {
+            idle: owner.clone().recipient(),
+            presence: owner.recipient(),
+        },
+        deps,
+    )
+    .start();
+    Rig {
+        post,
+        store,
+        session,
+        idle,
+    }
+}
+
+fn join(r: &Rig, conn: u64, can_write: bool) -> mpsc::Receiver<Outbound> {
+    let (tx, rx) = mpsc::channel(64);
+    r.session.do_send(Join {
+        conn,
+        tx,
+        can_write,
+        user: PeerUser {
+            id: Uuid::new_v4(),
+            name: format!("peer {conn}"),
+        },
+    });
+    rx
+}
+
+/// A client's edit: `text` appended to the caption of a doc at `state`.
+fn client_update(client: &yrs::Doc, text: &str) -> Vec<u8> {
+    let before = client.transact().state_vector();
+    let t = client.get_or_insert_text("caption");
+    {
+        let mut txn = client.transact_mut();
+        let len = t.len(&txn);
+        t.insert(&mut txn, len, text);
+    }
+    client.transact().encode_state_as_update_v1(&before)
+}
+
+/// The document updates in the frames a peer has been sent so far.
+fn drain_updates(rx: &mut mpsc::Receiver<Outbound>) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    while let Ok(m) = rx.try_recv() {
+        if let Outbound::Frame(b) = m {
+            for msg in protocol::parse_frame(&b).unwrap() {
+                if let Incoming::Update(u) = msg {
+                    out.push(u);
+                }
+            }
+        }
+    }
+    out
+}
+
+async fn caption(r: &Rig) -> String {
+    r.session.send(Read).await.unwrap().content.caption
+}
+
+#[actix_rt::test]
+async fn nothing_is_broadcast_before_it_is_logged() {
+    let r = rig(SessionConfig::default());
+    let _a = join(&r, 1, true);
+    let mut b = join(&r, 2, true);
+    caption(&r).await; // joined, initial frames queued
+    drain_updates(&mut b);
+
+    r.store.close_gate();
+    let client = doc::new_doc(Some(7));
+    let u = client_update(&client, "hello");
+    r.session.do_send(Frame {
+        conn: 1,
+        msgs: vec![Incoming::Update(u.clone())],
+    });
+    // The session has handled the frame (this Read is behind it in the mailbox) but the log
+    // write is held: no peer may have it, and the document does not show it.
+    assert_eq!(caption(&r).await, "");
+    assert!(drain_updates(&mut b).is_empty(), "broadcast before durable");
+    assert_eq!(r.store.appends(), 0);
+
+    r.store.release(1);
+    let got = within(async {
+        loop {
+            if let Some(Outbound::Frame(f)) = b.recv().await {
+                if let Some(Incoming::Update(u)) = protocol::parse_frame(&f).unwrap().pop() {
+                    return u;
+                }
+            }
+        }
+    })
+    .await;
+    assert_eq!(r.store.log(r.post), vec![u.clone()]);
+    let replica = doc::new_doc(None);
+    doc::apply(&replica, &got).unwrap();
+    assert_eq!(doc::read_content(&replica).caption, "hello");
+    assert_eq!(caption(&r).await, "hello");
+}
+
+#[actix_rt::test]
+async fn updates_are_logged_and_sent_in_the_order_they_came() {
+    let r = rig(SessionConfig::default());
+    let _a = join(&r, 1, true);
+    let mut b = join(&r, 2, true);
+    caption(&r).await;
+    drain_updates(&mut b);
+    let client = doc::new_doc(Some(9));
+    let sent: Vec<Vec<u8>> = ["one ", "two ", "three"]
+        .iter()
+        .map(|t| client_update(&client, t))
+        .collect();
+    for u in &sent {
+        r.session.do_send(Frame {
+            conn: 1,
+            msgs: vec![Incoming::Update(u.clone())],
+        });
+    }
+    within(async {
+        while r.store.log(r.post).len() < 3 {
+            caption(&r).await;
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert_eq!(r.store.log(r.post), sent, "logged in arrival order");
+    assert_eq!(caption(&r).await, "one two three");
+    // B's replica, from exactly what it was sent, converges.
+    let replica = doc::new_doc(None);
+    for u in drain_updates(&mut b) {
+        doc::apply(&replica, &u).unwrap();
+    }
+    assert_eq!(doc::read_content(&replica).caption, "one two three");
+}
+
+#[actix_rt::test]
+async fn a_store_that_keeps_failing_closes_the_document_and_sends_nothing_unlogged() {
+    let r = rig(SessionConfig {
+        max_append_failures: 3,
+        ..SessionConfig::default()
+    });
+    let mut a = join(&r, 1, true);
+    let mut b = join(&r, 2, true);
+    caption(&r).await;
+    drain_updates(&mut b);
+    r.store.fail_next(usize::MAX);
+    let client = doc::new_doc(Some(11));
+    r.session.do_send(Frame {
+        conn: 1,
+        msgs: vec![Incoming::Update(client_update(&client, "lost"))],
+    });
+    for rx in [&mut a, &mut b] {
+        let code = within(async {
+            loop {
+                match rx.recv().await {
+                    Some(Outbound::Close(code, _)) => return code,
+                    Some(Outbound::Frame(f)) => {
+                        let msgs = protocol::parse_frame(&f).unwrap();
+                        assert!(
+                            !msgs.iter().any(|m| matches!(m, Incoming::Update(_))),
+                            "an unlogged update was sent"
+                        );
+                    }
+                    None => return 0,
+                }
+            }
+        })
+        .await;
+        assert_eq!(code, close::SERVER_ERROR);
+    }
+    within(async {
+        while r.session.connected() {
+            tokio::task::yield_now().await;
+            actix_rt::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    assert!(r.store.log(r.post).is_empty());
+}
+
+#[actix_rt::test]
+async fn an_idle_session_asks_to_unload() {
+    let r = rig(SessionConfig {
+        idle_unload: Duration::ZERO,
+        awareness_timeout: Duration::from_millis(40),
+        ..SessionConfig::default()
+    });
+    let _a = join(&r, 1, true);
+    caption(&r).await;
+    assert!(r.idle.lock().unwrap().is_empty(), "not idle with a peer");
+    r.session.do_send(Leave { conn: 1 });
+    within(async {
+        while r.idle.lock().unwrap().is_empty() {
+            actix_rt::time::sleep(Duration::from_millis(5)).await;
+        }
+    })
+    .await;
+    assert_eq!(*r.idle.lock().unwrap(), vec![r.post]);
+}
+
+#[actix_rt::test]
+async fn concurrent_server_edits_never_blend_and_the_last_one_wins() {
+    let r = rig(SessionConfig::default());
+    r.store.close_gate();
+    let values = ["alpha 29 one", "beta 29 two", "gamma 29 three"];
+    let answers: Vec<_> = values
+        .iter()
+        .map(|v| {
+            r.session.send(Edit(ContentEdit {
+                caption: Some(v.to_string()),
+                ..ContentEdit::default()
+            }))
+        })
+        .collect();
+    r.store.release(100);
+    let mut results = Vec::new();
+    for a in answers {
+        results.push(within(a).await.unwrap().unwrap().caption);
+    }
+    // Each edit saw exactly its own value applied, in order.
+    assert_eq!(results, values);
+    assert_eq!(caption(&r).await, "gamma 29 three");
+    // The log replays to the same document: no update was dropped for a reused clock.
+    let replica = doc::new_doc(None);
+    for u in r.store.log(r.post) {
+        doc::apply(&replica, &u).unwrap();
+    }
+    assert_eq!(doc::read_content(&replica).caption, "gamma 29 three");
+    let sv = replica.transact().state_vector();
+    assert_eq!(
+        sv,
+        {
+            let d = doc::new_doc(None);
+            let full = r.session.send(Read).await.unwrap().state;
+            doc::apply(&d, &full).unwrap();
+            let s = d.transact().state_vector();
+            s
+        },
+        "replica and session agree"
+    );
+    let _ = StateVector::default();
+}
