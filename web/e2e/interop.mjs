@@ -208,10 +208,11 @@ test('stock clients co-edit through the server (a ticket per connection)', async
 });
 
 test('awareness both ways', async () => {
+  // (The server stamps user.id and user.name with the signed-in user's; the colour is ours.)
   ctx.a.awareness.setLocalStateField('user', { name: 'Ana', color: '#e11d48' });
-  await waitFor("B to see A's cursor state", () => ctx.b.awareness.getStates().get(ctx.docA.clientID)?.user?.name === 'Ana');
+  await waitFor("B to see A's cursor state", () => ctx.b.awareness.getStates().get(ctx.docA.clientID)?.user?.color === '#e11d48');
   ctx.b.awareness.setLocalStateField('user', { name: 'Bo', color: '#2563eb' });
-  await waitFor("A to see B's cursor state", () => ctx.a.awareness.getStates().get(ctx.docB.clientID)?.user?.name === 'Bo');
+  await waitFor("A to see B's cursor state", () => ctx.a.awareness.getStates().get(ctx.docB.clientID)?.user?.color === '#2563eb');
 });
 
 test('a reconnect with a new ticket resyncs both ways', async () => {
