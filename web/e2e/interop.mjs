@@ -323,10 +323,25 @@ for (const t of tests) {
 }
 ctx.a?.destroy();
 ctx.b?.destroy();
-for (const s of servers.reverse()) {
-  s.removeAllListeners('exit');
-  s.kill('SIGTERM');
-}
+// Stop the servers and wait for them (their logs still go to our pipe while they shut down).
+await Promise.all(
+  servers.reverse().map(
+    (s) =>
+      new Promise((resolve) => {
+        s.removeAllListeners('exit');
+        if (s.exitCode !== null || s.signalCode !== null) return resolve();
+        const t = setTimeout(() => {
+          s.kill('SIGKILL');
+          resolve();
+        }, 10_000);
+        s.on('exit', () => {
+          clearTimeout(t);
+          resolve();
+        });
+        s.kill('SIGTERM');
+      }),
+  ),
+);
 fs.rmSync(tmp, { recursive: true, force: true });
 console.log(`interop: ${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);
