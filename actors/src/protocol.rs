@@ -82,7 +82,142 @@ impl ProtocolError {
     }
 }
 
+/// Yjs client ids are at most 53 bits (they travel as JavaScript numbers); yrs asserts it
+/// when it builds one, so a larger id must be refused before the bytes reach yrs.
+const MAX_CLIENT_ID: u64 = (1 << 53) - 1;
+
+fn client_id(c: &mut Cursor<'_>) -> Result<(), ProtocolError> {
+    let id: u64 = c.read_var().map_err(malformed)?;
+    if id > MAX_CLIENT_ID {
+        return Err(ProtocolError::invalid("client id out of range"));
+    }
+    Ok(())
+}
+
+/// Checks every client id in a v1 state vector.
+fn scan_state_vector(sv: &[u8]) -> Result<(), ProtocolError> {
+    let mut c = Cursor::new(sv);
+    let n: u32 = c.read_var().map_err(malformed)?;
+    for _ in 0..n {
+        client_id(&mut c)?;
+        let _clock: u32 = c.read_var().map_err(malformed)?;
+    }
+    Ok(())
+}
+
+/// Walks a v1 update's structure, checking every client id (struct groups, origins, parent
+/// ids, the delete set) without building yrs values that assert on them.
+fn scan_update(u: &[u8]) -> Result<(), ProtocolError> {
+    let mut c = Cursor::new(u);
+    let groups: u32 = c.read_var().map_err(malformed)?;
+    for _ in 0..groups {
+        let structs: u32 = c.read_var().map_err(malformed)?;
+        client_id(&mut c)?;
+        let _clock: u32 = c.read_var().map_err(malformed)?;
+        for _ in 0..structs {
+            let info = c.read_u8().map_err(malformed)?;
+            match info {
+                0 | 10 => {
+                    let _len: u32 = c.read_var().map_err(malformed)?;
+                }
+                info => {
+                    let content = info & 0b1_1111;
+                    if info & 0x80 != 0 {
+                        client_id(&mut c)?;
+                        let _: u32 = c.read_var().map_err(malformed)?;
+                    }
+                    if info & 0x40 != 0 {
+                        client_id(&mut c)?;
+                        let _: u32 = c.read_var().map_err(malformed)?;
+                    }
+                    if info & 0xC0 == 0 {
+                        let named: u32 = c.read_var().map_err(malformed)?;
+                        if named == 1 {
+                            c.read_string().map_err(malformed)?;
+                        } else {
+                            client_id(&mut c)?;
+                            let _: u32 = c.read_var().map_err(malformed)?;
+                        }
+                        if info & 0x20 != 0 {
+                            c.read_string().map_err(malformed)?;
+                        }
+                    }
+                    skip_content(&mut c, content)?;
+                }
+            }
+        }
+    }
+    let ds: u32 = c.read_var().map_err(malformed)?;
+    for _ in 0..ds {
+        client_id(&mut c)?;
+        let ranges: u32 = c.read_var().map_err(malformed)?;
+        for _ in 0..ranges {
+            let _clock: u32 = c.read_var().map_err(malformed)?;
+            let _len: u32 = c.read_var().map_err(malformed)?;
+        }
+    }
+    Ok(())
+}
+
+/// Skips one item's content (v1 encoding), by its content ref.
+fn skip_content(c: &mut Cursor<'_>, content: u8) -> Result<(), ProtocolError> {
+    match content {
+        1 => {
+            let _len: u32 = c.read_var().map_err(malformed)?;
+        }
+        2 => {
+            let n: u32 = c.read_var().map_err(malformed)?;
+            for _ in 0..n {
+                c.read_string().map_err(malformed)?;
+            }
+        }
+        3 => {
+            c.read_buf().map_err(malformed)?;
+        }
+        4 | 5 => {
+            c.read_string().map_err(malformed)?;
+        }
+        6 => {
+            c.read_string().map_err(malformed)?;
+            c.read_string().map_err(malformed)?;
+        }
+        7 => {
+            let type_ref: u8 = c.read_var().map_err(malformed)?;
+            if type_ref == 3 || type_ref == 5 {
+                c.read_string().map_err(malformed)?;
+            }
+        }
+        8 => {
+            let n: u32 = c.read_var().map_err(malformed)?;
+            for _ in 0..n {
+                yrs::Any::decode(c).map_err(malformed)?;
+            }
+        }
+        9 => {
+            c.read_string().map_err(malformed)?;
+            yrs::Any::decode(c).map_err(malformed)?;
+        }
+        other => {
+            return Err(ProtocolError::invalid(format!("unknown content type {other}")));
+        }
+    }
+    Ok(())
+}
+
+/// Checks the client ids of an awareness update.
+fn scan_awareness(a: &[u8]) -> Result<(), ProtocolError> {
+    let mut c = Cursor::new(a);
+    let n: u32 = c.read_var().map_err(malformed)?;
+    for _ in 0..n {
+        client_id(&mut c)?;
+        let _clock: u32 = c.read_var().map_err(malformed)?;
+        c.read_string().map_err(malformed)?;
+    }
+    Ok(())
+}
+
 fn validate_update(u: &[u8]) -> Result<(), ProtocolError> {
+    scan_update(u)?;
     Update::decode_v1(u)
         .map(|_| ())
         .map_err(|e| ProtocolError::invalid(format!("malformed document update: {e}")))
@@ -117,7 +252,10 @@ fn parse_inner(frame: &[u8]) -> Result<Vec<Incoming>, ProtocolError> {
                 let sub: u64 = c.read_var().map_err(malformed)?;
                 let buf = c.read_buf().map_err(malformed)?;
                 match sub {
-                    0 => Incoming::SyncStep1(StateVector::decode_v1(buf).map_err(malformed)?),
+                    0 => {
+                        scan_state_vector(buf)?;
+                        Incoming::SyncStep1(StateVector::decode_v1(buf).map_err(malformed)?)
+                    }
                     1 | 2 => {
                         validate_update(buf)?;
                         Incoming::Update(buf.to_vec())
@@ -131,6 +269,7 @@ fn parse_inner(frame: &[u8]) -> Result<Vec<Incoming>, ProtocolError> {
             }
             MSG_AWARENESS => {
                 let buf = c.read_buf().map_err(malformed)?;
+                scan_awareness(buf)?;
                 let a = AwarenessUpdate::decode_v1(buf).map_err(malformed)?;
                 validate_awareness(&a)?;
                 Incoming::Awareness(a)
@@ -218,7 +357,7 @@ pub fn permission_denied(reason: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use yrs::{Doc, GetString, ReadTxn, Text, Transact};
+    use yrs::{Array, Doc, GetString, Map, ReadTxn, Text, Transact};
 
     fn an_update() -> Vec<u8> {
         let doc = Doc::new();
@@ -271,6 +410,22 @@ mod tests {
             assert_eq!(err.code, close::INVALID_PAYLOAD, "{frame:?}");
         }
         assert_eq!(parse_frame(&[7, 0]).unwrap_err().code, close::UNSUPPORTED);
+    }
+
+    #[test]
+    fn client_ids_beyond_53_bits_are_refused_not_panicked_on() {
+        // A SyncStep1 naming client 2^53 (found by the fuzzer: yrs asserts on it).
+        let sv = [0u8, 0, 10, 1, 128, 128, 128, 128, 128, 128, 128, 16, 0];
+        assert_eq!(parse_frame_unguarded(&sv).unwrap_err().code, close::INVALID_PAYLOAD);
+        // A real update still passes the scan.
+        assert!(scan_update(&an_update()).is_ok());
+        let doc = Doc::new();
+        let m = doc.get_or_insert_map("meta");
+        m.insert(&mut doc.transact_mut(), "title", "t");
+        let a = doc.get_or_insert_array("media");
+        a.insert(&mut doc.transact_mut(), 0, yrs::Any::from_json(r#"{"url":"https://x","n":[1,2.5,null,true]}"#).unwrap());
+        let u = doc.transact().encode_state_as_update_v1(&StateVector::default());
+        assert!(scan_update(&u).is_ok());
     }
 
     #[test]

@@ -1,11 +1,13 @@
 //! Account rules behind the auth handlers: emailed tokens, sign-up and verification,
 //! sessions ending, password changes, throttles.
 //!
-//! Who can claim an address: only whoever reads its inbox. Registering an address that
-//! exists but is unverified stores the new password **with the new verification link**,
-//! not on the account; following a link sets the password chosen with it, kills the older
-//! links, and ends every other session. So an attacker who registers `victim@corp` first
-//! holds nothing once the victim signs up and confirms.
+//! Who can claim an address: only whoever reads its inbox **and** made the sign-up. Registering
+//! an address that exists but is unverified stores the new password **with the new
+//! verification link**, not on the account. Confirming takes the link and the password that
+//! link carries (or, for a link sent at sign-in, the account's); it sets that password, kills
+//! every other link and ends every other session. So an attacker who registers `victim@corp`
+//! — before or after the victim — holds nothing: the attacker never sees the inbox, and the
+//! victim cannot confirm the attacker's link without the attacker's password.
 
 use std::time::Duration as StdDuration;
 
@@ -214,9 +216,6 @@ pub async fn mail_verification(
     if !may_mail_verification(state, &user.email).await {
         tracing::info!(user_id = %user.id, "verification mail limit reached; not sending");
         return Ok(());
-    }
-    if pending.is_some() {
-        void_email_tokens(&state.db, user.id, PURPOSE_VERIFY, state.clock.now()).await?;
     }
     let token = create_email_token(state, user, PURPOSE_VERIFY, pending).await?;
     send_verification(state, user, &token);

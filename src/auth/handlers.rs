@@ -58,7 +58,41 @@ pub async fn register(
     let now = state.clock.now();
     let name = req.name.trim().to_string();
 
-    // An invitation token proves the address: create the account verified and sign in.
+    // An invitation token proves the address (it was emailed there). For an address that
+    // exists but was never confirmed, it also settles who owns it: the password is set to
+    // this one and every other session and link ends.
+    if let (Some(user), Some(invite_token)) = (&existing, &req.invitation_token) {
+        if user.email_verified_at.is_none() {
+            if let Some(invite) = invites::find_valid(&state.db, invite_token, now).await? {
+                if invite.email == email {
+                    let txn = crate::store::begin(&state.db).await?;
+                    let mut active = users::Entity::find_by_id(user.id)
+                        .one(&txn)
+                        .await?
+                        .ok_or(ApiError::NotFound("user"))?
+                        .into_active_model();
+                    active.password_hash = Set(hash.clone());
+                    active.name = Set(name.clone());
+                    active.email_verified_at = Set(Some(now));
+                    active.updated_at = Set(now);
+                    active.update(&txn).await?;
+                    accounts::void_email_tokens(&txn, user.id, PURPOSE_VERIFY, now).await?;
+                    accounts::end_sessions(&txn, user.id, None, "email_verified", now).await?;
+                    let user = users::Entity::find_by_id(user.id)
+                        .one(&txn)
+                        .await?
+                        .ok_or(ApiError::NotFound("user"))?;
+                    let ev = invites::accept(&txn, &invite, &user, &meta, now).await?;
+                    txn.commit().await?;
+                    events::announce(state.bus.as_ref(), &[ev]).await;
+                    accounts::announce_sessions_ended(&state, user.id).await;
+                    invites::announce_joined(&state, &invite, user.id).await;
+                    let resp = accounts::sign_in(&state, &user, &meta).await?;
+                    return Ok(HttpResponse::Created().json(resp));
+                }
+            }
+        }
+    }
     if let (None, Some(invite_token)) = (&existing, &req.invitation_token) {
         if let Some(invite) = invites::find_valid(&state.db, invite_token, now).await? {
             if invite.email == email {
@@ -151,22 +185,39 @@ pub async fn record_signup<C: sea_orm::ConnectionTrait>(
     .await
 }
 
-#[utoipa::path(post, path = "/api/auth/verify-email", tag = "auth", request_body = TokenRequest,
-    responses((status = 200, body = AuthResponse, description = "Verified; every other session of the account ended"),
-              (status = 400, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/auth/verify-email", tag = "auth", request_body = VerifyRequest,
+    responses((status = 200, body = AuthResponse, description = "Verified with the password of that sign-up; every other link and session ended"),
+              (status = 400, body = ErrorBody, description = "`invalid_token`, or `password_mismatch`: not the password chosen with this sign-up")))]
 pub async fn verify_email(
     state: web::Data<AppState>,
     meta: RequestMeta,
-    body: web::Json<TokenRequest>,
+    body: web::Json<VerifyRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    let req = body.into_inner();
     let now = state.clock.now();
+    // Checked before any hashing; spent only once the password matched.
+    let link = accounts::find_email_token(&state.db, &req.token, PURPOSE_VERIFY, now).await?;
+    let expected = match &link.password_hash {
+        Some(h) => h.clone(),
+        None => users::Entity::find_by_id(link.user_id.unwrap_or_default())
+            .one(&state.db)
+            .await?
+            .map(|u| u.password_hash)
+            .unwrap_or_default(),
+    };
+    if !accounts::verify_blocking(req.password.clone(), Some(expected)).await? {
+        return Err(ApiError::BadRequest(
+            "password_mismatch",
+            "enter the password you chose when you signed up with this link".into(),
+        ));
+    }
     let txn = crate::store::begin(&state.db).await?;
     let (token, user) =
-        accounts::consume_email_token(&txn, &body.token, PURPOSE_VERIFY, now).await?;
+        accounts::consume_email_token(&txn, &req.token, PURPOSE_VERIFY, now).await?;
     let user_id = user.id;
     accounts::apply_verification(&txn, &token, user, now).await?;
-    // Older links die with this one, and whoever held a session before the address was
-    // proven loses it.
+    // Every other link dies with this one, and whoever held a session before the address
+    // was proven loses it.
     accounts::void_email_tokens(&txn, user_id, PURPOSE_VERIFY, now).await?;
     accounts::end_sessions(&txn, user_id, None, "email_verified", now).await?;
     let user = users::Entity::find_by_id(user_id)

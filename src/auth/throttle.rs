@@ -141,7 +141,12 @@ pub struct RedisLimiter {
     prefix: String,
     clock: Arc<dyn Clock>,
     fallback: MemoryLimiter,
+    /// After a Redis error, count on this node for a while instead of waiting on Redis for
+    /// every attempt (a login must not take seconds because Redis is down).
+    down_until: Mutex<Option<std::time::Instant>>,
 }
+
+const REDIS_BACKOFF: Duration = Duration::from_secs(5);
 
 impl RedisLimiter {
     pub fn new(conn: redis::aio::ConnectionManager, prefix: &str, clock: Arc<dyn Clock>) -> Self {
@@ -150,7 +155,19 @@ impl RedisLimiter {
             prefix: prefix.to_string(),
             fallback: MemoryLimiter::new(clock.clone()),
             clock,
+            down_until: Mutex::new(None),
         }
+    }
+
+    fn redis_down(&self) -> bool {
+        self.down_until
+            .lock()
+            .unwrap()
+            .is_some_and(|t| std::time::Instant::now() < t)
+    }
+
+    fn mark_down(&self) {
+        *self.down_until.lock().unwrap() = Some(std::time::Instant::now() + REDIS_BACKOFF);
     }
 
     fn key(&self, key: &str, idx: i64) -> String {
@@ -161,6 +178,9 @@ impl RedisLimiter {
 #[async_trait]
 impl Limiter for RedisLimiter {
     async fn hit(&self, key: &str, window: Duration) -> Hit {
+        if self.redis_down() {
+            return self.fallback.count(key, window);
+        }
         let (idx, left) = window_of(self.clock.now(), window);
         let k = self.key(key, idx);
         let mut c = self.conn.clone();
@@ -181,12 +201,16 @@ impl Limiter for RedisLimiter {
             },
             Err(e) => {
                 tracing::warn!(error = %e, "throttle: redis unavailable; counting on this node");
+                self.mark_down();
                 self.fallback.count(key, window)
             }
         }
     }
 
     async fn blocked_for(&self, key: &str, max: u32, window: Duration) -> Option<u64> {
+        if self.redis_down() {
+            return self.fallback.blocked_for(key, max, window).await;
+        }
         let (idx, left) = window_of(self.clock.now(), window);
         let mut c = self.conn.clone();
         let res: redis::RedisResult<Option<u64>> = redis::cmd("GET")
@@ -197,12 +221,17 @@ impl Limiter for RedisLimiter {
             Ok(count) => (count.unwrap_or(0) > max as u64).then_some(left),
             Err(e) => {
                 tracing::warn!(error = %e, "throttle: redis unavailable; checking this node");
+                self.mark_down();
                 self.fallback.blocked_for(key, max, window).await
             }
         }
     }
 
     async fn reset(&self, key: &str, window: Duration) {
+        self.fallback.reset(key, window).await;
+        if self.redis_down() {
+            return;
+        }
         let (idx, _) = window_of(self.clock.now(), window);
         let mut c = self.conn.clone();
         let res: redis::RedisResult<()> = redis::cmd("DEL")
@@ -211,8 +240,8 @@ impl Limiter for RedisLimiter {
             .await;
         if let Err(e) = res {
             tracing::warn!(error = %e, "throttle: redis unavailable; not reset");
+            self.mark_down();
         }
-        self.fallback.reset(key, window).await;
     }
 }
 

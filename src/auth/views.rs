@@ -72,6 +72,15 @@ pub struct TokenRequest {
     pub token: String,
 }
 
+/// Confirming an address: the emailed link's token and the password chosen at sign-up.
+/// The password proves that whoever follows the link also made the sign-up it belongs to,
+/// so a link that someone else's sign-up sent to your inbox cannot set their password.
+#[derive(Deserialize, ToSchema)]
+pub struct VerifyRequest {
+    pub token: String,
+    pub password: String,
+}
+
 #[derive(Deserialize, ToSchema)]
 pub struct RefreshRequest {
     pub refresh_token: String,

@@ -57,7 +57,7 @@ impl Modify for BearerAuth {
     ),
     components(schemas(
         ErrorBody, ErrorDetail, Role,
-        auth::UserView, auth::AuthResponse, auth::MessageResponse, auth::ProfileResponse,
+        auth::UserView, auth::AuthResponse, auth::MessageResponse, auth::ProfileResponse, auth::VerifyRequest,
         auth::TicketResponse, auth::SetupStatus, auth::SetupRequest,
         ws::WorkspaceView, ws::MemberView, ws::InvitationView, ws::MembersResponse, ws::MemberAddResponse,
         posts::PostView, posts::PostInput, posts::ValidationResponse, listing::PostPage,

@@ -34,7 +34,7 @@ async fn register_verify_login_and_profile() {
     );
     let token = mail.token_after("verify-email?token=").unwrap();
     let r = app
-        .post("/api/auth/verify-email", None, json!({ "token": token }))
+        .post("/api/auth/verify-email", None, json!({ "token": token, "password": PASSWORD }))
         .await;
     assert_eq!(r.status(), StatusCode::OK);
     let b = body(r).await;
@@ -44,7 +44,7 @@ async fn register_verify_login_and_profile() {
     assert_eq!(b["user"]["email_verified"], true);
     // The link is single use.
     assert_error(
-        app.post("/api/auth/verify-email", None, json!({ "token": token }))
+        app.post("/api/auth/verify-email", None, json!({ "token": token, "password": PASSWORD }))
             .await,
         StatusCode::BAD_REQUEST,
         "invalid_token",

@@ -82,7 +82,7 @@ async fn sigkill_after_an_edit_was_seen_loses_nothing() {
     let token = outbox_token(dir.path()).await;
     let auth: serde_json::Value = http
         .post(format!("{addr}/api/auth/verify-email"))
-        .json(&json!({ "token": token }))
+        .json(&json!({ "token": token, "password": PASSWORD }))
         .send()
         .await
         .unwrap()

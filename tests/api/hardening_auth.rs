@@ -25,9 +25,13 @@ async fn register(app: &TestApp, e: &str, password: &str, name: &str) {
     assert_eq!(r.status(), StatusCode::ACCEPTED);
 }
 
-async fn verify(app: &TestApp, token: &str) -> reqwest::Response {
-    app.post("/api/auth/verify-email", None, json!({ "token": token }))
-        .await
+async fn verify(app: &TestApp, token: &str, password: &str) -> reqwest::Response {
+    app.post(
+        "/api/auth/verify-email",
+        None,
+        json!({ "token": token, "password": password }),
+    )
+    .await
 }
 
 async fn refresh(app: &TestApp, token: &str) -> reqwest::Response {
@@ -54,7 +58,15 @@ async fn an_address_registered_first_by_someone_else_gets_the_owners_password() 
     let second = app.mail.next_containing(&victim, VERIFY, 1).await;
     let victims_link = second.token_after(VERIFY).unwrap();
     assert_ne!(attackers_link, victims_link);
-    let r = verify(&app, &victims_link).await;
+    // The attacker's link, which also sits in the victim's inbox, does not take the
+    // victim's password: it belongs to the attacker's sign-up.
+    assert_error(
+        verify(&app, &attackers_link, victim_pw).await,
+        StatusCode::BAD_REQUEST,
+        "password_mismatch",
+    )
+    .await;
+    let r = verify(&app, &victims_link, victim_pw).await;
     assert_eq!(r.status(), StatusCode::OK);
     let s = session(body(r).await);
     assert_eq!(profile_status(&app, &s.access).await, StatusCode::OK);
@@ -66,10 +78,10 @@ async fn an_address_registered_first_by_someone_else_gets_the_owners_password() 
     )
     .await;
     assert_eq!(app.login(&victim, victim_pw).await.status(), StatusCode::OK);
-    // The older link died with the newer registration: it cannot set the attacker's
-    // password afterwards either.
+    // Confirming killed every other link: the attacker's cannot set their password
+    // afterwards either.
     assert_error(
-        verify(&app, &attackers_link).await,
+        verify(&app, &attackers_link, attacker_pw).await,
         StatusCode::BAD_REQUEST,
         "invalid_token",
     )
@@ -116,7 +128,7 @@ async fn a_pre_claimed_address_joining_by_invitation_keeps_the_owners_password()
                 .await
                 .token_after(VERIFY)
                 .unwrap();
-            let r = verify(&app, &link).await;
+            let r = verify(&app, &link, "owner-chose-this-5").await;
             assert_eq!(r.status(), StatusCode::OK);
             session(body(r).await)
         }
@@ -131,7 +143,7 @@ async fn a_pre_claimed_address_joining_by_invitation_keeps_the_owners_password()
     )
     .await;
     assert_error(
-        verify(&app, &attackers_link).await,
+        verify(&app, &attackers_link, attacker_pw).await,
         StatusCode::BAD_REQUEST,
         "invalid_token",
     )
@@ -144,33 +156,74 @@ async fn a_pre_claimed_address_joining_by_invitation_keeps_the_owners_password()
 }
 
 #[actix_web::test]
-async fn a_newer_registration_kills_older_verification_links() {
+async fn an_attacker_registering_after_the_owner_cannot_take_the_address_either() {
     let app = spawn_app().await;
-    let e = email("twice");
-    register(&app, &e, "first-password-11", "One").await;
-    let old = app.mail.nth_to(&e, 1).await.token_after(VERIFY).unwrap();
-    register(&app, &e, "second-password-22", "Two").await;
-    let new = app
+    let e = email("owner-first");
+    register(&app, &e, "owners-password-11", "Owner").await;
+    let owners = app.mail.nth_to(&e, 1).await.token_after(VERIFY).unwrap();
+    register(&app, &e, "attackers-password-22", "Attacker").await;
+    let attackers = app
+        .mail
+        .next_containing(&e, VERIFY, 1)
+        .await
+        .token_after(VERIFY)
+        .unwrap();
+    // The newest link in the owner's inbox is the attacker's: with the owner's password it
+    // does nothing.
+    assert_error(
+        verify(&app, &attackers, "owners-password-11").await,
+        StatusCode::BAD_REQUEST,
+        "password_mismatch",
+    )
+    .await;
+    // The owner's own link still works (a later sign-up does not void it).
+    assert_eq!(
+        verify(&app, &owners, "owners-password-11").await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.login(&e, "owners-password-11").await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.login(&e, "attackers-password-22").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    // And once confirmed, the attacker's link is dead.
+    assert_error(
+        verify(&app, &attackers, "attackers-password-22").await,
+        StatusCode::BAD_REQUEST,
+        "invalid_token",
+    )
+    .await;
+}
+
+#[actix_web::test]
+async fn a_sign_in_link_needs_the_accounts_password() {
+    let app = spawn_app().await;
+    let e = email("resend");
+    register(&app, &e, "attackers-password-33", "Attacker").await;
+    app.mail.nth_to(&e, 1).await;
+    // Signing in unverified re-sends a link — to the owner's inbox. It confirms only with
+    // the password of the account as it stands, which the owner does not know.
+    assert_error(
+        app.login(&e, "attackers-password-33").await,
+        StatusCode::FORBIDDEN,
+        "email_not_verified",
+    )
+    .await;
+    let resent = app
         .mail
         .next_containing(&e, VERIFY, 1)
         .await
         .token_after(VERIFY)
         .unwrap();
     assert_error(
-        verify(&app, &old).await,
+        verify(&app, &resent, "owner-guesses-44").await,
         StatusCode::BAD_REQUEST,
-        "invalid_token",
+        "password_mismatch",
     )
     .await;
-    assert_eq!(verify(&app, &new).await.status(), StatusCode::OK);
-    assert_eq!(
-        app.login(&e, "second-password-22").await.status(),
-        StatusCode::OK
-    );
-    assert_eq!(
-        app.login(&e, "first-password-11").await.status(),
-        StatusCode::UNAUTHORIZED
-    );
 }
 
 #[actix_web::test]
@@ -211,7 +264,7 @@ async fn verification_mails_are_throttled_per_address() {
         "no mail went out over the limit"
     );
     // That newest link works and sets the password chosen with it.
-    let r = verify(&app, &last.token_after(VERIFY).unwrap()).await;
+    let r = verify(&app, &last.token_after(VERIFY).unwrap(), "password-after-window").await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(
         app.login(&e, "password-after-window").await.status(),
@@ -489,7 +542,7 @@ async fn email_links_and_invitations_expire_by_the_servers_clock() {
     let link = app.mail.nth_to(&e, 1).await.token_after(VERIFY).unwrap();
     app.clock.advance(Duration::from_secs(86_400 + 60));
     assert_error(
-        verify(&app, &link).await,
+        verify(&app, &link, PASSWORD).await,
         StatusCode::BAD_REQUEST,
         "invalid_token",
     )

@@ -264,7 +264,7 @@ async fn deleting_under_live_editors_unloads_and_sigterm_still_ends_in_time() {
     let token = outbox_token(dir.path()).await;
     let auth: serde_json::Value = http
         .post(format!("{addr}/api/auth/verify-email"))
-        .json(&json!({ "token": token }))
+        .json(&json!({ "token": token, "password": PASSWORD }))
         .send()
         .await
         .unwrap()

@@ -214,7 +214,11 @@ impl TestApp {
             .token_after("verify-email?token=")
             .expect("verification link");
         let r = self
-            .post("/api/auth/verify-email", None, json!({ "token": token }))
+            .post(
+                "/api/auth/verify-email",
+                None,
+                json!({ "token": token, "password": PASSWORD }),
+            )
             .await;
         let status = r.status();
         let b = body(r).await;

@@ -7,6 +7,7 @@ mod smtp;
 mod yclient;
 
 mod activity;
+mod backbone;
 mod auth;
 mod cluster;
 mod collab;

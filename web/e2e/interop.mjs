@@ -184,7 +184,7 @@ test('stock clients co-edit through the server (a ticket per connection)', async
     }
     return Boolean(token);
   });
-  const session = new Session(baseA, await api(baseA, 'POST', '/api/auth/verify-email', { token }));
+  const session = new Session(baseA, await api(baseA, 'POST', '/api/auth/verify-email', { token, password: 'tidy-otter-lamp-42' }));
   ctx.session = session;
   const ws = await api(baseA, 'POST', '/api/workspaces', { name: 'Interop' }, await session.access());
   const post = await api(baseA, 'POST', `/api/workspaces/${ws.id}/posts`, { title: 'Interop', caption: 'Hello', platforms: ['x'] }, await session.access());

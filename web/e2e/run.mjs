@@ -371,6 +371,9 @@ async function flow(page, base, mailDir, state, admin) {
   if (!m) throw new Error('verify-email link not found in the email');
   log('verification token found in the outbox email');
   await page.goto(`${base}/verify-email?token=${m[1]}`);
+  // Confirming takes the password chosen at sign-up.
+  await t('verify-password').fill(password);
+  await t('verify-submit').click();
   await waitForPath(page, /^\/workspaces$/, '/workspaces after verification');
   await expectVisible(t('current-user'), 'the signed-in user in the top bar');
 
@@ -600,6 +603,13 @@ async function liveFlow(pages, bases, mailDir, info, state, sockets) {
   await waitUntil(() => A.locator('[data-testid="presence-user"]').evaluateAll((els) => els.map((e) => e.dataset.name)), (n) => n.includes(nameB), `${nameB} among the owner's "who is here" avatars`);
   await waitUntil(() => B.locator('[data-testid="presence-user"]').evaluateAll((els) => els.map((e) => e.dataset.name)), (n) => n.includes(info.ownerName), `${info.ownerName} among the teammate's avatars`);
 
+  // A second tab of the owner (same browser profile: one refresh token for both) has the
+  // post open too: the two tabs must not both refresh (one refresh at a time across tabs,
+  // the new token shared), and both keep their sockets.
+  state.step = 'live: the owner opens a second tab';
+  const A2 = await pages.ownerTab();
+  await openLive(A2, postUrl, "the owner's second tab");
+
   // From here on, A's and B's sockets must stay open past their access tokens' expiry.
   const t0 = Date.now();
   const opened0 = sockets.counts();
@@ -697,7 +707,17 @@ async function liveFlow(pages, bases, mailDir, info, state, sockets) {
   const mediaUrl = 'https://cdn.example.com/launch.png';
   await A.getByTestId('media-add').click();
   await A.getByTestId('media-url').last().click();
+  await A.evaluate(() => {
+    window.__log = [];
+    const el = () => [...document.querySelectorAll('[data-testid="media-url"]')].pop();
+    document.addEventListener('focusout', (e) => window.__log.push(['focusout', e.target?.getAttribute?.('data-testid'), el()?.value, performance.now()]), true);
+    document.addEventListener('input', (e) => window.__log.push(['input', e.target?.getAttribute?.('data-testid'), e.target?.value, performance.now()]), true);
+    new MutationObserver((m) => window.__log.push(['mut', m.length, el()?.value, performance.now()])).observe(document.querySelector('[data-testid="media-list"]'), { subtree: true, childList: true, attributes: true });
+  });
   await A.keyboard.type(mediaUrl);
+  await sleep(300);
+  const dbg = await A.evaluate(() => ({ log: window.__log, active: document.activeElement?.outerHTML?.slice(0, 120), vals: [...document.querySelectorAll('[data-testid="media-url"]')].map((e) => e.value) }));
+  if (!dbg.vals.includes(mediaUrl)) console.log('DEBUG', JSON.stringify(dbg, null, 0));
   await A.getByTestId('media-alt').last().fill('The launch banner');
   const mediaValues = (page) => page.getByTestId('media-url').evaluateAll((els) => els.map((e) => e.value));
   await waitUntil(() => mediaValues(B), (v) => v.includes(mediaUrl), "the owner's media URL in the teammate's form");
@@ -715,8 +735,9 @@ async function liveFlow(pages, bases, mailDir, info, state, sockets) {
     await A.keyboard.press('Control+End');
     await A.keyboard.type(' Still live.');
     await waitUntil(() => editorText(B, 'post-caption'), (t) => t.endsWith(' Still live.'), "the owner's typing in the teammate's editor after the tokens expired");
+    await waitUntil(() => editorText(A2, 'post-caption'), (t) => t.endsWith(' Still live.'), "the owner's typing in the owner's second tab");
     const now = sockets.counts();
-    for (const who of ['owner', 'teammate']) {
+    for (const who of ['owner', 'owner-tab2', 'teammate']) {
       for (const kind of ['collab', 'events']) {
         const k = `${who}/${kind}`;
         if ((now[k] ?? 0) !== (opened0[k] ?? 0)) {
@@ -727,7 +748,16 @@ async function liveFlow(pages, bases, mailDir, info, state, sockets) {
       if (!sockets.sentInBandAuth(who, 'events')) throw new Error(`${who} never sent {"type":"auth"} on the events socket`);
       if (!sockets.receivedAuthOk(who)) throw new Error(`${who}'s events socket never got "auth.ok"`);
     }
+    const refused = sockets.refreshes().filter((r) => r.status !== 200);
+    if (refused.length) throw new Error(`refreshes refused: ${JSON.stringify(refused)}`);
+    // The owner's tabs share a refresh token: one refresh per renewal, never one each.
+    const ownerTimes = sockets.refreshes().filter((r) => r.who.startsWith('owner') && r.at >= t0).map((r) => r.at).sort((a, b) => a - b);
+    if (ownerTimes.length === 0) throw new Error("the owner's tabs never refreshed while their tokens expired");
+    for (let i = 1; i < ownerTimes.length; i++) {
+      if (ownerTimes[i] - ownerTimes[i - 1] < 3000) throw new Error(`the owner's two tabs both refreshed for the same expiry (${ownerTimes[i] - ownerTimes[i - 1]} ms apart)`);
+    }
   } else log(`access tokens last ${ACCESS_TTL} s: not waiting for them to expire`);
+  await A2.close();
 
   state.step = 'live: reviewer is read-only';
   const reviewer = `reviewer-${Math.random().toString(36).slice(2, 8)}@example.com`;
@@ -791,9 +821,14 @@ async function liveFlow(pages, bases, mailDir, info, state, sockets) {
 /** Records the WebSockets every page opens: URL, frames sent and received. */
 function socketRecorder() {
   const list = [];
+  /** Every POST /api/auth/refresh answered: {who, status, at}. */
+  const refreshes = [];
   const kindOf = (url) => (/\/api\/collab\//.test(url) ? 'collab' : /\/api\/events/.test(url) ? 'events' : 'other');
   return {
     watch(pg, who) {
+      pg.on('response', (r) => {
+        if (new URL(r.url()).pathname === '/api/auth/refresh') refreshes.push({ who, status: r.status(), at: Date.now() });
+      });
       pg.on('websocket', (ws) => {
         const rec = { who, url: ws.url(), kind: kindOf(ws.url()), sent: [], received: [] };
         list.push(rec);
@@ -805,6 +840,7 @@ function socketRecorder() {
       });
     },
     all: () => list,
+    refreshes: () => refreshes,
     /** {"<who>/<kind>": sockets opened so far}. */
     counts() {
       const c = {};
@@ -962,7 +998,12 @@ async function main() {
         const B = await newPage('teammate');
         const R = await newPage('reviewer');
         if (NODES > 1) log(`owner on node 1 (${base1}), teammate and reviewer on node 2 (${base2})`);
-        await liveFlow({ A: page, B, R }, { A: base1, B: base2, R: base2 }, mailDir, info, state, sockets);
+        const ownerTab = async () => {
+          const pg = await context.newPage();
+          watch(pg, 'owner-tab2');
+          return pg;
+        };
+        await liveFlow({ A: page, B, R, ownerTab }, { A: base1, B: base2, R: base2 }, mailDir, info, state, sockets);
         checkErrors();
         results.set('live composer', 'passed');
         log('live composer flow completed');

@@ -60,10 +60,10 @@ export async function login(input: {
   return res;
 }
 
-export async function verifyEmail(token: string): Promise<AuthResponse> {
+export async function verifyEmail(token: string, password: string): Promise<AuthResponse> {
   const res = await request<AuthResponse>('/api/auth/verify-email', {
     method: 'POST',
-    body: { token },
+    body: { token, password },
     auth: false,
   });
   applyAuth(res);

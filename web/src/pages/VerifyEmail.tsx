@@ -1,46 +1,68 @@
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { toApiError, verifyEmail, type ApiError } from '../api';
 import { AuthLayout } from '../components/AuthLayout';
-import { ErrorBanner, Spinner } from '../components/ui';
+import { ErrorBanner, Field, Notice } from '../components/ui';
 import { Link, navigate, useLocation } from '../router';
 import { homePath } from '../session';
 
+/**
+ * /verify-email?token=… — confirming an address takes the emailed link *and* the password
+ * chosen at sign-up: a link someone else's sign-up sent to your inbox cannot set their
+ * password on your address.
+ */
 export default function VerifyEmailPage() {
   const { query } = useLocation();
   const token = query.get('token') ?? '';
-  const [error, setError] = useState<ApiError | string | null>(null);
+  const [password, setPassword] = useState('');
+  const [error, setError] = useState<ApiError | string | null>(token ? null : 'This verification link is missing its token.');
+  const [busy, setBusy] = useState(false);
   const [done, setDone] = useState(false);
-  const started = useRef(false);
 
-  useEffect(() => {
-    if (started.current) return;
-    started.current = true;
-    if (!token) {
-      setError('This verification link is missing its token.');
-      return;
+  async function onSubmit(e: Event) {
+    e.preventDefault();
+    if (!token || busy) return;
+    setBusy(true);
+    setError(null);
+    try {
+      await verifyEmail(token, password);
+      setDone(true);
+      navigate(await homePath(), { replace: true });
+    } catch (err) {
+      setError(toApiError(err));
+    } finally {
+      setBusy(false);
     }
-    verifyEmail(token)
-      .then(async () => {
-        setDone(true);
-        navigate(await homePath(), { replace: true });
-      })
-      .catch((e) => setError(toApiError(e)));
-  }, [token]);
+  }
 
   return (
-    <AuthLayout title="Verify email">
+    <AuthLayout title="Confirm your email">
       <div data-testid="verify-email">
-        {error ? (
+        {done ? (
+          <p role="status">Email confirmed. Taking you in…</p>
+        ) : (
           <>
-            <ErrorBanner error={error} />
+            <Notice>Enter the password you chose when you signed up to finish.</Notice>
+            <form onSubmit={onSubmit} noValidate data-testid="verify-form">
+              <ErrorBanner error={error} />
+              <Field label="Password" name="password" error={typeof error === 'string' ? null : error}>
+                <input
+                  id="f-password"
+                  type="password"
+                  autocomplete="current-password"
+                  required
+                  value={password}
+                  onInput={(e) => setPassword(e.currentTarget.value)}
+                  data-testid="verify-password"
+                />
+              </Field>
+              <button type="submit" class="btn btn-primary btn-block" disabled={busy || !token} data-testid="verify-submit">
+                {busy ? 'Confirming…' : 'Confirm email'}
+              </button>
+            </form>
             <p class="auth-links">
               <Link href="/login">Go to sign in</Link>
             </p>
           </>
-        ) : done ? (
-          <p role="status">Email verified. Taking you in…</p>
-        ) : (
-          <Spinner label="Verifying your email…" />
         )}
       </div>
     </AuthLayout>
