@@ -86,8 +86,54 @@ pub async fn track(
     Ok(res)
 }
 
-pub async fn metrics(m: web::Data<Arc<Metrics>>) -> HttpResponse {
+pub async fn metrics(
+    m: web::Data<Arc<Metrics>>,
+    state: web::Data<crate::state::AppState>,
+) -> HttpResponse {
+    let mut out = m.render();
+    out.push_str(&background(&state).await);
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(m.render())
+        .body(out)
+}
+
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+/// The background machinery as gauges, read at scrape time: jobs by kind and status, due
+/// jobs and the oldest one's wait, each consumer's lag and parked events, open sockets.
+async fn background(state: &crate::state::AppState) -> String {
+    use std::fmt::Write;
+    let mut o = String::new();
+    if let Ok(jobs) = crate::jobs::admin::overview(state).await {
+        o.push_str("# HELP copydesk_jobs Jobs by kind and status.\n# TYPE copydesk_jobs gauge\n");
+        for c in &jobs.counts {
+            let _ = writeln!(
+                o,
+                "copydesk_jobs{{kind=\"{}\",status=\"{}\"}} {}",
+                label(&c.kind),
+                label(&c.status),
+                c.count
+            );
+        }
+        let _ = writeln!(o, "# HELP copydesk_jobs_due Queued jobs whose time has come.\n# TYPE copydesk_jobs_due gauge\ncopydesk_jobs_due {}", jobs.due);
+        let wait = jobs
+            .oldest_due_at
+            .map(|t| (state.clock.now() - t).num_milliseconds().max(0) as f64 / 1000.0)
+            .unwrap_or(0.0);
+        let _ = writeln!(o, "# HELP copydesk_jobs_oldest_due_seconds How long the oldest due job has waited.\n# TYPE copydesk_jobs_oldest_due_seconds gauge\ncopydesk_jobs_oldest_due_seconds {wait}");
+    }
+    if let Ok(consumers) = crate::jobs::admin::consumers(state).await {
+        o.push_str("# HELP copydesk_outbox_consumer_lag Events committed but not yet delivered to a consumer.\n# TYPE copydesk_outbox_consumer_lag gauge\n");
+        for c in &consumers {
+            let _ = writeln!(o, "copydesk_outbox_consumer_lag{{consumer=\"{}\"}} {}", label(&c.name), c.lag);
+        }
+        o.push_str("# HELP copydesk_outbox_consumer_parked Events a consumer set aside after its retries.\n# TYPE copydesk_outbox_consumer_parked gauge\n");
+        for c in &consumers {
+            let _ = writeln!(o, "copydesk_outbox_consumer_parked{{consumer=\"{}\"}} {}", label(&c.name), c.parked.len());
+        }
+    }
+    let _ = writeln!(o, "# HELP copydesk_open_sockets Open WebSockets on this node.\n# TYPE copydesk_open_sockets gauge\ncopydesk_open_sockets {}", state.sockets.len());
+    o
 }
