@@ -150,7 +150,12 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        for t in ["outbox_consumers", "outbox_parked", "jobs", "cron_schedules"] {
+        for t in [
+            "outbox_consumers",
+            "outbox_parked",
+            "jobs",
+            "cron_schedules",
+        ] {
             m.drop_table(Table::drop().table(t).to_owned()).await?;
         }
         Ok(())
