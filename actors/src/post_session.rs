@@ -602,19 +602,28 @@ impl PostSession {
             return;
         }
         let n = applied.len();
-        let merged = if n == 1 {
-            applied.pop().unwrap_or_default()
+        // One merged update per batch; should merging fail, each update goes out as it is
+        // (concatenated v1 updates are not an update).
+        let outgoing = if n == 1 {
+            applied
         } else {
-            yrs::merge_updates_v1(&applied).unwrap_or_else(|_| applied.concat())
+            match yrs::merge_updates_v1(&applied) {
+                Ok(m) => vec![m],
+                Err(e) => {
+                    tracing::warn!(post_id = %self.post_id, error = %e, "could not merge a batch; sending its updates one by one");
+                    applied
+                }
+            }
         };
-        let frame = Bytes::from(protocol::update(merged.clone()));
         // A peer that was the only author of the batch already has all of it.
         let sole = match (contributors.len(), contributors.iter().next()) {
             (1, Some(Some(c))) => Some(*c),
             _ => None,
         };
-        self.broadcast(frame, sole);
-        self.publish(BUS_UPDATE, &merged, ctx);
+        for u in outgoing {
+            self.broadcast(Bytes::from(protocol::update(u.clone())), sole);
+            self.publish(BUS_UPDATE, &u, ctx);
+        }
         self.after_change(n, ctx);
     }
 
