@@ -43,6 +43,10 @@ pub enum ApiError {
     TooManyConnections,
     #[error("a dependency is unavailable")]
     Unavailable(String),
+    /// 405: the path exists, but not with this method; `allow` lists the methods it has
+    /// (sent in the `Allow` header too).
+    #[error("{method} is not allowed here; use {}", allow.join(", "))]
+    MethodNotAllowed { method: String, allow: Vec<String> },
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
@@ -104,6 +108,7 @@ impl ApiError {
             ApiError::TooManyRequests { .. } => "too_many_requests",
             ApiError::TooManyConnections => "too_many_connections",
             ApiError::Unavailable(_) => "service_unavailable",
+            ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::Internal(_) => "internal_error",
         }
     }
@@ -167,6 +172,7 @@ impl ResponseError for ApiError {
                 StatusCode::TOO_MANY_REQUESTS
             }
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -177,6 +183,7 @@ impl ResponseError for ApiError {
             ApiError::TooManyRequests { retry_after_secs } => {
                 Some(serde_json::json!({ "retry_after_secs": retry_after_secs }))
             }
+            ApiError::MethodNotAllowed { allow, .. } => Some(serde_json::json!({ "allow": allow })),
             _ => None,
         };
         let message = match self {
@@ -193,6 +200,9 @@ impl ResponseError for ApiError {
         let mut res = HttpResponse::build(self.status_code());
         if let ApiError::TooManyRequests { retry_after_secs } = self {
             res.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+        }
+        if let ApiError::MethodNotAllowed { allow, .. } = self {
+            res.insert_header((header::ALLOW, allow.join(", ")));
         }
         res.json(ErrorBody {
             error: ErrorDetail {

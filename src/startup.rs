@@ -390,6 +390,8 @@ fn build_server(listener: TcpListener, state: AppState) -> anyhow::Result<Server
             .app_data(web::PayloadConfig::new(limit))
             .app_data(extractors::path_config())
             .app_data(extractors::query_config())
+            // Innermost: sees what routing answered (CORS preflights never get here).
+            .wrap(from_fn(crate::http::methods::method_not_allowed))
             .wrap(Condition::new(!origins.is_empty(), cors))
             .wrap(middleware::security_headers(
                 settings.server.behind_tls,

@@ -71,17 +71,28 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-#[utoipa::path(get, path = "/health/live", tag = "health", responses((status = 200, description = "The process is up")))]
+/// The answer of `/health/live` and `/health/ready`.
+#[derive(Serialize, ToSchema)]
+pub struct Probe {
+    /// `ok` (live), `ready` or `not_ready`.
+    pub status: &'static str,
+}
+
+#[utoipa::path(get, path = "/health/live", tag = "health",
+    responses((status = 200, body = Probe, description = "The process is up")))]
 pub async fn live() -> HttpResponse {
-    HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
+    HttpResponse::Ok().json(Probe { status: "ok" })
 }
 
 #[utoipa::path(get, path = "/health/ready", tag = "health",
-    responses((status = 200, description = "Ready to serve"), (status = 503, description = "The database is unreachable")))]
+    responses((status = 200, body = Probe, description = "Ready to serve"),
+              (status = 503, body = Probe, description = "The database is unreachable")))]
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     if check_db(&state).await.ok {
-        HttpResponse::Ok().json(serde_json::json!({ "status": "ready" }))
+        HttpResponse::Ok().json(Probe { status: "ready" })
     } else {
-        HttpResponse::ServiceUnavailable().json(serde_json::json!({ "status": "not_ready" }))
+        HttpResponse::ServiceUnavailable().json(Probe {
+            status: "not_ready",
+        })
     }
 }

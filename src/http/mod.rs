@@ -1,7 +1,9 @@
-//! Cross-cutting HTTP: health checks, metrics, the OpenAPI document, static files for the
-//! web app, and middleware (request ids, security headers).
+//! Cross-cutting HTTP: health checks, metrics, the OpenAPI document and its contract, static
+//! files for the web app, and middleware (request ids, security headers, 405s).
 
+pub mod contract;
 pub mod health;
+pub mod methods;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;

@@ -32,6 +32,8 @@ impl Modify for BearerAuth {
     }
 }
 
+use super::contract::Contract;
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Copydesk API", description = "Collaboration server for social-media content teams. \
@@ -40,7 +42,7 @@ impl Modify for BearerAuth {
         `GET /api/collab/{post_id}?ticket=` speaks the y-websocket protocol; \
         `GET /api/events?ticket=[&since=<event id>]` streams JSON events. Sockets close 4401 when the access token \
         behind them expires (renew in band) or the user's sessions end, 4403 when access is lost."),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &Contract),
     paths(
         auth::register, auth::verify_email, auth::login, auth::refresh, auth::logout,
         auth::forgot_password, auth::reset_password, auth::get_profile, auth::update_profile,
@@ -81,6 +83,14 @@ impl Modify for BearerAuth {
 )]
 pub struct ApiDoc;
 
+/// The document as JSON, built once (the contract's tables run in its modifier).
+pub fn document_json() -> &'static serde_json::Value {
+    static DOC: std::sync::LazyLock<serde_json::Value> = std::sync::LazyLock::new(|| {
+        serde_json::to_value(ApiDoc::openapi()).expect("the OpenAPI document serialises")
+    });
+    &DOC
+}
+
 pub async fn openapi_json() -> HttpResponse {
-    HttpResponse::Ok().json(ApiDoc::openapi())
+    HttpResponse::Ok().json(document_json())
 }
