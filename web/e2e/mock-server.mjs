@@ -258,6 +258,8 @@ async function api(req, urlObj, body) {
   if ((r = route(m, p, ['POST', '/api/auth/verify-email']))) {
     const id = db.verifyTokens.get(body.token);
     if (!id) throw new HttpError(400, 'invalid_token', 'This verification link is invalid or has expired.');
+    // Confirming takes the password chosen at that sign-up too.
+    if (body.password !== db.users.get(id).password) throw new HttpError(401, 'invalid_credentials', 'Wrong password for this sign-up.');
     db.verifyTokens.delete(body.token);
     db.users.get(id).user.email_verified = true;
     return [200, authResponse(id)];

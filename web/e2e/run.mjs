@@ -707,17 +707,7 @@ async function liveFlow(pages, bases, mailDir, info, state, sockets) {
   const mediaUrl = 'https://cdn.example.com/launch.png';
   await A.getByTestId('media-add').click();
   await A.getByTestId('media-url').last().click();
-  await A.evaluate(() => {
-    window.__log = [];
-    const el = () => [...document.querySelectorAll('[data-testid="media-url"]')].pop();
-    document.addEventListener('focusout', (e) => window.__log.push(['focusout', e.target?.getAttribute?.('data-testid'), el()?.value, performance.now()]), true);
-    document.addEventListener('input', (e) => window.__log.push(['input', e.target?.getAttribute?.('data-testid'), e.target?.value, performance.now()]), true);
-    new MutationObserver((m) => window.__log.push(['mut', m.length, el()?.value, performance.now()])).observe(document.querySelector('[data-testid="media-list"]'), { subtree: true, childList: true, attributes: true });
-  });
   await A.keyboard.type(mediaUrl);
-  await sleep(300);
-  const dbg = await A.evaluate(() => ({ log: window.__log, active: document.activeElement?.outerHTML?.slice(0, 120), vals: [...document.querySelectorAll('[data-testid="media-url"]')].map((e) => e.value) }));
-  if (!dbg.vals.includes(mediaUrl)) console.log('DEBUG', JSON.stringify(dbg, null, 0));
   await A.getByTestId('media-alt').last().fill('The launch banner');
   const mediaValues = (page) => page.getByTestId('media-url').evaluateAll((els) => els.map((e) => e.value));
   await waitUntil(() => mediaValues(B), (v) => v.includes(mediaUrl), "the owner's media URL in the teammate's form");
