@@ -597,6 +597,16 @@ fn constrain(s: &mut Value, c: &Value) {
 fn add_schemas(doc: &mut Value) {
     let platforms = platforms();
     let schemas = schemas_mut(doc);
+    // events::catalogue::EventType: its derive lists the variants' Rust names, but they
+    // serialise as their `#[serde(rename)]`s.
+    schemas.insert(
+        "EventType".into(),
+        json!({
+            "type": "string",
+            "description": "Every event type.",
+            "enum": crate::events::catalogue::EventType::ALL.iter().map(|t| t.as_str()).collect::<Vec<_>>()
+        }),
+    );
     // posts::validation::PlatformRules (serialised by GET /api/platforms and in `rules`).
     schemas.insert(
         "PlatformRules".into(),

@@ -9,7 +9,7 @@
 //! plus the few routes it does not describe ([`UNDOCUMENTED`]). The table is only consulted
 //! after the router found nothing for the method, so it can never hide a route; the contract
 //! fuzzer (`tests/api/openapi_contract.rs`) checks that both agree with the document.
-//! Unknown paths stay 404.
+//! Unknown paths stay 404 (under `/api/`, always with the API's error shape).
 
 use std::sync::LazyLock;
 
@@ -155,6 +155,16 @@ pub async fn method_not_allowed<B: MessageBody + 'static>(
         Some(allow) => allow,
         None => match TABLE.allowed(&path) {
             Some(allow) if !allow.iter().any(|m| *m == method) => allow.to_vec(),
+            // An unknown path under /api that fell through to the app's bare default
+            // (nested scopes such as /api/auth have none of their own): the API's 404.
+            None if status == StatusCode::NOT_FOUND
+                && path.starts_with("/api/")
+                && res.response().body().size() == actix_web::body::BodySize::Sized(0) =>
+            {
+                let (req, _) = res.into_parts();
+                let response = ApiError::NotFound("route").error_response();
+                return Ok(ServiceResponse::new(req, response).map_into_right_body());
+            }
             // A handler's own 404 (the method exists), or an unknown path.
             _ if status == StatusCode::NOT_FOUND => return Ok(res.map_into_left_body()),
             // A bare 405 from elsewhere (static files): keep the status, give it our shape.

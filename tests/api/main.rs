@@ -20,6 +20,7 @@ mod hardening_infra;
 mod hardening_members;
 mod hardening_sockets;
 mod infra;
+mod openapi_contract;
 mod permissions;
 mod posts;
 mod setup;
