@@ -609,6 +609,7 @@ async function liveFlow(pages, bases, mailDir, info, state, sockets) {
   state.step = 'live: the owner opens a second tab';
   const A2 = await pages.ownerTab();
   await openLive(A2, postUrl, "the owner's second tab");
+  await A.bringToFront(); // the owner goes on in the first tab; the second stays open behind it
 
   // From here on, A's and B's sockets must stay open past their access tokens' expiry.
   const t0 = Date.now();

@@ -28,13 +28,21 @@ export function useLivePost(postId: string | null, user: User | null): LivePost 
     setConn(c);
     setState(c.snapshot);
     const offState = c.subscribe(setState);
+    // At most one re-render per frame; a timer too, since a hidden tab gets no frames (and
+    // its page must still follow the document, e.g. the inputs bound to it).
     let frame = 0;
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    const fire = () => {
+      if (frame) cancelAnimationFrame(frame);
+      if (timer) clearTimeout(timer);
+      frame = 0;
+      timer = null;
+      setTick((t) => t + 1);
+    };
     const bump = () => {
-      if (frame) return;
-      frame = requestAnimationFrame(() => {
-        frame = 0;
-        setTick((t) => t + 1);
-      });
+      if (frame || timer) return;
+      frame = requestAnimationFrame(fire);
+      timer = setTimeout(fire, 100);
     };
     c.doc.on('update', bump);
     const onAwareness = () => setPresence(c.presence());
@@ -42,6 +50,7 @@ export function useLivePost(postId: string | null, user: User | null): LivePost 
     onAwareness();
     return () => {
       if (frame) cancelAnimationFrame(frame);
+      if (timer) clearTimeout(timer);
       offState();
       c.doc.off('update', bump);
       c.awareness.off('change', onAwareness);

@@ -9,13 +9,13 @@
 //   ContentSection, PlatformVersions (+ PlatformPanel), MediaSection, SettingsSection,
 //   SidePanel            the cards of the page
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { createPost, toApiError, updatePost, type ApiError, type CommentAnchor, type Platform, type PostInput, type Validation } from '../api';
+import { createPost, toApiError, updatePost, type ApiError, type CommentAnchor, type Platform, type Media, type PostInput, type Validation } from '../api';
 import { AppLayout } from '../components/AppLayout';
 import { CaptionEditor } from '../components/CaptionEditor';
 import { PresenceBar } from '../components/PresenceBar';
 import { CollabEditor, type EditorAnchor } from '../collab/CollabEditor';
 import { ACCESS_LOST_TEXT } from '../collab/connection';
-import { CAPTION, contentField, setMedia, setTitle } from '../collab/doc';
+import { CAPTION, contentField, mediaArray, setMedia, setTitle } from '../collab/doc';
 import { useLivePost } from '../collab/useLive';
 import { can } from '../permissions';
 import { reloadWorkspaces, useUser, useWorkspaces } from '../session';
@@ -24,7 +24,7 @@ import { PLATFORMS } from '../platforms';
 import { Link, navigate } from '../router';
 import { ContentSection } from './post-edit/ContentSection';
 import { emptyContentForm, mirrorDoc, platformFieldsKey, restOnly, settingsKey, toInput, type ContentForm, type FormState, type MediaForm } from './post-edit/form';
-import { MediaSection } from './post-edit/MediaSection';
+import { MediaSection, type LiveMediaOps } from './post-edit/MediaSection';
 import { PlatformVersions } from './post-edit/PlatformVersions';
 import { SettingsSection } from './post-edit/SettingsSection';
 import { SidePanel, type SideTab } from './post-edit/SidePanel';
@@ -128,12 +128,40 @@ export default function PostEditPage({ workspaceId, postId }: Props) {
     } else update({ title });
   };
 
-  /** Media list: the document's array when live, else the form. */
-  const setMediaList = (media: MediaForm[]) => {
-    if (conn && docReady) {
-      if (!readOnly) setMedia(conn.doc, media.map((m) => ({ url: m.url, kind: m.kind, alt_text: m.alt_text || null })));
-    } else update({ media });
-  };
+  /** Media list of a new post (the form's). */
+  const setMediaList = (media: MediaForm[]) => update({ media });
+
+  /** Media list of a live post: edits of the document's array as it is now. */
+  const liveMedia: LiveMediaOps | null =
+    conn && docReady
+      ? (() => {
+          const current = (): Media[] => mediaArray(conn.doc).toArray().map((m) => ({ url: m.url, kind: m.kind, alt_text: m.alt_text ?? null }));
+          const out = (m: MediaForm): Media => ({ url: m.url, kind: m.kind, alt_text: m.alt_text || null });
+          return {
+            append: (m) => {
+              const list = current();
+              if (!readOnly) setMedia(conn.doc, [...list, out(m)]);
+              return list.length;
+            },
+            patch: (i, patch) => {
+              const list = current();
+              const cur = list[i];
+              if (!cur || readOnly) return;
+              list[i] = {
+                ...cur,
+                ...(patch.url !== undefined ? { url: patch.url } : {}),
+                ...(patch.kind !== undefined ? { kind: patch.kind } : {}),
+                ...(patch.alt_text !== undefined ? { alt_text: patch.alt_text || null } : {}),
+              };
+              setMedia(conn.doc, list);
+            },
+            remove: (i) => {
+              const list = current();
+              if (i < list.length && !readOnly) setMedia(conn.doc, list.filter((_, j) => j !== i));
+            },
+          };
+        })()
+      : null;
 
   const togglePlatform = (pl: Platform, on: boolean) => {
     const order = PLATFORMS.map((p) => p.id);
@@ -361,7 +389,7 @@ export default function PostEditPage({ workspaceId, postId }: Props) {
         />
       )}
 
-      <MediaSection form={form} err={err} readOnly={readOnly} editorPending={editorPending} setMediaList={setMediaList} live={liveEditors} />
+      <MediaSection form={form} err={err} readOnly={readOnly} editorPending={editorPending} setMediaList={setMediaList} live={liveMedia} />
 
       <SettingsSection form={form} update={update} err={err} readOnly={readOnly} status={status} />
 

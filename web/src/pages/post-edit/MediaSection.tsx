@@ -5,7 +5,7 @@
 // stays a local draft until it is a complete URL, then goes into the document: a new row
 // is appended once its URL is valid; an existing row keeps its last valid URL in the
 // document while its input holds an incomplete one.
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import type { ApiError, MediaKind } from '../../api';
 import { FieldError } from '../../components/ui';
 import type { FormState, MediaForm } from './form';
@@ -18,14 +18,28 @@ export function isMediaUrl(url: string): boolean {
 export const MAX_URL_BYTES = 2048;
 export const MAX_ALT_CHARS = 1500;
 
+/**
+ * Edits of the live document's media list. Each reads the list as it is at the time of the
+ * call (not as it was at the last render: remote edits, or several keystrokes between two
+ * renders, may have changed it since).
+ */
+export interface LiveMediaOps {
+  /** Append an entry (its URL is valid); returns its index. */
+  append: (m: MediaForm) => number;
+  /** Change some fields of entry `i`. */
+  patch: (i: number, patch: Partial<MediaForm>) => void;
+  remove: (i: number) => void;
+}
+
 interface Props {
   form: FormState;
   err: ApiError | null;
   readOnly: boolean;
   editorPending: boolean;
+  /** Not live (a new post): the form's list. */
   setMediaList: (media: MediaForm[]) => void;
-  /** The list is the live document's (drafts until a URL is complete). */
-  live?: boolean;
+  /** Live: the document's list (drafts until a URL is complete). */
+  live?: LiveMediaOps | null;
 }
 
 interface Row {
@@ -38,14 +52,23 @@ interface Row {
   draft: boolean;
 }
 
-export function MediaSection({ form, err, readOnly, editorPending, setMediaList, live = false }: Props) {
+export function MediaSection({ form, err, readOnly, editorPending, setMediaList, live = null }: Props) {
   /** Live: URLs typed into existing rows that are not valid yet, by row. */
   const [urlDrafts, setUrlDrafts] = useState<Record<number, string>>({});
   /**
    * Live: rows added here whose URL is not valid yet; `at` once written to the document
    * (the row stays until the document's list shows it, so the input keeps its focus).
    */
-  const [newRows, setNewRows] = useState<{ m: MediaForm; at?: number }[]>([]);
+  const [newRows, setNewRowsState] = useState<{ m: MediaForm; at?: number }[]>([]);
+  // Read and written synchronously by the handlers (several keystrokes may come between two
+  // renders); the state copy renders it.
+  const newRowsRef = useRef(newRows);
+  const setNewRows = (f: (r: { m: MediaForm; at?: number }[]) => { m: MediaForm; at?: number }[]) => {
+    const next = f(newRowsRef.current);
+    if (next === newRowsRef.current) return;
+    newRowsRef.current = next;
+    setNewRowsState(next);
+  };
 
   // Someone removed rows meanwhile: drop drafts that no longer have a row.
   useEffect(() => {
@@ -92,36 +115,42 @@ export function MediaSection({ form, err, readOnly, editorPending, setMediaList,
       return;
     }
     if (row.newIndex !== null) {
-      // A new row joins the document once its URL is complete.
-      const cur = newRows[row.newIndex];
-      if (isMediaUrl(m.url)) {
-        const at = cur?.at ?? form.media.length;
-        const media = form.media.slice();
-        media[Math.min(at, media.length)] = m;
-        setMediaList(media);
-        setNewRows((r) => r.map((x, j) => (j === row.newIndex ? { m, at } : x)));
-      } else setNewRows((r) => r.map((x, j) => (j === row.newIndex ? { ...x, m } : x)));
+      const j = row.newIndex;
+      const cur = newRowsRef.current[j];
+      if (!cur) return;
+      const next = { ...cur.m, ...patch };
+      // A new row joins the document once its URL is complete; after that, its edits are
+      // edits of that entry (until the list shows it as a document row).
+      let at = cur.at;
+      if (at !== undefined) {
+        if (patch.url === undefined || isMediaUrl(next.url)) live.patch(at, patch);
+      } else if (isMediaUrl(next.url)) at = live.append(next);
+      setNewRows((r) => r.map((x, k) => (k === j ? { m: next, at } : x)));
       return;
     }
     const i = row.docIndex!;
-    if (patch.url !== undefined && !isMediaUrl(m.url)) {
-      setUrlDrafts((d) => ({ ...d, [i]: m.url }));
+    if (patch.url !== undefined && !isMediaUrl(patch.url)) {
+      setUrlDrafts((d) => ({ ...d, [i]: patch.url! }));
       return;
     }
-    clearDraft(i);
-    const media = form.media.slice();
-    // Kind or alt text of a row whose URL is a draft: the document keeps its valid URL.
-    media[i] = { ...m, url: isMediaUrl(m.url) ? m.url : form.media[i]!.url };
-    setMediaList(media);
+    if (patch.url !== undefined) clearDraft(i);
+    // Only the fields changed: a URL still being typed elsewhere in the row stays a draft,
+    // and the document keeps its valid URL.
+    live.patch(i, patch);
   };
 
   const remove = (row: Row) => {
     if (row.newIndex !== null) {
-      setNewRows((r) => r.filter((_, j) => j !== row.newIndex));
+      const j = row.newIndex;
+      const at = newRowsRef.current[j]?.at;
+      if (live && at !== undefined) live.remove(at);
+      setNewRows((r) => r.filter((_, k) => k !== j));
       return;
     }
-    if (live) setUrlDrafts({});
-    setMediaList(form.media.filter((_, j) => j !== row.docIndex));
+    if (live) {
+      setUrlDrafts({});
+      live.remove(row.docIndex!);
+    } else setMediaList(form.media.filter((_, j) => j !== row.docIndex));
   };
 
   const add = () => {
