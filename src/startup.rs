@@ -390,7 +390,9 @@ fn build_server(listener: TcpListener, state: AppState) -> anyhow::Result<Server
             .app_data(web::PayloadConfig::new(limit))
             .app_data(extractors::path_config())
             .app_data(extractors::query_config())
-            // Innermost: sees what routing answered (CORS preflights never get here).
+            // Innermost: text the database cannot store is refused before any handler.
+            .wrap(from_fn(crate::http::input::refuse_nul))
+            // Sees what routing answered (CORS preflights never get here).
             .wrap(from_fn(crate::http::methods::method_not_allowed))
             .wrap(Condition::new(!origins.is_empty(), cors))
             .wrap(middleware::security_headers(

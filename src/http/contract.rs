@@ -380,7 +380,8 @@ pub fn param_constraints() -> Vec<(&'static str, &'static str, &'static str, Val
 pub const SHARED_RESPONSES: [(u16, &str, &str); 11] = [
     (400, "BadRequest", "Malformed request — invalid JSON (`malformed_json`), a body of the wrong shape \
         (`invalid_body`), a body that is not `application/json` (`unsupported_content_type`), a bad query \
-        string (`invalid_query`) — or invalid values (`validation_failed`, with `details.fields`)."),
+        string (`invalid_query`), text containing U+0000 (`invalid_body`, `invalid_query`) — or invalid \
+        values (`validation_failed`, with `details.fields`)."),
     (401, "Unauthorized", "No bearer token, or one that is invalid, expired or voided by a sign-out or \
         password change (`unauthenticated`, `invalid_token`)."),
     (403, "Forbidden", "The caller's role does not allow this (`forbidden`)."),
@@ -502,7 +503,7 @@ pub fn patch(doc: &mut Value) -> Vec<String> {
     }
     add_shared_responses(doc);
     complete_responses(doc, &mut problems);
-    describe_405(doc);
+    describe_rules(doc);
     problems
 }
 
@@ -837,12 +838,13 @@ fn complete_responses(doc: &mut Value, problems: &mut Vec<String>) {
     }
 }
 
-fn describe_405(doc: &mut Value) {
+fn describe_rules(doc: &mut Value) {
     if let Some(d) = doc["info"]["description"].as_str() {
         let d = format!(
             "{d} A path that exists answers 405 `method_not_allowed` with an `Allow` header to the \
              methods it does not have (see `#/components/responses/MethodNotAllowed`); unknown \
-             paths answer 404."
+             paths answer 404. No text — in bodies or query strings — may contain U+0000 (NUL): \
+             such requests answer 400."
         );
         doc["info"]["description"] = Value::String(d);
     }

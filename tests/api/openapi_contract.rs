@@ -412,7 +412,12 @@ impl Gen {
             self.regexes.insert(core.clone(), s);
         }
         let strategy = self.regexes.get(&core)?.as_ref()?;
-        let mut s = strategy.new_tree(&mut self.runner).ok()?.current();
+        // No U+0000: the document says no text may contain it.
+        let mut s = strategy
+            .new_tree(&mut self.runner)
+            .ok()?
+            .current()
+            .replace('\0', "x");
         if head {
             let n = self.below(3);
             s = format!("{}{s}", self.text(n, true));
@@ -905,6 +910,8 @@ enum Kind {
     BadAuth,
     Malformed,
     WrongContentType,
+    /// Text with U+0000 in it, which the document says is refused.
+    Nul,
 }
 
 struct Answer {
@@ -1297,6 +1304,9 @@ impl Fuzzer {
         if op.secured {
             kinds.extend([(Kind::NoAuth, 6), (Kind::BadAuth, 6)]);
         }
+        if op.body.is_some() || op.params.iter().any(|p| p.location == "query") {
+            kinds.push((Kind::Nul, 4));
+        }
         let total: usize = kinds.iter().map(|(_, w)| w).sum();
         let mut roll = self.gen.below(total);
         let kind = kinds
@@ -1420,6 +1430,32 @@ impl Fuzzer {
                 _ => {}
             }
         }
+        // U+0000 in some text: in a string of the body, else in a query parameter.
+        let mut nul_sent = false;
+        if kind == Kind::Nul {
+            if let Body::Json(v) = &mut body {
+                let mut strings = Vec::new();
+                string_pointers(v, String::new(), &mut strings);
+                if strings.is_empty() {
+                    *v = json!("\u{0}");
+                } else {
+                    let at = self.gen.pick(&strings);
+                    if let Some(Value::String(t)) = v.pointer_mut(&at) {
+                        let cut = t.chars().count() / 2;
+                        *t = format!(
+                            "{}\u{0}{}",
+                            t.chars().take(cut).collect::<String>(),
+                            t.chars().skip(cut).collect::<String>()
+                        );
+                    }
+                }
+                nul_sent = true;
+            } else if let Some(p) = op.params.iter().find(|p| p.location == "query") {
+                let sep = if path.contains('?') { '&' } else { '?' };
+                path = format!("{path}{sep}{}=a%00b", pct(&p.name));
+                nul_sent = true;
+            }
+        }
         // Credentials.
         let auth =
             match kind {
@@ -1444,8 +1480,25 @@ impl Fuzzer {
 
         let a = self.send(&op.method, &path, &auth, &body).await;
         let b = self.check_answer(op, &what, &a);
+        // Documented (the database may fail), but a healthy server answering 5xx to a
+        // request is a bug.
+        if a.status >= 500 {
+            self.fail(format!(
+                "{} → {} ({what}) {}",
+                op.key(),
+                a.status,
+                body_snippet(&body)
+            ));
+        }
         let key = op.key();
-        let invalid = matches!(kind, Kind::Malformed | Kind::WrongContentType)
+        if nul_sent && a.status != 400 {
+            self.fail(format!(
+                "{key} → {} for text with U+0000 ({what})",
+                a.status
+            ));
+        }
+        let invalid = nul_sent
+            || matches!(kind, Kind::Malformed | Kind::WrongContentType)
             || kind == Kind::BadBody && !body_valid
             || bad_param_sent;
         if invalid && a.status < 400 {
@@ -1719,6 +1772,28 @@ impl Fuzzer {
                 ));
             }
         }
+    }
+}
+
+/// JSON pointers to every string in `v`.
+fn string_pointers(v: &Value, at: String, out: &mut Vec<String>) {
+    match v {
+        Value::String(_) => out.push(at),
+        Value::Array(items) => {
+            for (i, x) in items.iter().enumerate() {
+                string_pointers(x, format!("{at}/{i}"), out);
+            }
+        }
+        Value::Object(o) => {
+            for (k, x) in o {
+                string_pointers(
+                    x,
+                    format!("{at}/{}", k.replace('~', "~0").replace('/', "~1")),
+                    out,
+                );
+            }
+        }
+        _ => {}
     }
 }
 
