@@ -229,6 +229,9 @@ pub mod extractors {
                     | JsonPayloadError::OverflowKnownLength { .. } => {
                         ApiError::PayloadTooLarge(limit)
                     }
+                    JsonPayloadError::Payload(p) if crate::http::input::is_nul_error(p) => {
+                        ApiError::BadRequest("invalid_body", crate::http::input::NUL_MESSAGE.into())
+                    }
                     JsonPayloadError::ContentType => ApiError::BadRequest(
                         "unsupported_content_type",
                         "send the body as application/json".into(),
