@@ -17,13 +17,20 @@
 //! - a request without valid credentials on a protected operation answers 401;
 //! - a request the document calls valid is never refused for its shape (`malformed_json`,
 //!   `invalid_body`, `invalid_query`) nor for a field's constraint, except the rules no schema
-//!   can say ([`semantic_fields`]: a parent on another post, a status transition, ...).
+//!   can say ([`semantic_fields`]: a parent on another post, a status transition, ...);
+//! - text with U+0000 is refused with 400 (the document says so);
+//! - nothing answers 5xx: 500 is documented (the database can fail), but a healthy server
+//!   that answers it to a request has a bug.
 //!
 //! It also checks that undeclared methods on known paths answer 405 with `Allow` listing the
 //! declared ones, that unknown paths answer 404, and that too-large bodies answer 413.
+//! Requests that change the fixtures (sign-outs, password and role changes) are followed by
+//! repairs, and destructive ones get throwaway targets, so the run keeps reaching 2xx. The
+//! documented statuses a run did not provoke are printed (not an error).
 //!
-//! Randomness is seeded: the seed is printed, `COPYDESK_FUZZ_SEED=<n>` replays a run and
-//! `COPYDESK_FUZZ_CASES=<n>` sets the requests per operation (default 20).
+//! Randomness is seeded: the seed is printed, `COPYDESK_FUZZ_SEED=<n>` replays a run's
+//! choices and `COPYDESK_FUZZ_CASES=<n>` sets the requests per operation (default 20, about
+//! 1,400 requests in all).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::Instant;
@@ -667,20 +674,20 @@ impl Gen {
     ) -> Option<(Edit, String)> {
         let mut options: Vec<(Edit, String)> = Vec::new();
         let types = types_of(s);
-        // A value of another type.
-        for wrong in [
-            json!(12345),
-            json!("zz"),
-            json!(true),
-            json!([1]),
-            json!({ "zz": 1 }),
-            Value::Null,
-        ] {
-            if !v.ok(doc, s, &wrong)
-                && !(types.is_empty() && s.get("oneOf").is_none() && s.get("$ref").is_none())
-            {
-                options.push((Edit::Replace(wrong.clone()), format!("wrong type {wrong}")));
-                break;
+        // A value of another type (where the schema says which types).
+        if !types.is_empty() || s["oneOf"].is_array() {
+            for wrong in [
+                json!(12345),
+                json!("zz"),
+                json!(true),
+                json!([1]),
+                json!({ "zz": 1 }),
+                Value::Null,
+            ] {
+                if !v.ok(doc, s, &wrong) {
+                    options.push((Edit::Replace(wrong.clone()), format!("wrong type {wrong}")));
+                    break;
+                }
             }
         }
         if s["enum"].is_array() {
@@ -1334,6 +1341,8 @@ impl Fuzzer {
         let bad_param = (kind == Kind::BadParam).then(|| self.gen.below(op.params.len()));
         let mut what = format!("{kind:?}");
         let mut bad_param_sent = false;
+        // Whether every parameter sent is valid for its schema (generation can miss).
+        let mut params_valid = true;
         for (i, p) in op.params.clone().iter().enumerate() {
             let value: Option<String> = if bad_param == Some(i) {
                 let valid =
@@ -1385,6 +1394,10 @@ impl Fuzzer {
                     x
                 }
             });
+            if let Some(x) = &value {
+                let seen_as = as_param(&self.doc, &p.schema, x);
+                params_valid &= self.v.ok(&self.doc, &p.schema, &seen_as);
+            }
             match (p.location.as_str(), value) {
                 ("path", Some(x)) => path = path.replace(&format!("{{{}}}", p.name), &pct(&x)),
                 ("path", None) => path = path.replace(&format!("{{{}}}", p.name), "not-an-id"),
@@ -1531,7 +1544,7 @@ impl Fuzzer {
             }
             _ => {}
         }
-        if !invalid && body_valid && a.status == 400 {
+        if !invalid && body_valid && params_valid && a.status == 400 {
             let code = b["error"]["code"].as_str().unwrap_or("");
             if SHAPE_CODES.contains(&code) {
                 self.fail(format!(
@@ -1951,6 +1964,8 @@ async fn the_server_keeps_its_openapi_contract() {
         }
     }
 
+    // Let the mail the run queued go out before the server's runtime goes away.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let mut never: Vec<String> = Vec::new();
     for op in &ops {
         let seen = fz.seen.get(&op.key()).cloned().unwrap_or_default();
