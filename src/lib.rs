@@ -35,6 +35,7 @@ pub mod http;
 pub mod jobs;
 pub mod keys;
 pub mod mail;
+pub mod platforms;
 pub mod posts;
 pub mod roles;
 pub mod setup;

@@ -9,18 +9,17 @@ use actix_web::{web, HttpResponse};
 use chrono::Utc;
 use copydesk_actors::doc::{self, ContentEdit};
 use copydesk_actors::ports::DocContent;
-use copydesk_actors::post_session::{Edit, Read};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::extract::{AuthUser, RequestMeta};
 use crate::error::{ApiError, ErrorBody};
-use crate::events::{self, Change};
+use crate::events::catalogue::VersionEvent;
+use crate::events::{EventType, UnitOfWork};
 use crate::posts::{self, PostView};
 use crate::roles::Action;
 use crate::state::AppState;
@@ -112,6 +111,17 @@ pub async fn insert<C: ConnectionTrait>(
     .await?)
 }
 
+/// The payload of a `post.version_*` event.
+pub fn version_event(post: &post_rows::Model, v: &versions::Model) -> VersionEvent {
+    VersionEvent {
+        post_id: post.id,
+        version_id: v.id,
+        name: v.name.clone(),
+        kind: (v.kind == "auto").then(|| v.kind.clone()),
+        client_visible: post.client_visible,
+    }
+}
+
 async fn view(state: &AppState, v: &versions::Model) -> Result<VersionView, ApiError> {
     let created_by = match v.created_by {
         Some(id) => users::Entity::find_by_id(id)
@@ -137,17 +147,6 @@ fn content_of(state_bytes: &[u8]) -> DocContent {
     let d = doc::new_doc(None);
     let _ = doc::apply(&d, state_bytes);
     doc::read_content(&d)
-}
-
-async fn live(
-    state: &AppState,
-    post: &post_rows::Model,
-) -> Result<copydesk_actors::post_session::DocSnapshot, ApiError> {
-    let session = posts::live_session(state, post).await?;
-    session
-        .send(Read)
-        .await
-        .map_err(|e| ApiError::internal(anyhow::anyhow!("collab: {e}")))
 }
 
 async fn find(state: &AppState, post_id: Uuid, vid: Uuid) -> Result<versions::Model, ApiError> {
@@ -196,29 +195,26 @@ pub async fn create(
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::validation("name", "must be 1–100 characters"));
     }
-    let snap = live(&state, &post).await?;
+    let snap = posts::live_snapshot(&state, &post).await?;
+    // The version and its event commit together.
+    let mut uow = UnitOfWork::begin(&state, Some(user.id()), &meta).await?;
     let v = insert(
-        &state.db,
+        uow.txn(),
         &post,
-        Some(name.clone()),
+        Some(name),
         "named",
         snap.state,
         Some(user.id()),
     )
     .await?;
-    events::record(
-        &state.db,
-        Change {
-            workspace_id: Some(post.workspace_id),
-            actor_id: Some(user.id()),
-            event_type: "post.version_saved",
-            target_type: "post",
-            target_id: Some(post.id.to_string()),
-            data: json!({ "post_id": post.id, "version_id": v.id, "name": name, "client_visible": post.client_visible }),
-            meta: &meta,
-        },
+    uow.record(
+        EventType::PostVersionSaved,
+        Some(post.workspace_id),
+        ("post", Some(post.id.to_string())),
+        &version_event(&post, &v),
     )
     .await?;
+    uow.commit().await?;
     Ok(HttpResponse::Created().json(view(&state, &v).await?))
 }
 
@@ -258,7 +254,7 @@ pub async fn diff(
     m.require(Action::PostViewAll)?;
     let v = find(&state, post.id, vid).await?;
     let before = content_of(&v.data);
-    let after = live(&state, &post).await?.content;
+    let after = posts::live_snapshot(&state, &post).await?.content;
     let mut fields = vec![
         field_diff("title", &before.title, &after.title),
         field_diff("caption", &before.caption, &after.caption),
@@ -293,10 +289,19 @@ pub async fn restore(
     m.require(Action::PostEdit)?;
     let v = find(&state, post.id, vid).await?;
     let target = content_of(&v.data);
-    let current = live(&state, &post).await?;
-    // Keep what is being replaced, so a restore can itself be undone.
+    let current = posts::live_snapshot(&state, &post).await?;
+    // A new edit on the live document: connected editors follow it.
+    posts::live_edit(
+        &state,
+        &post,
+        ContentEdit::to_match(&current.content, &target),
+    )
+    .await?;
+    // Then, together: the state it replaced kept as a version (so a restore can itself be
+    // undone), the row's derived fields, the event.
+    let mut uow = UnitOfWork::begin(&state, Some(user.id()), &meta).await?;
     insert(
-        &state.db,
+        uow.txn(),
         &post,
         None,
         "restore",
@@ -304,26 +309,20 @@ pub async fn restore(
         Some(user.id()),
     )
     .await?;
-    let session = posts::live_session(&state, &post).await?;
-    session
-        .send(Edit(ContentEdit::to_match(&current.content, &target)))
-        .await
-        .map_err(|e| ApiError::internal(anyhow::anyhow!("collab: {e}")))?
-        .map_err(|e| ApiError::internal(anyhow::anyhow!("restore: {e}")))?;
-    let updated = posts::write_doc_content(&state.db, post.id, &target, Some(user.id())).await?;
-    events::record(
-        &state.db,
-        Change {
-            workspace_id: Some(post.workspace_id),
-            actor_id: Some(user.id()),
-            event_type: "post.version_restored",
-            target_type: "post",
-            target_id: Some(post.id.to_string()),
-            data: json!({ "post_id": post.id, "version_id": v.id, "client_visible": post.client_visible }),
-            meta: &meta,
-        },
+    let updated = posts::write_doc_content_on(uow.txn(), post.id, &target, Some(user.id())).await?;
+    let restored = VersionEvent {
+        name: None,
+        kind: None,
+        ..version_event(&post, &v)
+    };
+    uow.record(
+        EventType::PostVersionRestored,
+        Some(post.workspace_id),
+        ("post", Some(post.id.to_string())),
+        &restored,
     )
     .await?;
+    uow.commit().await?;
     Ok(HttpResponse::Ok().json(posts::view_with(&updated, &target)))
 }
 

@@ -7,13 +7,13 @@ use utoipa::{Modify, OpenApi};
 
 use crate::activity;
 use crate::auth::handlers as auth;
-use crate::comments::{self as cm, input as cmi};
+use crate::comments::{handlers as cm, input as cmi, views as cmv};
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::http::health;
-use crate::posts::{self, content, listing};
+use crate::posts::{content, handlers as posts, listing, status, views as pv};
 use crate::roles::Role;
 use crate::versions;
-use crate::workspaces as ws;
+use crate::workspaces::{handlers as ws, views as wsv};
 
 struct BearerAuth;
 
@@ -61,12 +61,12 @@ use super::contract::Contract;
         ErrorBody, ErrorDetail, Role,
         auth::UserView, auth::AuthResponse, auth::MessageResponse, auth::ProfileResponse, auth::VerifyRequest,
         auth::TicketResponse, auth::SetupStatus, auth::SetupRequest,
-        ws::WorkspaceView, ws::MemberView, ws::InvitationView, ws::MembersResponse, ws::MemberAddResponse,
-        posts::PostView, posts::PostInput, posts::ValidationResponse, listing::PostPage,
+        wsv::WorkspaceView, wsv::MemberView, wsv::InvitationView, wsv::MembersResponse, wsv::MemberAddResponse,
+        pv::PostView, pv::PostInput, pv::ValidationResponse, status::PostStatus, listing::PostPage,
         content::PlatformContent, content::MediaRef, health::Health, health::Check,
         versions::VersionView, versions::VersionDetail, versions::VersionList, versions::VersionCreate,
         versions::VersionDiff, versions::FieldDiff, versions::DiffOp, versions::VersionContent, versions::Author,
-        cm::CommentView, cm::CommentList, cm::ReactionView, cmi::CommentCreate, cmi::CommentUpdate, cmi::Anchor,
+        cmv::CommentView, cmv::CommentList, cmv::ReactionView, cmi::CommentCreate, cmi::CommentUpdate, cmi::Anchor,
         cmi::Visibility, activity::UserRef, activity::ActivityItem, activity::ActivityPage,
     )),
     tags(

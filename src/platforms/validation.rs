@@ -1,105 +1,14 @@
-//! Per-platform post validation.
-//!
-//! A post that looks fine in our editor must not be refused at publish time, hours
-//! later, when nobody is watching. Every network counts "characters" its own way: X
-//! weighs code points (CJK and emoji count 2, every link 23), Bluesky and Mastodon count
-//! what a reader sees as one character (grapheme clusters), TikTok and Telegram count
-//! UTF-16 code units, YouTube counts UTF-8 bytes, Threads counts emoji by their UTF-8
-//! bytes. So each rule below mirrors the platform's own documentation, and every
-//! [`Problem`] says which rule broke, with the limit and the count, while the user can
-//! still fix the post.
-//!
-//! Known approximations: input is assumed to be NFC (browsers send NFC; X normalises
-//! first), and bare domains (no `http://`) are recognised for a list of common TLDs
-//! rather than twitter-text's full list.
+//! Validating a draft against one platform's rules: every [`Problem`] says which rule
+//! broke, with the limit and the count, while the user can still fix the post.
 
 use std::collections::{BTreeMap, HashSet};
-use std::ops::Range;
-use std::sync::LazyLock;
 
-use regex::Regex;
 use serde::{Deserialize, Serialize};
-use unicode_segmentation::UnicodeSegmentation;
 
-/// A network a post can be published to. The serde names are the API's platform keys.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Platform {
-    Facebook,
-    Instagram,
-    X,
-    Linkedin,
-    Tiktok,
-    Youtube,
-    Pinterest,
-    GoogleBusiness,
-    Telegram,
-    Threads,
-    Mastodon,
-    Bluesky,
-}
-
-impl Platform {
-    pub const ALL: [Platform; 12] = {
-        use Platform::*;
-        [
-            Facebook,
-            Instagram,
-            X,
-            Linkedin,
-            Tiktok,
-            Youtube,
-            Pinterest,
-            GoogleBusiness,
-            Telegram,
-            Threads,
-            Mastodon,
-            Bluesky,
-        ]
-    };
-
-    /// The API key (equal to the serde name) and the name people know the network by.
-    fn names(self) -> (&'static str, &'static str) {
-        match self {
-            Platform::Facebook => ("facebook", "Facebook"),
-            Platform::Instagram => ("instagram", "Instagram"),
-            Platform::X => ("x", "X"),
-            Platform::Linkedin => ("linkedin", "LinkedIn"),
-            Platform::Tiktok => ("tiktok", "TikTok"),
-            Platform::Youtube => ("youtube", "YouTube"),
-            Platform::Pinterest => ("pinterest", "Pinterest"),
-            Platform::GoogleBusiness => ("google_business", "Google Business Profile"),
-            Platform::Telegram => ("telegram", "Telegram"),
-            Platform::Threads => ("threads", "Threads"),
-            Platform::Mastodon => ("mastodon", "Mastodon"),
-            Platform::Bluesky => ("bluesky", "Bluesky"),
-        }
-    }
-
-    pub fn as_str(&self) -> &'static str {
-        self.names().0
-    }
-
-    /// Parses an API key, case-insensitively; "twitter" is accepted for X.
-    pub fn parse(s: &str) -> Option<Platform> {
-        let s = s.trim().to_ascii_lowercase();
-        let s = if s == "twitter" { "x" } else { &s };
-        Platform::ALL.into_iter().find(|p| p.as_str() == s)
-    }
-
-    /// The name used in messages ("LinkedIn", "Google Business Profile").
-    pub fn display_name(&self) -> &'static str {
-        self.names().1
-    }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MediaKind {
-    Image,
-    Video,
-    Gif,
-}
+use super::counting::{
+    dedup, extract_hashtags, extract_mentions, num, platform_length, unit_and_note,
+};
+use super::{media_rule, rules, MediaKind, MediaRule, Platform};
 
 /// What one platform will receive: the text (override or shared caption), explicit
 /// hashtags/mentions, custom fields, media kinds.
@@ -143,165 +52,6 @@ impl Problem {
     }
 }
 
-/// Platform limits for UIs: max text length, max hashtags, max media etc.
-#[derive(Clone, Debug, Serialize)]
-pub struct PlatformRules {
-    pub platform: Platform,
-    pub name: &'static str,
-    pub max_length: usize,
-    pub max_hashtags: Option<usize>,
-    pub max_mentions: Option<usize>,
-    pub max_media: usize,
-    pub requires_media: bool,
-    pub required_fields: &'static [&'static str],
-}
-
-/// Limits of `platform`, each from the platform's publishing documentation.
-pub fn rules(platform: Platform) -> PlatformRules {
-    use Platform::*;
-    let (max_length, requires_media, required_fields): (_, _, &[&str]) = match platform {
-        Facebook => (63_206, false, &[]),        // Page post message limit.
-        Instagram => (2_200, true, &[]),         // Graph API caption; feed posts need media.
-        X => (280, false, &[]),                  // twitter-text v3 maxWeightedTweetLength.
-        Linkedin => (3_000, false, &[]),         // Posts API commentary.
-        Tiktok => (2_200, true, &[]),            // Content Posting API: 2,200 UTF-16 runes.
-        Youtube => (5_000, true, &["title"]),    // videos.insert: 5,000-byte description.
-        Pinterest => (500, true, &["board_id"]), // Pin description; a Pin needs a board.
-        GoogleBusiness => (1_500, false, &[]),   // localPosts summary.
-        Telegram => (4_096, false, &[]),         // sendMessage; captions are shorter.
-        Threads => (500, false, &[]),            // Threads API text posts.
-        Mastodon => (500, false, &[]),           // Default instance MAX_CHARS.
-        Bluesky => (300, false, &[]),            // app.bsky.feed.post maxGraphemes.
-    };
-    // Instagram: 30 hashtags and 20 @ tags per caption; Threads: one topic tag.
-    let (max_hashtags, max_mentions) = match platform {
-        Instagram => (Some(30), Some(20)),
-        Threads => (Some(1), None),
-        _ => (None, None),
-    };
-    let max_media = match media_rule(platform) {
-        MediaRule::Any(n) | MediaRule::ImagesOrVideo(n, _) => n,
-        MediaRule::OneVideo => 1,
-    };
-    let name = platform.display_name();
-    PlatformRules {
-        platform,
-        name,
-        max_length,
-        max_hashtags,
-        max_mentions,
-        max_media,
-        requires_media,
-        required_fields,
-    }
-}
-
-/// How many attachments of which kind a platform takes in one post.
-#[derive(Clone, Copy)]
-enum MediaRule {
-    /// Up to this many items of any kind, mixed freely.
-    Any(usize),
-    /// Up to this many images, or one video, never both; `true`: a GIF counts as video.
-    ImagesOrVideo(usize, bool),
-    /// Exactly one video (YouTube).
-    OneVideo,
-}
-
-fn media_rule(platform: Platform) -> MediaRule {
-    use MediaRule::*;
-    use Platform::*;
-    match platform {
-        Facebook | GoogleBusiness => Any(10), // Multi-photo posts; GBP media.
-        Instagram => Any(10),                 // Carousel of up to 10.
-        Telegram => Any(10),                  // sendMediaGroup: 2-10 items.
-        Threads => Any(20),                   // Carousel of up to 20.
-        X => ImagesOrVideo(4, true),          // 4 photos, or 1 video or GIF.
-        Linkedin => ImagesOrVideo(20, false), // MultiImage: 2-20 images, or 1 video.
-        Tiktok => ImagesOrVideo(35, false),   // 1 video, or a 1-35 photo post.
-        Youtube => OneVideo,
-        Pinterest => ImagesOrVideo(5, false), // 1 image/video, or a 2-5 image carousel.
-        Mastodon => ImagesOrVideo(4, false),  // PostStatusService: 4, video alone.
-        Bluesky => ImagesOrVideo(4, true),    // embed: 4 images or 1 video (GIF → video).
-    }
-}
-
-static HASHTAG_RE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?:^|[^\w&/#＃@])[#＃](\w*\pL\w*)").unwrap());
-// Not after a word char (skips e-mail addresses); may carry a Mastodon remote domain.
-static MENTION_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?:^|[^\w@./])@(\w(?:[\w.-]*\w)?)(@[\w-]+(?:\.[\w-]+)+)?").unwrap()
-});
-// Group 1: the URL; group 2: the TLD of a bare domain.
-static URL_RE: LazyLock<Regex> = LazyLock::new(|| {
-    let scheme = r"https?://\S+";
-    let bare = r"(?:[\w-]+\.)+([a-z]{2,63})\b(?::\d{1,5})?(?:[/?#]\S*)?";
-    Regex::new(&format!(r"(?i)(?:^|[^\w@$#＃.\-/])({scheme}|{bare})")).unwrap()
-});
-
-/// Generic TLDs recognised without `http://`. Two-letter (country) TLDs are always
-/// recognised, but like twitter-text, "name.cc" with no path is a link only for co/tv.
-const GENERIC_TLDS: &[&str] = &[
-    "com", "org", "net", "edu", "gov", "mil", "int", "info", "biz", "app", "dev", "xyz", "shop",
-    "store", "blog", "news", "online", "site", "tech", "cloud", "art", "design", "live", "media",
-    "social", "page", "link", "club", "agency", "studio", "io", "ai", "me",
-];
-
-/// Strips punctuation that ends the sentence rather than the URL, keeping balanced ")".
-fn trim_url(mut u: &str) -> &str {
-    while let Some(c) = u.chars().last() {
-        let unbalanced = (c == ')' && u.matches('(').count() < u.matches(')').count())
-            || (c == ']' && u.matches('[').count() < u.matches(']').count());
-        if !(unbalanced || ".,:;!?'\"…”’»".contains(c)) {
-            break;
-        }
-        u = &u[..u.len() - c.len_utf8()];
-    }
-    u
-}
-
-/// Byte ranges of the URLs in `text`; bare domains only if `bare` (X yes, Mastodon no).
-fn url_spans(text: &str, bare: bool) -> Vec<Range<usize>> {
-    let mut spans = Vec::new();
-    for c in URL_RE.captures_iter(text) {
-        let m = c.get(1).expect("group 1 always matches");
-        let url = trim_url(m.as_str());
-        let ok = match c.get(2) {
-            Some(t) => {
-                let tld = t.as_str().to_ascii_lowercase();
-                let tld_end = t.end() - m.start();
-                let has_path = url.len() > tld_end;
-                let one_label = url[..tld_end].matches('.').count() == 1;
-                let cc_ok = has_path || !one_label || tld == "co" || tld == "tv";
-                bare && (tld.len() == 2 && cc_ok || GENERIC_TLDS.contains(&tld.as_str()))
-            }
-            None => !url.ends_with("://"),
-        };
-        if ok {
-            spans.push(m.start()..m.start() + url.len());
-        }
-    }
-    spans
-}
-
-/// Hashtags in `text`, without '#', in order, deduplicated case-insensitively (first
-/// spelling wins). As on X, a tag needs a letter ("#1" is none) and must not follow a
-/// word character, '&' (HTML entities) or '/' (URL fragments).
-pub fn extract_hashtags(text: &str) -> Vec<String> {
-    dedup(HASHTAG_RE.captures_iter(text).map(|c| c[1].to_string()))
-}
-
-/// Mentions in `text`, without '@', in order, deduplicated case-insensitively; a
-/// Mastodon-style remote mention keeps its domain ("user@example.social").
-pub fn extract_mentions(text: &str) -> Vec<String> {
-    let found = MENTION_RE.captures_iter(text);
-    dedup(found.map(|c| format!("{}{}", &c[1], c.get(2).map_or("", |m| m.as_str()))))
-}
-
-fn dedup(items: impl Iterator<Item = String>) -> Vec<String> {
-    let mut seen = HashSet::new();
-    items.filter(|s| seen.insert(s.to_lowercase())).collect()
-}
-
 /// A tag as typed ("#Summer Sale") to the bare tag ("SummerSale"): tags have no spaces.
 fn normalize_tag(tag: &str) -> String {
     let tag = tag.trim().trim_start_matches(['#', '＃']);
@@ -324,123 +74,6 @@ pub fn composed_text(d: &PlatformDraft) -> String {
         "" => extra.join(" "),
         body => format!("{body}\n\n{}", extra.join(" ")),
     }
-}
-
-/// Whether a grapheme cluster is an emoji: pictographs, flags, keycaps, or anything
-/// with emoji presentation (U+FE0F).
-fn is_emoji(g: &str) -> bool {
-    g.chars().any(|c| {
-        let c = c as u32;
-        matches!(c, 0x1F000..=0x1FAFF | 0x2300..=0x23FF | 0x2600..=0x27BF | 0x2B00..=0x2BFF)
-            || c == 0xFE0F
-            || c == 0x20E3
-    })
-}
-
-/// twitter-text v3 weight of a code point: these ranges (Latin to Georgian, general
-/// punctuation: spaces, dashes, quotes, primes) weigh 1; all else, CJK included, 2.
-fn x_char_weight(c: char) -> usize {
-    match c as u32 {
-        0..=4351 | 8192..=8205 | 8208..=8223 | 8242..=8247 => 1,
-        _ => 2,
-    }
-}
-
-/// Length as X counts it (twitter-text v3): every URL counts 23, every emoji (a whole
-/// ZWJ sequence, flag or keycap) counts 2, other code points weigh 1 or 2.
-pub fn x_weighted_length(text: &str) -> usize {
-    let plain = |s: &str| -> usize {
-        let weigh = |g: &str| match is_emoji(g) {
-            true => 2,
-            false => g.chars().map(x_char_weight).sum(),
-        };
-        s.graphemes(true).map(weigh).sum()
-    };
-    let (mut pos, mut total) = (0, 0);
-    for span in url_spans(text, true) {
-        total += plain(&text[pos..span.start]) + 23;
-        pos = span.end;
-    }
-    total + plain(&text[pos..])
-}
-
-/// Mastodon's StatusLengthValidator: links with a scheme count 23, "@user@domain"
-/// counts as "@user", and the rest is counted in grapheme clusters.
-fn mastodon_length(text: &str) -> usize {
-    let urls = url_spans(text, false);
-    let mut spans: Vec<_> = urls.into_iter().map(|r| (r, 23)).collect();
-    for c in MENTION_RE.captures_iter(text) {
-        if let (Some(user), Some(domain)) = (c.get(1), c.get(2)) {
-            let len = 1 + user.as_str().graphemes(true).count();
-            spans.push((user.start() - 1..domain.end(), len));
-        }
-    }
-    spans.sort_by_key(|(r, _)| r.start);
-    let graphemes = |s: &str| s.graphemes(true).count();
-    let (mut pos, mut total) = (0, 0);
-    for (r, len) in spans {
-        if r.start < pos {
-            continue; // Overlaps the previous entity.
-        }
-        total += graphemes(&text[pos..r.start]) + len;
-        pos = r.end;
-    }
-    total + graphemes(&text[pos..])
-}
-
-/// Length the way the platform counts it (X weighted, URLs 23; Bluesky graphemes;
-/// Mastodon URLs 23 and remote mentions count only the local part; TikTok/Telegram
-/// UTF-16 code units; YouTube UTF-8 bytes; Threads emoji as their UTF-8 bytes; the
-/// rest Unicode characters).
-pub fn platform_length(platform: Platform, text: &str) -> usize {
-    match platform {
-        Platform::X => x_weighted_length(text),
-        Platform::Mastodon => mastodon_length(text),
-        Platform::Bluesky => text.graphemes(true).count(),
-        Platform::Tiktok | Platform::Telegram => text.encode_utf16().count(),
-        Platform::Youtube => text.len(),
-        // Threads API: "Emojis are counted as the number of UTF-8 bytes."
-        Platform::Threads => {
-            let len = |g: &str| match is_emoji(g) {
-                true => g.len(),
-                false => g.chars().count(),
-            };
-            text.graphemes(true).map(len).sum()
-        }
-        _ => text.chars().count(),
-    }
-}
-
-/// The unit a platform counts in, and why a count may differ from what the user sees.
-fn counting(platform: Platform) -> (&'static str, &'static str) {
-    let note = match platform {
-        Platform::X => " (URLs count as 23; emoji and CJK characters count as 2)",
-        Platform::Mastodon => " (links count as 23; remote mentions count only the @username)",
-        Platform::Tiktok | Platform::Telegram => " (counted in UTF-16 units: most emoji count 2)",
-        Platform::Youtube => " (accented letters, non-Latin scripts and emoji take 2-4 bytes)",
-        Platform::Threads => " (emoji count as their UTF-8 bytes, usually 4)",
-        Platform::Bluesky => " (each emoji counts as 1)",
-        _ => "",
-    };
-    let unit = if platform == Platform::Youtube {
-        "bytes"
-    } else {
-        "characters"
-    };
-    (unit, note)
-}
-
-/// 63206 -> "63,206", as the platforms print their limits.
-fn num(n: usize) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, ch) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
 }
 
 /// A field's value; blank counts as absent.
@@ -549,7 +182,7 @@ pub fn validate(platform: Platform, d: &PlatformDraft) -> Vec<Problem> {
         _ => (rules.max_length, ""),
     };
     let len = platform_length(platform, &text);
-    let (unit, note) = counting(platform);
+    let (unit, note) = unit_and_note(platform);
     let (max, got) = (num(limit), num(len));
     let msg = format!("{name} allows {max} {unit}{context}; this text counts {got}{note}.");
     r.over("too_long", "text", limit, len, msg);
@@ -710,40 +343,6 @@ mod tests {
     }
 
     #[test]
-    fn platform_names_round_trip() {
-        for p in Platform::ALL {
-            assert_eq!(Platform::parse(p.as_str()), Some(p));
-            assert_eq!(serde_json::to_value(p).unwrap(), p.as_str());
-        }
-        assert_eq!(Platform::parse(" Twitter "), Some(X));
-        assert_eq!(Platform::parse("myspace"), None);
-        assert_eq!(GoogleBusiness.display_name(), "Google Business Profile");
-    }
-
-    #[test]
-    fn x_weights_cjk_emoji_and_urls() {
-        let cases = [
-            ("hello", 5),
-            ("你好", 4),
-            ("café — “ok”", 11),
-            ("😀", 2),
-            (FAMILY, 2),
-            ("🇫🇷 1️⃣ ❤️", 8),
-            ("a https://example.com/a/very/long/path?q=1 b", 27),
-            ("see example.com/path.", 4 + 23 + 1),
-            ("(https://en.wikipedia.org/wiki/Rust_(lang))", 25),
-            ("t.co", 23),
-            // Not URLs: abbreviations, file names, e-mail, a ccTLD domain without a path.
-            ("e.g. node.js", 12),
-            ("me@example.com", 14),
-            ("visit example.de", 16),
-        ];
-        for (text, want) in cases {
-            assert_eq!(x_weighted_length(text), want, "{text}");
-        }
-    }
-
-    #[test]
     fn x_length_and_media() {
         case!(X, a(281), "", "" => "too_long@text(280/281)");
         let msg = "X allows 280 characters; this text counts 281 (URLs count as 23";
@@ -853,7 +452,6 @@ mod tests {
 
     #[test]
     fn threads_rules() {
-        assert_eq!(platform_length(Threads, "hi 😀"), 7);
         case!(Threads, "😀".repeat(125), "", "" => "");
         case!(Threads, "😀".repeat(126), "", "" => "too_long@text(500/504)");
         case!(Threads, "one #topic", "", "", "topic" => "");
@@ -863,16 +461,7 @@ mod tests {
 
     #[test]
     fn mastodon_counts_links_and_remote_mentions() {
-        assert_eq!(
-            platform_length(Mastodon, "hi @alice@very.long.instance.example!"),
-            10
-        );
-        assert_eq!(platform_length(Mastodon, "@bob hi"), 7);
-        assert_eq!(
-            platform_length(Mastodon, "x https://example.com/longer/than/23/chars"),
-            25
-        );
-        assert_eq!(platform_length(Mastodon, "example.com"), 11); // No scheme: not a link.
+        // Remote mentions count only their local part.
         let text = format!(
             "{}{}",
             "@someone@mastodon.example.social ".repeat(40),
@@ -887,8 +476,6 @@ mod tests {
 
     #[test]
     fn bluesky_counts_graphemes() {
-        assert_eq!(platform_length(Bluesky, FAMILY), 1);
-        assert_eq!(platform_length(Bluesky, "e\u{301}🇫🇷"), 2);
         case!(Bluesky, "é".repeat(300), "", "" => "");
         case!(Bluesky, a(301), "", "" => "too_long@text(300/301)");
         // 150 family emoji: 150 graphemes, but 3,750 bytes, over the 3,000-byte cap.
@@ -934,38 +521,11 @@ mod tests {
     }
 
     #[test]
-    fn extraction() {
-        let text = "#Rust #rust, #1 &#39; a#b https://x.com/#frag (#ünïcode) ＃全角";
-        assert_eq!(extract_hashtags(text), ["Rust", "ünïcode", "全角"]);
-        let text = "@bob, mail me@x.com or @alice@mastodon.social. @Bob @jo.doe.";
-        assert_eq!(
-            extract_mentions(text),
-            ["bob", "alice@mastodon.social", "jo.doe"]
-        );
-    }
-
-    #[test]
-    fn rules_and_serialization() {
-        let r = rules(Instagram);
-        let got = (
-            r.max_length,
-            r.max_hashtags,
-            r.max_mentions,
-            r.max_media,
-            r.requires_media,
-        );
-        assert_eq!(got, (2_200, Some(30), Some(20), 10, true));
-        assert_eq!(rules(Youtube).required_fields, ["title"]);
-        let json = serde_json::to_value(rules(GoogleBusiness)).unwrap();
-        assert_eq!(json["platform"], "google_business");
+    fn problems_serialise_without_empty_counts() {
         let p = serde_json::to_value(problem("empty", "text", "m".into())).unwrap();
         assert_eq!(
             p,
             serde_json::json!({"code": "empty", "field": "text", "message": "m"})
-        );
-        assert_eq!(
-            [num(500), num(63_206), num(1_000_000)],
-            ["500", "63,206", "1,000,000"]
         );
     }
 }
