@@ -12,7 +12,7 @@ use crate::error::{ErrorBody, ErrorDetail};
 use crate::http::health;
 use crate::posts::{content, handlers as posts, listing, status, views as pv};
 use crate::roles::Role;
-use crate::versions;
+use crate::versions::{self, handlers as vh};
 use crate::workspaces::{handlers as ws, views as wsv};
 
 struct BearerAuth;
@@ -55,7 +55,7 @@ use super::contract::Contract;
         cm::list_comments, cm::create_comment, cm::update_comment, cm::delete_comment, cm::resolve_comment,
         cm::reopen_comment, cm::add_reaction, cm::remove_reaction, activity::list_activity,
         health::health, health::live, health::ready,
-        versions::list, versions::create, versions::get, versions::diff, versions::restore,
+        vh::list, vh::create, vh::get, vh::diff, vh::restore,
     ),
     components(schemas(
         ErrorBody, ErrorDetail, Role,

@@ -142,7 +142,7 @@ pub async fn change_role(
     let mut uow = UnitOfWork::begin(state, Some(user_id), meta).await?;
     lock_workspace(uow.txn(), ws_id).await?;
     let guard = if role == Role::WorkspaceAdmin {
-        Expr::value(true).into()
+        Expr::value(true)
     } else {
         workspace_members::Column::Role
             .ne(Role::WorkspaceAdmin.as_str())
