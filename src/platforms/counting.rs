@@ -17,7 +17,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use unicode_segmentation::UnicodeSegmentation;
 
-use super::Platform;
+use super::{Platform, PlatformDraft};
 
 static HASHTAG_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(?:^|[^\w&/#＃@])[#＃](\w*\pL\w*)").unwrap());
@@ -94,6 +94,30 @@ pub fn extract_mentions(text: &str) -> Vec<String> {
 pub(crate) fn dedup(items: impl Iterator<Item = String>) -> Vec<String> {
     let mut seen = HashSet::new();
     items.filter(|s| seen.insert(s.to_lowercase())).collect()
+}
+
+/// A tag as typed ("#Summer Sale") to the bare tag ("SummerSale"): tags have no spaces.
+fn normalize_tag(tag: &str) -> String {
+    let tag = tag.trim().trim_start_matches(['#', '＃']);
+    tag.chars().filter(|c| !c.is_whitespace()).collect()
+}
+
+/// The text as it will be sent: text, then (if any explicit hashtags are not already in
+/// the text) a blank line and "#tag #tag".
+pub fn composed_text(d: &PlatformDraft) -> String {
+    let in_text = extract_hashtags(d.text);
+    let mut seen: HashSet<String> = in_text.iter().map(|t| t.to_lowercase()).collect();
+    let mut extra = Vec::new();
+    for tag in d.hashtags.iter().map(|t| normalize_tag(t)) {
+        if !tag.is_empty() && seen.insert(tag.to_lowercase()) {
+            extra.push(format!("#{tag}"));
+        }
+    }
+    match d.text.trim_end() {
+        _ if extra.is_empty() => d.text.to_string(),
+        "" => extra.join(" "),
+        body => format!("{body}\n\n{}", extra.join(" ")),
+    }
 }
 
 /// Whether a grapheme cluster is an emoji: pictographs, flags, keycaps, or anything
@@ -215,6 +239,8 @@ pub(crate) fn num(n: usize) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
     use Platform::*;
 
@@ -272,6 +298,30 @@ mod tests {
             extract_mentions(text),
             ["bob", "alice@mastodon.social", "jo.doe"]
         );
+    }
+
+    #[test]
+    fn composed_text_appends_missing_hashtags() {
+        let tags = ["summer", "#Sale", " big deal ", "SALE", "#"].map(String::from);
+        let fields = BTreeMap::new();
+        let (mentions, media) = (&[][..], &[][..]);
+        let d = |text| PlatformDraft {
+            text,
+            hashtags: &tags,
+            mentions,
+            fields: &fields,
+            media,
+        };
+        assert_eq!(
+            composed_text(&d("Hello #Summer\n")),
+            "Hello #Summer\n\n#Sale #bigdeal"
+        );
+        assert_eq!(composed_text(&d("")), "#summer #Sale #bigdeal");
+        let plain = PlatformDraft {
+            hashtags: &[],
+            ..d("as is ")
+        };
+        assert_eq!(composed_text(&plain), "as is ");
     }
 
     #[test]

@@ -4,21 +4,27 @@
 //! later, when nobody is watching. So each platform's limits live here, each from the
 //! platform's own documentation, ready for the validator and the publishers:
 //!
-//! - this module: [`Platform`] (names, parsing), [`MediaKind`], the rules table ([`rules`],
+//! - this module: [`Platform`] (names, parsing), [`MediaKind`], [`PlatformDraft`] (what
+//!   one platform will receive), the rules table ([`rules`],
 //!   served by `GET /api/platforms`) and how many attachments of which kind each takes;
-//! - [`counting`]: how each network counts "characters" (X weighs code points and links,
-//!   Bluesky counts graphemes, TikTok UTF-16 units, YouTube bytes…), and hashtag, mention
-//!   and link extraction;
+//! - [`counting`]: the text as it will be sent (explicit hashtags appended), how each
+//!   network counts its "characters" (X weighs code points and links, Bluesky counts
+//!   graphemes, TikTok UTF-16 units, YouTube bytes…), and hashtag, mention and link
+//!   extraction;
 //! - [`validation`]: everything a platform would refuse in a draft, as [`Problem`]s that
 //!   say which rule broke, with the limit and the count.
 
 pub mod counting;
 pub mod validation;
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
-pub use counting::{extract_hashtags, extract_mentions, platform_length, x_weighted_length};
-pub use validation::{composed_text, validate, PlatformDraft, Problem};
+pub use counting::{
+    composed_text, extract_hashtags, extract_mentions, platform_length, x_weighted_length,
+};
+pub use validation::{validate, Problem};
 
 /// A network a post can be published to. The serde names are the API's platform keys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -98,6 +104,17 @@ pub enum MediaKind {
     Image,
     Video,
     Gif,
+}
+
+/// What one platform will receive: the text (override or shared caption), explicit
+/// hashtags/mentions, custom fields, media kinds.
+#[derive(Clone, Copy, Debug)]
+pub struct PlatformDraft<'a> {
+    pub text: &'a str,
+    pub hashtags: &'a [String],
+    pub mentions: &'a [String],
+    pub fields: &'a BTreeMap<String, String>,
+    pub media: &'a [MediaKind],
 }
 
 /// Platform limits for UIs: max text length, max hashtags, max media etc.

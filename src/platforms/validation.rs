@@ -1,25 +1,12 @@
 //! Validating a draft against one platform's rules: every [`Problem`] says which rule
 //! broke, with the limit and the count, while the user can still fix the post.
 
-use std::collections::{BTreeMap, HashSet};
-
 use serde::{Deserialize, Serialize};
 
 use super::counting::{
-    dedup, extract_hashtags, extract_mentions, num, platform_length, unit_and_note,
+    composed_text, dedup, extract_hashtags, extract_mentions, num, platform_length, unit_and_note,
 };
-use super::{media_rule, rules, MediaKind, MediaRule, Platform};
-
-/// What one platform will receive: the text (override or shared caption), explicit
-/// hashtags/mentions, custom fields, media kinds.
-#[derive(Clone, Copy, Debug)]
-pub struct PlatformDraft<'a> {
-    pub text: &'a str,
-    pub hashtags: &'a [String],
-    pub mentions: &'a [String],
-    pub fields: &'a BTreeMap<String, String>,
-    pub media: &'a [MediaKind],
-}
+use super::{media_rule, rules, MediaKind, MediaRule, Platform, PlatformDraft};
 
 /// One reason a platform would refuse the post (the API contract's `Problem`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -49,30 +36,6 @@ impl Problem {
     fn counts(mut self, limit: usize, actual: usize) -> Self {
         (self.limit, self.actual) = (Some(limit as u64), Some(actual as u64));
         self
-    }
-}
-
-/// A tag as typed ("#Summer Sale") to the bare tag ("SummerSale"): tags have no spaces.
-fn normalize_tag(tag: &str) -> String {
-    let tag = tag.trim().trim_start_matches(['#', '＃']);
-    tag.chars().filter(|c| !c.is_whitespace()).collect()
-}
-
-/// The text as it will be sent: text, then (if any explicit hashtags are not already in
-/// the text) a blank line and "#tag #tag".
-pub fn composed_text(d: &PlatformDraft) -> String {
-    let in_text = extract_hashtags(d.text);
-    let mut seen: HashSet<String> = in_text.iter().map(|t| t.to_lowercase()).collect();
-    let mut extra = Vec::new();
-    for tag in d.hashtags.iter().map(|t| normalize_tag(t)) {
-        if !tag.is_empty() && seen.insert(tag.to_lowercase()) {
-            extra.push(format!("#{tag}"));
-        }
-    }
-    match d.text.trim_end() {
-        _ if extra.is_empty() => d.text.to_string(),
-        "" => extra.join(" "),
-        body => format!("{body}\n\n{}", extra.join(" ")),
     }
 }
 
@@ -287,6 +250,8 @@ pub fn validate(platform: Platform, d: &PlatformDraft) -> Vec<Problem> {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
     use Platform::*;
 
@@ -494,30 +459,6 @@ mod tests {
         }
         case!(X, "", "i", "" => "");
         case!(X, "", "", "", "tag" => "");
-    }
-
-    #[test]
-    fn composed_text_appends_missing_hashtags() {
-        let tags = ["summer", "#Sale", " big deal ", "SALE", "#"].map(String::from);
-        let fields = BTreeMap::new();
-        let (mentions, media) = (&[][..], &[][..]);
-        let d = |text| PlatformDraft {
-            text,
-            hashtags: &tags,
-            mentions,
-            fields: &fields,
-            media,
-        };
-        assert_eq!(
-            composed_text(&d("Hello #Summer\n")),
-            "Hello #Summer\n\n#Sale #bigdeal"
-        );
-        assert_eq!(composed_text(&d("")), "#summer #Sale #bigdeal");
-        let plain = PlatformDraft {
-            hashtags: &[],
-            ..d("as is ")
-        };
-        assert_eq!(composed_text(&plain), "as is ");
     }
 
     #[test]
