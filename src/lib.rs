@@ -1,8 +1,9 @@
 //! Copydesk: a self-hostable collaboration server for social-media content teams.
 //!
-//! Map of the crate. A domain module (`auth`, `workspaces`, `posts`, `comments`) keeps HTTP
-//! in `handlers` (parse, authorise, call, answer), its rules and queries in services, and
-//! its request and response bodies in `views`; every write is one [`events::UnitOfWork`].
+//! Map of the crate. A domain module (`auth`, `workspaces`, `posts`, `comments`,
+//! `versions`) keeps HTTP in `handlers` (parse, authorise, call, answer), its rules and
+//! queries in services, and its request and response bodies in `views`; every write is one
+//! [`events::UnitOfWork`].
 //!
 //! - [`startup::Application`] builds everything from [`config::Settings`].
 //! - [`error::ApiError`]: the one error type and its HTTP mapping.
@@ -21,7 +22,7 @@
 //! - [`jobs`]: durable jobs, outbox consumers and cron on every node; maintenance; the admin view.
 //! - [`collab`]: live co-editing (`/api/collab`, y-websocket) and the event stream
 //!   (`/api/events`), on the actors of `copydesk_actors`.
-//! - [`versions`]: version history of post documents.
+//! - [`versions`]: version history of post documents (save, restore, diff).
 //! - [`activity`]: the workspace activity feed, read from the outbox.
 //! - [`store`]: database connection, migrations, entities.
 //! - [`bus`]: the Redis implementation of the cluster bus port (`copydesk_actors::ports`).
