@@ -1,6 +1,10 @@
 //! Copydesk: a self-hostable collaboration server for social-media content teams.
 //!
-//! Map of the crate:
+//! Map of the crate. A domain module (`auth`, `workspaces`, `posts`, `comments`,
+//! `versions`) keeps HTTP in `handlers` (parse, authorise, call, answer), its rules and
+//! queries in services, and its request and response bodies in `views`; every write is one
+//! [`events::UnitOfWork`].
+//!
 //! - [`startup::Application`] builds everything from [`config::Settings`].
 //! - [`error::ApiError`]: the one error type and its HTTP mapping.
 //! - [`auth`]: accounts, sessions, tokens, WebSocket tickets, throttling.
@@ -8,14 +12,17 @@
 //! - [`access`]: access changes announced on the bus; open sockets re-check and close.
 //! - [`workspaces`]: workspaces, members, invitations, and workspace scoping.
 //! - [`roles`]: roles and the permission table.
-//! - [`posts`]: posts, their content model, per-platform validation, listing.
+//! - [`posts`]: posts, their content model, their status and its transition table, the
+//!   boundary to their live documents, listing.
+//! - [`platforms`]: the networks a post goes to: `Platform`, the rules table, how each
+//!   counts characters, validation of a draft.
 //! - [`comments`]: comment threads on posts, mentions, reactions.
 //! - [`events`]: the typed event catalogue, the one write path (`UnitOfWork`), the
 //!   commit-ordered outbox, its live tail and its durable consumers.
 //! - [`jobs`]: durable jobs, outbox consumers and cron on every node; maintenance; the admin view.
 //! - [`collab`]: live co-editing (`/api/collab`, y-websocket) and the event stream
 //!   (`/api/events`), on the actors of `copydesk_actors`.
-//! - [`versions`]: version history of post documents.
+//! - [`versions`]: version history of post documents (save, restore, diff).
 //! - [`activity`]: the workspace activity feed, read from the outbox.
 //! - [`store`]: database connection, migrations, entities.
 //! - [`bus`]: the Redis implementation of the cluster bus port (`copydesk_actors::ports`).
@@ -35,6 +42,7 @@ pub mod http;
 pub mod jobs;
 pub mod keys;
 pub mod mail;
+pub mod platforms;
 pub mod posts;
 pub mod roles;
 pub mod setup;

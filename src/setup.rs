@@ -16,8 +16,11 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use crate::auth::extract::RequestMeta;
+use crate::auth::signup::record_signup;
 use crate::auth::{normalize_email, password, tokens};
 use crate::error::ApiError;
+use crate::events::UnitOfWork;
 use crate::state::AppState;
 use crate::store::entities::{setup_tokens, users};
 
@@ -63,6 +66,7 @@ async fn spend_all<C: ConnectionTrait>(conn: &C, now: DateTime<Utc>) -> Result<(
 /// once a super admin exists.
 pub async fn claim_with_token(
     state: &AppState,
+    meta: &RequestMeta,
     token: &str,
     email: &str,
     name: &str,
@@ -76,22 +80,23 @@ pub async fn claim_with_token(
         .await?
         .ok_or(ApiError::NotFound("setup token"))?;
     let hash = crate::auth::accounts::hash_blocking(pw.to_string()).await?;
-    let txn = crate::store::begin(&state.db).await?;
+    let mut uow = UnitOfWork::begin(state, None, meta).await?;
+    let txn = uow.txn();
     let claimed = setup_tokens::Entity::update_many()
         .col_expr(setup_tokens::Column::UsedAt, Expr::value(now))
         .filter(setup_tokens::Column::Id.eq(live.id))
         .filter(setup_tokens::Column::UsedAt.is_null())
-        .exec(&txn)
+        .exec(txn)
         .await?
         .rows_affected
         == 1;
-    if !claimed || has_super_admin(&txn).await? {
+    if !claimed || has_super_admin(txn).await? {
         return Err(ApiError::NotFound("setup token"));
     }
-    spend_all(&txn, now).await?;
+    spend_all(txn, now).await?;
     let taken = users::Entity::find()
         .filter(users::Column::Email.eq(email))
-        .count(&txn)
+        .count(txn)
         .await?
         > 0;
     if taken {
@@ -111,9 +116,10 @@ pub async fn claim_with_token(
         created_at: Set(now),
         updated_at: Set(now),
     }
-    .insert(&txn)
+    .insert(txn)
     .await?;
-    txn.commit().await?;
+    record_signup(&mut uow, &user).await?;
+    uow.commit().await?;
     tracing::info!(user_id = %user.id, "first super admin created with the setup token");
     Ok(user)
 }

@@ -141,10 +141,16 @@ impl Application {
         let public_url = settings.public_url(addr.port());
         let mailer = Arc::new(Mailer::from_settings(&settings)?);
         let c = &settings.collab;
+        let work = Work::default();
+        let announcer = crate::events::Announcer {
+            bus: bus.clone(),
+            work: work.clone(),
+            clock: clock.clone(),
+        };
         let deps = SessionDeps {
             store: Arc::new(DbDocStore::new(db.clone())),
             bus: bus.clone(),
-            hooks: Arc::new(ServerHooks::new(db.clone(), bus.clone())),
+            hooks: Arc::new(ServerHooks::new(db.clone(), announcer)),
             node_id: uuid::Uuid::new_v4(),
             config: SessionConfig {
                 idle_unload: Duration::from_secs(c.idle_unload_secs),
@@ -164,7 +170,6 @@ impl Application {
         let collab = Collab::new(deps, threads);
         let sockets = crate::access::Sockets::default();
         let outbox = SqlOutbox::new(db.clone());
-        let work = Work::default();
         work.set_tail(LiveTail::spawn(outbox.clone(), collab.clone(), bus.clone()));
         if settings.jobs.enabled {
             start_work(
@@ -179,7 +184,7 @@ impl Application {
         }
         crate::access::spawn_watcher(bus.clone(), sockets.clone(), collab.clone());
         let edit_rules = Arc::new(EditRules {
-            platforms: crate::posts::validation::Platform::ALL
+            platforms: crate::platforms::Platform::ALL
                 .iter()
                 .map(|p| p.as_str().to_string())
                 .collect(),

@@ -22,8 +22,9 @@ use super::extract::RequestMeta;
 use super::sessions;
 use super::tokens;
 use super::views::AuthResponse;
-use crate::access::{self, AccessChange};
+use crate::access::AccessChange;
 use crate::error::ApiError;
+use crate::events::UnitOfWork;
 use crate::mail::Email;
 use crate::state::AppState;
 use crate::store::entities::{email_tokens, users};
@@ -224,29 +225,25 @@ pub async fn mail_verification(
 
 /// Ends every session of the user, except the sign-in `keep` if given: refresh families are
 /// revoked and the token version moves, so access tokens already issued stop working and
-/// open sockets close (the change is announced after the caller commits).
-pub async fn end_sessions<C: ConnectionTrait>(
-    conn: &C,
+/// open sockets close (the change is announced once `uow` commits).
+pub async fn end_sessions(
+    uow: &mut UnitOfWork<'_>,
     user_id: Uuid,
     keep: Option<Uuid>,
     reason: &str,
-    now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), ApiError> {
-    sessions::revoke_all_except(conn, user_id, keep, reason, now).await?;
+    let now = uow.now();
+    sessions::revoke_all_except(uow.txn(), user_id, keep, reason, now).await?;
     users::Entity::update_many()
         .col_expr(
             users::Column::TokenVersion,
             Expr::col(users::Column::TokenVersion).add(1),
         )
         .filter(users::Column::Id.eq(user_id))
-        .exec(conn)
+        .exec(uow.txn())
         .await?;
+    uow.access_changed(AccessChange::User { user_id });
     Ok(())
-}
-
-/// Tells every node that the user's sessions ended (their sockets re-check and close).
-pub async fn announce_sessions_ended(state: &AppState, user_id: Uuid) {
-    access::announce(state.bus.as_ref(), AccessChange::User { user_id }).await;
 }
 
 /// Signs `user` in: a new refresh family and an access token in it.
@@ -256,8 +253,10 @@ pub async fn sign_in(
     meta: &RequestMeta,
 ) -> Result<AuthResponse, ApiError> {
     let now = state.clock.now();
+    let uow = UnitOfWork::begin(state, Some(user.id), meta).await?;
     let (refresh_token, family) =
-        sessions::start(&state.db, user, meta, &state.settings.auth, now).await?;
+        sessions::start(uow.txn(), user, meta, &state.settings.auth, now).await?;
+    uow.commit().await?;
     let (access_token, _) = state
         .jwt
         .issue(user.id, user.token_version, Some(family), now)?;

@@ -6,16 +6,20 @@
 //! - [`sessions`]: refresh-token families.
 //! - [`throttle`]: failure counters (memory or Redis).
 //! - [`extract`]: the `AuthUser` and `RequestMeta` extractors.
-//! - [`accounts`]: sign-up, verification, emailed tokens, sessions ending, throttles.
+//! - [`signup`]: new accounts, email verification, sign-up through an invitation.
+//! - [`credentials`]: sign-in, refresh, sign-out, password reset and change.
+//! - [`accounts`]: emailed tokens, sessions ending, signing in, throttles.
 //! - [`tickets`]: single-use WebSocket tickets.
 //! - [`views`]: request and response shapes.
 //! - [`handlers`]: `/api/auth/*`, `/api/users/profile`, `/api/setup`.
 
 pub mod accounts;
+pub mod credentials;
 pub mod extract;
 pub mod handlers;
 pub mod password;
 pub mod sessions;
+pub mod signup;
 pub mod throttle;
 pub mod tickets;
 pub mod tokens;

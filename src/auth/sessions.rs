@@ -8,10 +8,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 use uuid::Uuid;
 
 use super::extract::RequestMeta;
@@ -126,29 +123,31 @@ pub enum Rotation {
     /// The token had been used before, outside the grace window: its family is revoked and
     /// the user's token version moved (the thief's access tokens die too).
     ReuseDetected { user_id: Uuid },
+    /// The token or its family outlived its lifetime: the family is revoked.
+    Expired,
 }
 
-/// Consumes `token` and issues the next one in its family.
+/// Consumes `token` and issues the next one in its family, in the caller's transaction
+/// (which commits whatever the outcome but an error: a revocation must stick).
 ///
 /// A token presented again within `refresh_grace_secs` of its rotation (two tabs refreshing
 /// at once) gets a new token in the same family instead of counting as reuse; after that,
 /// a second presentation is theft.
-pub async fn rotate(
-    db: &DatabaseConnection,
+pub async fn rotate<C: ConnectionTrait>(
+    txn: &C,
     token: &str,
     cfg: &AuthSettings,
     now: DateTime<Utc>,
 ) -> Result<Rotation, ApiError> {
-    let txn = crate::store::begin(db).await?;
     let Some(row) = refresh_tokens::Entity::find()
         .filter(refresh_tokens::Column::TokenHash.eq(hash_opaque(token)))
-        .one(&txn)
+        .one(txn)
         .await?
     else {
         return Err(invalid());
     };
     let family = families::Entity::find_by_id(row.family_id)
-        .one(&txn)
+        .one(txn)
         .await?
         .ok_or_else(invalid)?;
     if family.revoked_at.is_some() {
@@ -159,44 +158,41 @@ pub async fn rotate(
         .col_expr(refresh_tokens::Column::UsedAt, Expr::value(now))
         .filter(refresh_tokens::Column::Id.eq(row.id))
         .filter(refresh_tokens::Column::UsedAt.is_null())
-        .exec(&txn)
+        .exec(txn)
         .await?
         .rows_affected
         == 1;
     if !claimed {
         let used_at = refresh_tokens::Entity::find_by_id(row.id)
-            .one(&txn)
+            .one(txn)
             .await?
             .and_then(|r| r.used_at);
         let in_grace =
             used_at.is_some_and(|u| now - u <= Duration::seconds(cfg.refresh_grace_secs as i64));
         if !in_grace {
-            revoke_family(&txn, family.id, "reuse_detected", now).await?;
+            revoke_family(txn, family.id, "reuse_detected", now).await?;
             users::Entity::update_many()
                 .col_expr(
                     users::Column::TokenVersion,
                     Expr::col(users::Column::TokenVersion).add(1),
                 )
                 .filter(users::Column::Id.eq(family.user_id))
-                .exec(&txn)
+                .exec(txn)
                 .await?;
-            txn.commit().await?;
             return Ok(Rotation::ReuseDetected {
                 user_id: family.user_id,
             });
         }
     }
     if row.expires_at <= now || family.absolute_expires_at <= now {
-        revoke_family(&txn, family.id, "expired", now).await?;
-        txn.commit().await?;
-        return Err(invalid());
+        revoke_family(txn, family.id, "expired", now).await?;
+        return Ok(Rotation::Expired);
     }
     let user = users::Entity::find_by_id(family.user_id)
-        .one(&txn)
+        .one(txn)
         .await?
         .ok_or_else(invalid)?;
-    let refresh_token = issue_in_family(&txn, &family, cfg, now).await?;
-    txn.commit().await?;
+    let refresh_token = issue_in_family(txn, &family, cfg, now).await?;
     Ok(Rotation::Rotated {
         user,
         refresh_token,

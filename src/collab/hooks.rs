@@ -7,24 +7,39 @@ use copydesk_actors::ports::{DocContent, DocHooks};
 use sea_orm::{DatabaseConnection, EntityTrait};
 use uuid::Uuid;
 
-use std::sync::Arc;
-
-use copydesk_actors::ports::Bus;
-
-use crate::auth::extract::RequestMeta;
-use crate::events::{self, Change};
+use crate::error::ApiError;
+use crate::events::{Announcer, EventType, UnitOfWork, NO_REQUEST};
 use crate::posts;
 use crate::store::entities::posts as post_rows;
 use crate::versions;
 
 pub struct ServerHooks {
     db: DatabaseConnection,
-    bus: Arc<dyn Bus>,
+    announcer: Announcer,
 }
 
 impl ServerHooks {
-    pub fn new(db: DatabaseConnection, bus: Arc<dyn Bus>) -> Self {
-        Self { db, bus }
+    pub fn new(db: DatabaseConnection, announcer: Announcer) -> Self {
+        Self { db, announcer }
+    }
+
+    /// Saves an automatic version and its `post.version_saved` event, in one unit of work.
+    async fn save_auto_version(&self, post_id: Uuid, state: Vec<u8>) -> Result<(), ApiError> {
+        let Some(post) = post_rows::Entity::find_by_id(post_id).one(&self.db).await? else {
+            return Ok(());
+        };
+        let mut uow =
+            UnitOfWork::begin_on(&self.db, self.announcer.clone(), None, &NO_REQUEST).await?;
+        let saved = versions::insert(uow.txn(), &post, None, "auto", state, None).await?;
+        uow.record(
+            EventType::PostVersionSaved,
+            Some(post.workspace_id),
+            ("post", Some(post.id.to_string())),
+            &versions::version_event(&post, &saved),
+        )
+        .await?;
+        uow.commit().await?;
+        Ok(())
     }
 }
 
@@ -39,27 +54,8 @@ impl DocHooks for ServerHooks {
     }
 
     async fn auto_version(&self, post_id: Uuid, state: Vec<u8>) {
-        let Ok(Some(post)) = post_rows::Entity::find_by_id(post_id).one(&self.db).await else {
-            return;
-        };
-        let saved = match versions::insert(&self.db, &post, None, "auto", state, None).await {
-            Ok(v) => v,
-            Err(e) => {
-                tracing::warn!(%post_id, error = %e, "could not save an automatic version");
-                return;
-            }
-        };
-        let change = Change {
-            workspace_id: Some(post.workspace_id),
-            actor_id: None,
-            event_type: "post.version_saved",
-            target_type: "post",
-            target_id: Some(post.id.to_string()),
-            data: serde_json::json!({ "post_id": post.id, "version_id": saved.id, "kind": "auto", "client_visible": post.client_visible }),
-            meta: &RequestMeta::default(),
-        };
-        if let Ok(ev) = events::record(&self.db, change).await {
-            events::announce(self.bus.as_ref(), &[ev]).await;
+        if let Err(e) = self.save_auto_version(post_id, state).await {
+            tracing::warn!(%post_id, error = %e, "could not save an automatic version");
         }
     }
 }

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::error::FieldErrors;
-use crate::posts::validation::Platform;
+use crate::platforms::Platform;
 
 /// Longest comment body, in characters.
 pub const MAX_BODY_CHARS: usize = 10_000;

@@ -16,9 +16,12 @@ pub mod consumers;
 pub mod outbox;
 
 use std::ops::Deref;
+use std::sync::Arc;
 
-use copydesk_actors::ports::Bus;
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseTransaction, NotSet, Set};
+use copydesk_actors::ports::{Bus, Clock};
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, NotSet, Set,
+};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -27,7 +30,7 @@ use uuid::Uuid;
 use crate::access::{self, AccessChange};
 use crate::auth::extract::RequestMeta;
 use crate::error::ApiError;
-use crate::jobs::NewJob;
+use crate::jobs::{NewJob, Work};
 use crate::state::AppState;
 use crate::store::entities::{audit_log, events};
 pub use catalogue::{EventPayload, EventType};
@@ -96,9 +99,49 @@ async fn insert<C: ConnectionTrait>(
     Ok(event)
 }
 
+/// Where a committed write is announced, and the time it is stamped with: the cluster bus,
+/// this node's background work (outbox readers, job runner) and the clock. Request handlers
+/// take it from [`AppState`]; code outside a request (the live documents' hooks) holds one.
+#[derive(Clone)]
+pub struct Announcer {
+    pub bus: Arc<dyn Bus>,
+    pub work: Work,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Announcer {
+    pub fn of(state: &AppState) -> Self {
+        Self {
+            bus: state.bus.clone(),
+            work: state.work.clone(),
+            clock: state.clock.clone(),
+        }
+    }
+
+    /// Wakes the outbox readers: this node's at once, other nodes' through the bus. Best
+    /// effort: readers also poll.
+    pub async fn wake_readers(&self) {
+        self.work.wake_readers();
+        if let Err(e) = self.bus.publish(outbox::WAKE_TOPIC, Vec::new()).await {
+            tracing::debug!(error = %e, "could not wake other nodes' outbox readers; they poll");
+        }
+    }
+}
+
+/// The request metadata of writes that no request made (document hooks, maintenance): no
+/// IP, no user agent in their audit rows.
+pub static NO_REQUEST: RequestMeta = RequestMeta {
+    ip: None,
+    user_agent: None,
+};
+
 /// One write: a transaction, its events, its jobs, and what to announce after commit.
+///
+/// Dropped without [`UnitOfWork::commit`] (an error returned with `?`), the transaction
+/// rolls back and nothing is announced: the change, its events and its jobs exist together
+/// or not at all.
 pub struct UnitOfWork<'a> {
-    state: &'a AppState,
+    announcer: Announcer,
     txn: DatabaseTransaction,
     meta: &'a RequestMeta,
     actor: Option<Uuid>,
@@ -118,13 +161,23 @@ impl Deref for UnitOfWork<'_> {
 impl<'a> UnitOfWork<'a> {
     /// Opens the transaction for a write by `actor` (from `meta`, for the audit log).
     pub async fn begin(
-        state: &'a AppState,
+        state: &AppState,
+        actor: Option<Uuid>,
+        meta: &'a RequestMeta,
+    ) -> Result<Self, ApiError> {
+        Self::begin_on(&state.db, Announcer::of(state), actor, meta).await
+    }
+
+    /// Opens the transaction on `db` for code outside a request ([`NO_REQUEST`] as `meta`).
+    pub async fn begin_on(
+        db: &DatabaseConnection,
+        announcer: Announcer,
         actor: Option<Uuid>,
         meta: &'a RequestMeta,
     ) -> Result<Self, ApiError> {
         Ok(Self {
-            state,
-            txn: crate::store::begin(&state.db).await?,
+            announcer,
+            txn: crate::store::begin(db).await?,
             meta,
             actor,
             events: Vec::new(),
@@ -138,7 +191,13 @@ impl<'a> UnitOfWork<'a> {
     }
 
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        self.state.clock.now()
+        self.announcer.clock.now()
+    }
+
+    /// Who the events recorded from now on are by (when only the write finds out, e.g. the
+    /// owner of a replayed refresh token).
+    pub fn set_actor(&mut self, actor: Option<Uuid>) {
+        self.actor = actor;
     }
 
     /// Records a typed event (and its audit row) in this transaction.
@@ -181,7 +240,7 @@ impl<'a> UnitOfWork<'a> {
 
     /// Enqueues a durable job in this transaction (it exists only if this commits).
     pub async fn enqueue(&mut self, job: NewJob) -> Result<Option<Uuid>, ApiError> {
-        let id = crate::jobs::enqueue(&self.txn, job, self.state.clock.now()).await?;
+        let id = crate::jobs::enqueue(&self.txn, job, self.now()).await?;
         self.jobs += 1;
         Ok(id)
     }
@@ -190,117 +249,16 @@ impl<'a> UnitOfWork<'a> {
     /// runner looks for new work. Returns the events that committed.
     pub async fn commit(self) -> Result<Vec<Event>, ApiError> {
         self.txn.commit().await?;
-        let state = self.state;
+        let a = &self.announcer;
         if !self.events.is_empty() {
-            wake_readers(state).await;
+            a.wake_readers().await;
         }
         for change in self.access {
-            access::announce(state.bus.as_ref(), change).await;
+            access::announce(a.bus.as_ref(), change).await;
         }
         if self.jobs > 0 {
-            state.work.wake_jobs();
+            a.work.wake_jobs();
         }
         Ok(self.events)
-    }
-}
-
-/// Wakes the outbox readers: this node's at once, other nodes' through the bus. Best effort:
-/// readers also poll.
-pub async fn wake_readers(state: &AppState) {
-    state.work.wake_readers();
-    if let Err(e) = state.bus.publish(outbox::WAKE_TOPIC, Vec::new()).await {
-        tracing::debug!(error = %e, "could not wake other nodes' outbox readers; they poll");
-    }
-}
-
-/// Records an event outside a caller-held unit of work (its own transaction), for the few
-/// writes that are only an event (a detected refresh-token reuse).
-pub async fn record_alone<P: EventPayload>(
-    state: &AppState,
-    actor: Option<Uuid>,
-    meta: &RequestMeta,
-    ty: EventType,
-    workspace_id: Option<Uuid>,
-    target: Target,
-    payload: &P,
-) -> Result<(), ApiError> {
-    let mut uow = UnitOfWork::begin(state, actor, meta).await?;
-    uow.record(ty, workspace_id, target, payload).await?;
-    uow.commit().await?;
-    Ok(())
-}
-
-/// Kept for code outside a request (document hooks): records on `conn` without a
-/// [`UnitOfWork`]; the caller commits and then calls [`wake_readers`].
-pub async fn record_on<C: ConnectionTrait, P: EventPayload>(
-    conn: &C,
-    ty: EventType,
-    workspace_id: Option<Uuid>,
-    actor_id: Option<Uuid>,
-    target: Target,
-    payload: &P,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<Event, ApiError> {
-    if ty.payload() != P::NAME {
-        return Err(ApiError::internal(anyhow::anyhow!(
-            "event {} takes a {} payload",
-            ty.as_str(),
-            ty.payload()
-        )));
-    }
-    let data = serde_json::to_value(payload).map_err(ApiError::internal)?;
-    insert(
-        conn,
-        ty,
-        workspace_id,
-        actor_id,
-        target,
-        data,
-        &RequestMeta::default(),
-        now,
-    )
-    .await
-}
-
-/// The pre-[`UnitOfWork`] form of a change, for call sites still moving over.
-pub struct Change<'a> {
-    pub workspace_id: Option<Uuid>,
-    pub actor_id: Option<Uuid>,
-    pub event_type: &'static str,
-    pub target_type: &'static str,
-    pub target_id: Option<String>,
-    pub data: Value,
-    pub meta: &'a RequestMeta,
-}
-
-/// Records `change` on `conn` (its transaction); the type must be in the catalogue.
-pub async fn record<C: ConnectionTrait>(conn: &C, change: Change<'_>) -> Result<Event, ApiError> {
-    let ty = EventType::parse(change.event_type).ok_or_else(|| {
-        ApiError::internal(anyhow::anyhow!(
-            "event type {} is not in the catalogue",
-            change.event_type
-        ))
-    })?;
-    insert(
-        conn,
-        ty,
-        change.workspace_id,
-        change.actor_id,
-        (change.target_type, change.target_id),
-        change.data,
-        change.meta,
-        chrono::Utc::now(),
-    )
-    .await
-}
-
-/// After commit: wakes every node's outbox readers (which deliver the events). Events are
-/// never sent from here — only what the outbox holds is delivered.
-pub async fn announce(bus: &dyn Bus, events: &[Event]) {
-    if events.is_empty() {
-        return;
-    }
-    if let Err(e) = bus.publish(outbox::WAKE_TOPIC, Vec::new()).await {
-        tracing::debug!(error = %e, "could not wake outbox readers; they poll");
     }
 }

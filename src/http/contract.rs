@@ -68,14 +68,17 @@ struct Extra;
 // Values the handlers check against, from the code where it names them.
 
 fn platforms() -> Vec<&'static str> {
-    crate::posts::validation::Platform::ALL
+    crate::platforms::Platform::ALL
         .iter()
         .map(|p| p.as_str())
         .collect()
 }
 
 fn post_statuses() -> Vec<&'static str> {
-    crate::posts::STATUSES.to_vec()
+    crate::posts::PostStatus::ALL
+        .iter()
+        .map(|s| s.as_str())
+        .collect()
 }
 
 /// Roles a membership can hold (`super_admin` is refused with 400).
@@ -92,7 +95,7 @@ fn one_of(words: &[&str]) -> String {
     words.join("|")
 }
 
-/// Lowercase letters, digits and single inner dashes (`workspaces::valid_slug`).
+/// Lowercase letters, digits and single inner dashes (`workspaces::service::valid_slug`).
 pub const SLUG_PATTERN: &str = "^[a-z0-9]+(-[a-z0-9]+)*$";
 /// Contains something besides whitespace: the handlers trim and refuse what is left empty.
 pub const NOT_BLANK_PATTERN: &str = r"\S";
@@ -146,16 +149,16 @@ pub fn schema_constraints() -> Vec<(&'static str, &'static str, Value)> {
     let position = json!({ "minLength": 4, "maxLength": comment_input::MAX_POSITION_BYTES,
                            "pattern": BASE64_PATTERN, "example": "AQID" });
     vec![
-        // auth::handlers::check_new_account, password::policy_problem
+        // auth::signup::check_new_account, password::policy_problem
         ("RegisterRequest", "email", email()),
         ("RegisterRequest", "password", new_password()),
         ("RegisterRequest", "name", name_1_100()),
         ("SetupRequest", "email", email()),
         ("SetupRequest", "password", new_password()),
         ("SetupRequest", "name", name_1_100()),
-        // auth::handlers::reset_password
+        // auth::credentials::reset_password
         ("ResetPasswordRequest", "password", new_password()),
-        // auth::handlers::update_profile
+        // auth::credentials::update_profile
         ("ProfileUpdate", "name", name_1_100()),
         ("ProfileUpdate", "new_password", new_password()),
         // workspaces: check_name, valid_slug
@@ -164,7 +167,7 @@ pub fn schema_constraints() -> Vec<(&'static str, &'static str, Value)> {
         ("WorkspaceUpdate", "name", name_1_100()),
         ("WorkspaceUpdate", "slug", slug()),
         ("WorkspaceView", "slug", slug()),
-        // workspaces::add_member (normalize_email), assignable
+        // workspaces::handlers::add_member (normalize_email), members::assignable
         ("MemberAdd", "email", email()),
         ("MemberAdd", "role", json!({ "enum": assignable_roles() })),
         (
@@ -177,7 +180,7 @@ pub fn schema_constraints() -> Vec<(&'static str, &'static str, Value)> {
             "status",
             json!({ "enum": ["invited"] }),
         ),
-        // posts::Draft::apply, clean_list, STATUSES
+        // posts::draft::Draft::apply, clean_list, PostStatus
         ("PostInput", "title", json!({ "maxLength": 200 })),
         ("PostInput", "caption", json!({ "maxLength": 100_000 })),
         (
@@ -608,7 +611,7 @@ fn add_schemas(doc: &mut Value) {
             "enum": crate::events::catalogue::EventType::ALL.iter().map(|t| t.as_str()).collect::<Vec<_>>()
         }),
     );
-    // posts::validation::PlatformRules (serialised by GET /api/platforms and in `rules`).
+    // platforms::PlatformRules (serialised by GET /api/platforms and in `rules`).
     schemas.insert(
         "PlatformRules".into(),
         json!({
@@ -629,7 +632,7 @@ fn add_schemas(doc: &mut Value) {
             }
         }),
     );
-    // posts::validation::Problem
+    // platforms::Problem
     schemas.insert(
         "Problem".into(),
         json!({

@@ -7,13 +7,13 @@ use utoipa::{Modify, OpenApi};
 
 use crate::activity;
 use crate::auth::handlers as auth;
-use crate::comments::{self as cm, input as cmi};
+use crate::comments::{handlers as cm, input as cmi, views as cmv};
 use crate::error::{ErrorBody, ErrorDetail};
 use crate::http::health;
-use crate::posts::{self, content, listing};
+use crate::posts::{content, handlers as posts, listing, status, views as pv};
 use crate::roles::Role;
-use crate::versions;
-use crate::workspaces as ws;
+use crate::versions::{self, handlers as vh};
+use crate::workspaces::{handlers as ws, views as wsv};
 
 struct BearerAuth;
 
@@ -55,18 +55,18 @@ use super::contract::Contract;
         cm::list_comments, cm::create_comment, cm::update_comment, cm::delete_comment, cm::resolve_comment,
         cm::reopen_comment, cm::add_reaction, cm::remove_reaction, activity::list_activity,
         health::health, health::live, health::ready,
-        versions::list, versions::create, versions::get, versions::diff, versions::restore,
+        vh::list, vh::create, vh::get, vh::diff, vh::restore,
     ),
     components(schemas(
         ErrorBody, ErrorDetail, Role,
         auth::UserView, auth::AuthResponse, auth::MessageResponse, auth::ProfileResponse, auth::VerifyRequest,
         auth::TicketResponse, auth::SetupStatus, auth::SetupRequest,
-        ws::WorkspaceView, ws::MemberView, ws::InvitationView, ws::MembersResponse, ws::MemberAddResponse,
-        posts::PostView, posts::PostInput, posts::ValidationResponse, listing::PostPage,
+        wsv::WorkspaceView, wsv::MemberView, wsv::InvitationView, wsv::MembersResponse, wsv::MemberAddResponse,
+        pv::PostView, pv::PostInput, pv::ValidationResponse, status::PostStatus, listing::PostPage,
         content::PlatformContent, content::MediaRef, health::Health, health::Check,
         versions::VersionView, versions::VersionDetail, versions::VersionList, versions::VersionCreate,
         versions::VersionDiff, versions::FieldDiff, versions::DiffOp, versions::VersionContent, versions::Author,
-        cm::CommentView, cm::CommentList, cm::ReactionView, cmi::CommentCreate, cmi::CommentUpdate, cmi::Anchor,
+        cmv::CommentView, cmv::CommentList, cmv::ReactionView, cmi::CommentCreate, cmi::CommentUpdate, cmi::Anchor,
         cmi::Visibility, activity::UserRef, activity::ActivityItem, activity::ActivityPage,
     )),
     tags(

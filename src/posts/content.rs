@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::validation::{self, MediaKind, Platform, PlatformDraft, Problem};
+use crate::platforms::{self, MediaKind, Platform, PlatformDraft, Problem};
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(default)]
@@ -68,7 +68,7 @@ impl PostContent {
                     fields: &pc.fields,
                     media: &kinds,
                 };
-                (p.as_str().to_string(), validation::validate(*p, &draft))
+                (p.as_str().to_string(), platforms::validate(*p, &draft))
             })
             .collect()
     }

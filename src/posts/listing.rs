@@ -15,10 +15,11 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::validation::Platform;
-use super::{PostView, STATUSES};
+use super::status::PostStatus;
+use super::PostView;
 use crate::auth::extract::AuthUser;
 use crate::error::{ApiError, ErrorBody, FieldErrors};
+use crate::platforms::Platform;
 use crate::roles::Action;
 use crate::state::AppState;
 use crate::store::entities::posts;
@@ -189,9 +190,9 @@ pub async fn list_posts(
     if let Some(s) = q.status.as_deref().filter(|s| !s.is_empty()) {
         let list: Vec<String> = s.split(',').map(|x| x.trim().to_string()).collect();
         errs.check(
-            list.iter().all(|x| STATUSES.contains(&x.as_str())),
+            list.iter().all(|x| PostStatus::parse(x).is_some()),
             "status",
-            &format!("unknown status; use {}", STATUSES.join(", ")),
+            &format!("unknown status; use {}", PostStatus::list()),
         );
         cond = cond.add(posts::Column::Status.is_in(list));
     }

@@ -24,4 +24,5 @@ mod openapi_contract;
 mod permissions;
 mod posts;
 mod setup;
+mod unit_of_work;
 mod workspaces;
