@@ -154,7 +154,7 @@ pub async fn method_not_allowed<B: MessageBody + 'static>(
     let allow = match from_router {
         Some(allow) => allow,
         None => match TABLE.allowed(&path) {
-            Some(allow) if !allow.iter().any(|m| *m == method) => allow.to_vec(),
+            Some(allow) if !allow.contains(&method) => allow.to_vec(),
             // An unknown path under /api that fell through to the app's bare default
             // (nested scopes such as /api/auth have none of their own): the API's 404.
             None if status == StatusCode::NOT_FOUND

@@ -407,7 +407,7 @@ impl Gen {
 
     /// A string matching `pattern` (anchors are implied by the generator; an unanchored end
     /// gets a short ASCII tail, an unanchored start a short ASCII head).
-    fn from_pattern(&mut self, pattern: &str) -> Option<String> {
+    fn matching(&mut self, pattern: &str) -> Option<String> {
         let (core, head, tail) = {
             let start = pattern.starts_with('^');
             let end = pattern.ends_with('$') && !pattern.ends_with("\\$");
@@ -597,7 +597,7 @@ impl Gen {
             _ => {}
         }
         if let Some(p) = s["pattern"].as_str() {
-            if let Some(x) = self.from_pattern(p) {
+            if let Some(x) = self.matching(p) {
                 return x;
             }
         }
