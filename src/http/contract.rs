@@ -493,6 +493,9 @@ pub fn patch(doc: &mut Value) -> Vec<String> {
     add_schemas(doc);
     fix_annotations(doc, &mut problems);
     for (schema, prop, c) in schema_constraints() {
+        if refers_to_same_enum(doc, schema, prop, &c) {
+            continue;
+        }
         match property_mut(doc, schema, prop) {
             Some(target) => constrain(target, &c),
             None => problems.push(format!("schema {schema}.{prop} not found")),
@@ -532,6 +535,22 @@ fn find_property<'a>(s: &'a mut Value, prop: &str) -> Option<&'a mut Value> {
         }
     }
     None
+}
+
+/// Whether `schema.prop` is a `$ref` to a schema that already has exactly the enum `c`
+/// asks for (then the reference stays).
+fn refers_to_same_enum(doc: &mut Value, schema: &str, prop: &str, c: &Value) -> bool {
+    let Some(target) = property_mut(doc, schema, prop) else {
+        return false;
+    };
+    let Some(name) = target["$ref"].as_str().and_then(|r| r.rsplit('/').next()) else {
+        return false;
+    };
+    let name = name.to_string();
+    c.as_object().is_some_and(|o| o.len() == 1)
+        && schemas_mut(doc)
+            .get(&name)
+            .is_some_and(|s| s.get("enum").is_some() && s["enum"] == c["enum"])
 }
 
 fn param_mut<'a>(
