@@ -104,7 +104,7 @@ impl Api {
     fn at(n: &Node) -> Self {
         Self {
             addr: n.addr.clone(),
-            http: reqwest::Client::new(),
+            http: crate::helpers::http_client(),
         }
     }
 

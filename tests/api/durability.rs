@@ -72,7 +72,7 @@ async fn sigkill_after_an_edit_was_seen_loses_nothing() {
         std::fs::write(dir.path().join("db-url"), fresh_postgres_url().await).unwrap();
     }
     let (mut server, addr) = start(dir.path());
-    let http = reqwest::Client::new();
+    let http = crate::helpers::http_client();
     let e = email("crash");
     http.post(format!("{addr}/api/auth/register"))
         .json(&json!({ "email": e, "password": PASSWORD, "name": "Crash" }))

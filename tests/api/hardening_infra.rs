@@ -254,7 +254,7 @@ async fn deleting_under_live_editors_unloads_and_sigterm_still_ends_in_time() {
         std::fs::write(dir.path().join("db-url"), fresh_postgres_url().await).unwrap();
     }
     let (mut server, addr) = start(dir.path());
-    let http = reqwest::Client::new();
+    let http = crate::helpers::http_client();
     let e = email("deleter");
     http.post(format!("{addr}/api/auth/register"))
         .json(&json!({ "email": e, "password": PASSWORD, "name": "Deleter" }))

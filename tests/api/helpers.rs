@@ -116,13 +116,24 @@ pub async fn spawn_node_with_clock(
     TestApp {
         addr,
         db,
-        client: reqwest::Client::new(),
+        client: http_client(),
         mail,
         clock,
         setup_token,
         data_dir,
         _dir: dir,
     }
+}
+
+/// An HTTP client that never reuses a connection the server may be closing: idle pooled
+/// connections are dropped well before actix's 5 s keep-alive ends. (Otherwise a POST can
+/// race the server's close, be processed, and be sent again on a new connection — a
+/// spent-token error for a single-use link.)
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_idle_timeout(std::time::Duration::from_secs(2))
+        .build()
+        .expect("http client")
 }
 
 pub async fn spawn_app() -> TestApp {
