@@ -120,9 +120,15 @@ start_hocuspocus() {
 
 # --- Copydesk ---------------------------------------------------------------------------
 # A fresh `copydesk serve` on a temp data dir (SQLite, mail to <data_dir>/mail), one
-# verified user, one workspace, N posts; the scenario then connects to
-# /api/collab/{post_id}?token=<access JWT>. CD_REUSE=1 restarts on the existing data dir
-# (the cold-load scenario) instead of creating a new one.
+# verified user (an ordinary sign-up: nobody needs to be super admin), its own workspace,
+# N posts; the generator gets the access JWT and buys a single-use ticket for every
+# connection (POST /api/auth/ws-ticket, then /api/collab/{post_id}?ticket=…).
+# CD_REUSE=1 restarts on the existing data dir (the cold-load scenario) instead of
+# creating a new one.
+#
+# The per-socket abuse limits are raised for the run: one user on one address opens up to
+# 500 sockets (defaults: 32 per user, 256 per address) and a saturating writer sends far
+# more than the default 200 messages/s. COPYDESK_MAX_MSGS_PER_SEC overrides the latter.
 CD_DIR=
 CD_TOKEN=
 CD_POSTS=
@@ -135,6 +141,9 @@ copydesk_serve() {
   COPYDESK__DATABASE__DATA_DIR=$CD_DIR \
   COPYDESK__AUTH__ACCESS_TTL_SECS=3600 \
   COPYDESK__AUTH__EMAIL_REQUESTS_PER_IP=1000 \
+  COPYDESK__COLLAB__MAX_CONNECTIONS_PER_USER=2000 \
+  COPYDESK__COLLAB__MAX_CONNECTIONS_PER_IP=2000 \
+  COPYDESK__COLLAB__MAX_MESSAGES_PER_SEC=${COPYDESK_MAX_MSGS_PER_SEC:-1000000} \
   COPYDESK__STATIC__DIR=$CD_DIR/no-static \
   COPYDESK__LOG__LEVEL=${COPYDESK_LOG_LEVEL:-warn} \
     taskset -c "$SERVER_CORE" "$COPYDESK_BIN" serve >>"$CD_DIR/server.log" 2>&1 &
@@ -163,6 +172,8 @@ start_copydesk() { # ndocs
   CD_TOKEN=
   copydesk_serve
   local email=bench@example.com password='load test passphrase 7'
+  # A plain sign-up; the account then creates a workspace of its own (it becomes its owner),
+  # so neither the super admin (set up separately now) nor invitations are involved.
   api POST /api/auth/register "{\"email\":\"$email\",\"password\":\"$password\",\"name\":\"Bench\"}" >/dev/null \
     || die "register failed"
   local token= i f
@@ -175,7 +186,8 @@ start_copydesk() { # ndocs
     sleep 0.1
   done
   [ -n "$token" ] || die "no verification mail in $CD_DIR/mail"
-  CD_TOKEN=$(api POST /api/auth/verify-email "{\"token\":\"$token\"}" | jq -r .access_token)
+  # Confirming takes the password chosen at sign-up along with the emailed token.
+  CD_TOKEN=$(api POST /api/auth/verify-email "{\"token\":\"$token\",\"password\":\"$password\"}" | jq -r .access_token)
   [ -n "$CD_TOKEN" ] && [ "$CD_TOKEN" != null ] || die "verify-email gave no access_token"
   local ws
   ws=$(api POST /api/workspaces '{"name":"Load test"}' | jq -r .id)

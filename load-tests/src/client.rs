@@ -35,6 +35,9 @@ pub struct Setup {
     /// Document name per document (Hocuspocus names documents in-band).
     pub doc_names: Vec<String>,
     pub token: String,
+    /// Copydesk: every connection first buys a single-use ticket with the access token
+    /// (`POST /api/auth/ws-ticket`) and connects to `{url}?ticket=…`.
+    pub tickets: Option<TicketSource>,
     pub clients_per_doc: usize,
     pub writers_per_doc: usize,
     pub rate: f64,
@@ -50,6 +53,12 @@ pub struct Setup {
     /// Varies client ids between runs (a server that keeps the document must not see a
     /// new writer reuse an old client id).
     pub seed: u64,
+}
+
+/// Where Copydesk tickets come from: the server's `host:port` and the access JWT.
+pub struct TicketSource {
+    pub authority: String,
+    pub bearer: String,
 }
 
 pub struct Ctx {
@@ -144,12 +153,28 @@ pub fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 600_000_000, 3).expect("histogram bounds")
 }
 
-/// Opens the WebSocket for document `doc` (Nagle off: latency is what we measure).
-pub async fn connect(setup: &Setup, doc: usize) -> anyhow::Result<Ws> {
+/// The URL to open for document `doc`: for Copydesk, with a freshly bought ticket (a
+/// ticket works once, so every connection needs its own). Called before a connection's
+/// clock starts: `sync_ms` stays connect → SyncStep2, as for the other servers.
+pub async fn ws_url(setup: &Setup, doc: usize) -> anyhow::Result<String> {
     let url = &setup.urls[doc];
+    match &setup.tickets {
+        None => Ok(url.clone()),
+        Some(t) => {
+            let ticket = timeout(setup.connect_timeout, crate::http::ws_ticket(&t.authority, &t.bearer))
+                .await
+                .map_err(|_| anyhow!("ws-ticket request timed out"))??;
+            let sep = if url.contains('?') { '&' } else { '?' };
+            Ok(format!("{url}{sep}ticket={ticket}"))
+        }
+    }
+}
+
+/// Opens the WebSocket at `url` (from [`ws_url`]; Nagle off: latency is what we measure).
+pub async fn connect(setup: &Setup, url: &str) -> anyhow::Result<Ws> {
     let (ws, _resp) = timeout(
         setup.connect_timeout,
-        tokio_tungstenite::connect_async_with_config(url.as_str(), Some(ws_config()), true),
+        tokio_tungstenite::connect_async_with_config(url, Some(ws_config()), true),
     )
     .await
     .map_err(|_| anyhow!("connect timed out"))?
@@ -163,10 +188,13 @@ fn ws_config() -> WebSocketConfig {
     WebSocketConfig::default().read_buffer_size(4 * 1024)
 }
 
-/// The URL without its token, for messages.
+/// The URL without its credential (`token=` or `ticket=`), for messages.
 pub fn redact(url: &str) -> String {
-    match url.find("token=") {
-        Some(i) => format!("{}token=…", &url[..i]),
+    match url.find("token=").or_else(|| url.find("ticket=")) {
+        Some(i) => {
+            let key = if url[i..].starts_with("token=") { "token=" } else { "ticket=" };
+            format!("{}{key}…", &url[..i])
+        }
         None => url.to_owned(),
     }
 }
@@ -398,8 +426,9 @@ async fn prefill(
 
 /// One fresh connection that syncs and leaves: (connect-to-SyncStep2 time, its size, sentinel?).
 pub async fn probe(setup: &Setup, doc: usize) -> anyhow::Result<(u64, usize, bool)> {
+    let url = ws_url(setup, doc).await?;
     let t0 = Instant::now();
-    let mut ws = connect(setup, doc).await?;
+    let mut ws = connect(setup, &url).await?;
     let enc = Encoder::new(setup.framing, &setup.doc_names[doc]);
     let (bytes, sentinel) = handshake(&mut ws, setup, &enc, None, t0 + setup.connect_timeout * 6).await?;
     let us = t0.elapsed().as_micros() as u64;
@@ -554,8 +583,9 @@ pub async fn run(
     // Connect and sync, a bounded number at a time.
     let connected = async {
         let _permit = connect_gate.acquire().await.expect("gate closed");
+        let url = ws_url(setup, doc).await?;
         let t0 = Instant::now();
-        let mut ws = connect(setup, doc).await?;
+        let mut ws = connect(setup, &url).await?;
         // A reader that pre-fills needs a document for that alone.
         let mut prefill_doc = (prefill_first && setup.doc_size > 0 && wdoc.is_none())
             .then(|| WriterDoc::new(client_id(setup.seed, 10_000 + doc as u64)));

@@ -16,6 +16,7 @@
 
 mod append;
 mod client;
+mod http;
 mod marker;
 mod procfs;
 mod proto;
@@ -37,7 +38,8 @@ use track::{Phase, Shared, WriterTrack};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Target {
-    /// Copydesk: ws://HOST:PORT/api/collab/{post_id}?token=<jwt>
+    /// Copydesk: ws://HOST:PORT/api/collab/{post_id}?ticket=<single-use ticket>, each bought
+    /// with the access JWT from POST /api/auth/ws-ticket
     Copydesk,
     /// @y/websocket-server: room = URL path
     Yws,
@@ -119,7 +121,9 @@ struct Args {
     /// Pre-fill chunk size (each chunk goes to a random position).
     #[arg(long, default_value_t = 512)]
     prefill_chunk: usize,
-    /// Copydesk: access JWT, sent as ?token=. Hocuspocus: the auth token (any by default).
+    /// Copydesk: access JWT; each connection buys a single-use ticket with it
+    /// (POST /api/auth/ws-ticket, bearer) and connects with ?ticket=. Hocuspocus: the auth
+    /// token (any by default).
     #[arg(long, default_value = "")]
     token: String,
     /// Throughput mode: writers send as fast as updates reach every client, with at most
@@ -276,7 +280,7 @@ async fn run(args: Args) -> anyhow::Result<String> {
     let urls: Vec<String> = names
         .iter()
         .map(|n| match args.target {
-            Target::Copydesk => format!("{base}/api/collab/{n}?token={}", args.token),
+            Target::Copydesk => format!("{base}/api/collab/{n}"),
             Target::Yws => format!("{base}/{n}"),
             Target::Hocuspocus => base.clone(),
         })
@@ -298,6 +302,10 @@ async fn run(args: Args) -> anyhow::Result<String> {
             urls,
             doc_names: names.clone(),
             token: hocus_token,
+            tickets: (args.target == Target::Copydesk).then(|| client::TicketSource {
+                authority: http::authority(&base).expect("checked by check_loopback"),
+                bearer: args.token.clone(),
+            }),
             clients_per_doc: args.clients_per_doc,
             writers_per_doc: args.writers,
             rate: args.rate,
