@@ -642,3 +642,51 @@ async fn a_late_commit_with_a_lower_sequence_is_not_skipped() {
     let read: Vec<Uuid> = outbox.read_after(start, 100).await.unwrap().iter().map(|e| e.id).collect();
     assert!(read.contains(&early) && read.contains(&late), "{read:?}");
 }
+
+#[actix_web::test]
+async fn maintenance_purges_what_expired_and_keeps_what_a_consumer_still_needs() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = shared_db(dir.path()).await;
+    let clock = Arc::new(ManualClock::new());
+    let seen = Seen::default();
+    // A consumer that fails on W1 forever: W1 stays parked and must survive retention.
+    let a = node(
+        dir.path(),
+        &db,
+        &clock,
+        extra_consumer(Consumer {
+            node: "a",
+            seen: seen.clone(),
+            poison: Some("W1".into()),
+            hang_at: None,
+        }),
+    )
+    .await;
+    let app = Api::at(&a);
+    let token = app.user(&a.state, false).await;
+    let r = app.post("/api/auth/ws-ticket", &token, json!({})).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    make_events(&app, &a.state, 3).await;
+    let expected = workspace_events(&a.state.db).await;
+    until(&clock, Duration::from_secs(5), || async {
+        seen.0.lock().unwrap().iter().any(|x| x.1 == expected[2])
+    })
+    .await;
+    assert_eq!(count(&a.state.db, "SELECT COUNT(*) AS n FROM ws_tickets").await, 1);
+    // Forty days later the hourly maintenance runs (once).
+    clock.advance(Duration::from_secs(40 * 86_400));
+    for c in a.state.work.crons() {
+        c.do_send(CheckNow);
+    }
+    until(&clock, Duration::ZERO, || async {
+        count(&a.state.db, "SELECT COUNT(*) AS n FROM ws_tickets").await == 0
+    })
+    .await;
+    until(&clock, Duration::ZERO, || async {
+        count(&a.state.db, "SELECT COUNT(*) AS n FROM events WHERE \"type\" = 'workspace.created'").await == 1
+    })
+    .await;
+    // What is left is the parked event, which an admin may still retry.
+    let left = workspace_events(&a.state.db).await;
+    assert_eq!(left, vec![expected[1]]);
+}
