@@ -48,7 +48,8 @@ def main(path):
         doc = json.load(f)
     jobs, pgb, outbox = summarize(doc)
     h = doc["host"]
-    print(f"{doc['jobs']:,} jobs per run, median of {doc['repeat']} runs; {h['postgres']} "
+    jobs_line = f"{doc['jobs']:,} jobs per run, " if (jobs or pgb) else ""
+    print(f"{jobs_line}median of {doc['repeat']} runs; {h['postgres']} "
           f"({h['postgres_settings']}) on core {h['postgres_core']}, benchmark on core {h['bench_core']}; {h['cpu']}")
     print()
     if jobs or pgb:
@@ -82,6 +83,9 @@ def main(path):
               f"{m['missing']} missing, {m['out_of_position']} out of position, "
               f"{m['commit_order_violations']} commit-order violations); "
               f"CPU bench / PostgreSQL / others {m['cpu']['bench_pct']} / {m['cpu']['postgres_pct']} / {m['cpu']['others_pct']} %")
+        if m.get("lag_ms_by_5s"):
+            print("  p50 / p99 lag by 5 s of the run (ms): "
+                  + ", ".join(f"{w['from_s']}s {w['p50']} / {w['p99']}" for w in m["lag_ms_by_5s"]))
 
 
 if __name__ == "__main__":

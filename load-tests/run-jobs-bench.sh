@@ -22,6 +22,8 @@
 #   --duration S         outbox seconds of writing (default 30)
 #   --claim-index        an experiment, not the server's schema: add a partial index for the
 #                        claim (see jobs-bench --help) before every jobs/pgbench run
+#   --outbox-poll        also measure the outbox with no wake-up after commit (the consumer
+#                        only polls, every second: a node the bus does not reach)
 #   --skip-jobs / --skip-outbox / --skip-pgbench
 #   --quick              5000 jobs, 1 run, 10 s of outbox (a smoke test, not numbers to keep)
 #   --no-save            print, don't write results/
@@ -39,6 +41,7 @@ DURATION=30
 DO_JOBS=1
 DO_OUTBOX=1
 DO_PGBENCH=1
+OUTBOX_POLL=0
 IDX=()
 SUFFIX=
 QUICK=0
@@ -58,13 +61,14 @@ while [ $# -gt 0 ]; do
     --rate) RATE=$2; shift 2 ;;
     --duration) DURATION=$2; shift 2 ;;
     --claim-index) IDX=(--claim-index); SUFFIX=-idx; shift ;;
+    --outbox-poll) OUTBOX_POLL=1; shift ;;
     --skip-jobs) DO_JOBS=0; shift ;;
     --skip-outbox) DO_OUTBOX=0; shift ;;
     --skip-pgbench) DO_PGBENCH=0; shift ;;
     --quick) QUICK=1; JOBS=5000; REPEAT=1; DURATION=10; shift ;;
     --no-save) SAVE=0; shift ;;
     --out) OUT=$2; shift 2 ;;
-    -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
     *) echo "run-jobs-bench.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -161,6 +165,10 @@ for r in $(seq "$REPEAT"); do
   if [ "$DO_OUTBOX" = 1 ]; then
     run "run $r/$REPEAT: outbox, $RATE events/s for $DURATION s" \
       --label "outbox-$RATE" outbox --rate "$RATE" --duration "$DURATION"
+    if [ "$OUTBOX_POLL" = 1 ]; then
+      run "run $r/$REPEAT: outbox, $RATE events/s for $DURATION s, no wake-up (poll only)" \
+        --label "outbox-$RATE-poll" outbox --rate "$RATE" --duration "$DURATION" --no-wake
+    fi
   fi
 done
 

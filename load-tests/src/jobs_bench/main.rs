@@ -12,13 +12,14 @@
 //! - `pgbench`: the same queue, drained by `pgbench -M prepared` running
 //!   `claim_complete.sql` (the claim and complete statements of `SqlJobQueue`, one job per
 //!   transaction) with `--clients` clients; the same checks on the table.
-//! - `outbox`: writers commit events at `--rate` per second (one event per transaction,
-//!   through `copydesk::events::record_on`, as the server's writes do: outbox row + audit
-//!   row), waking the consumer after each commit as the server does on its own node; one
-//!   `OutboxConsumer` whose handler notes when each event arrives. Reports the lag from the
-//!   writer's commit returning to the handler seeing the event, and checks every event was
+//! - `outbox`: one node wired as the server wires it (`Work::start`: job runner and outbox
+//!   consumers on their own thread, one pool) with one consumer whose handler notes when each
+//!   event arrives; writers commit events at `--rate` per second through the server's write
+//!   path (`UnitOfWork::begin_on` → `record` → `commit`: outbox row and audit row in one
+//!   transaction, then the announcement that wakes this node's consumers). Reports the lag
+//!   from `commit()` returning to the handler seeing the event, and checks every event was
 //!   handled exactly once, in position order, and never before an event that committed
-//!   before it began.
+//!   before its own transaction began.
 //!
 //! `run-jobs-bench.sh` starts a throwaway PostgreSQL and runs everything three times.
 
@@ -33,7 +34,6 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand};
 use copydesk_actors::job_runner::{JobRunner, RunnerConfig};
-use copydesk_actors::outbox_consumer::{ConsumerConfig, OutboxConsumer, WakeConsumer};
 use copydesk_actors::ports::{
     ClaimedJob, EventHandler, JobHandler, JobQueue, OutboxEvent, StoreError, SystemClock,
 };
@@ -151,7 +151,10 @@ fn main() -> anyhow::Result<()> {
         }
     })?;
     println!("{out}");
-    Ok(())
+    // Exit now rather than tear down the nodes' threads one by one.
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    std::process::exit(0);
 }
 
 /// A pool as the server opens one (`copydesk::store::connect`), with `pool` connections.
@@ -657,37 +660,41 @@ async fn run_outbox(
     drain: f64,
 ) -> anyhow::Result<String> {
     const CONSUMER: &str = "bench-lag";
+    // One node, wired as `startup.rs` wires it: one pool, and `Work::start` running the
+    // node's job runner and its outbox consumers (here only ours) on their own thread.
     let db = connect(&cli.url, pool).await?;
     copydesk::store::migrate(&db).await?;
-    db.execute_unprepared("TRUNCATE events, audit_log, outbox_consumers, outbox_parked").await?;
+    db.execute_unprepared("TRUNCATE events, audit_log, outbox_consumers, outbox_parked, jobs").await?;
     db.execute_unprepared("VACUUM ANALYZE events").await?;
-    warm(&db, writers).await?;
-
-    // The consumer: its own thread and pool, as on a node.
+    warm(&db, writers.min(pool as usize)).await?;
     let recorder = Arc::new(Recorder::default());
-    let arbiter = Arbiter::new();
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    {
-        let (url, rec) = (cli.url.clone(), recorder.clone());
-        let cfg = ConsumerConfig {
-            batch,
-            lease: Duration::from_secs(30),
-            poll: Duration::from_millis(poll_ms),
-            ..ConsumerConfig::default()
-        };
-        arbiter.spawn(async move {
-            let r = async {
-                let cdb = connect(&url, 4).await?;
-                let outbox = Arc::new(copydesk::events::outbox::SqlOutbox::new(cdb));
-                let addr = OutboxConsumer::new(CONSUMER, outbox, rec, Arc::new(SystemClock), Uuid::now_v7(), cfg).start();
-                anyhow::Ok(addr)
-            }
-            .await;
-            let _ = tx.send(r);
-        });
-    }
-    let consumer = rx.await.context("consumer thread died")??;
-    // It has taken its lease and its cursor (at the head of the empty outbox) once its row exists.
+    let settings = copydesk::jobs::JobSettings {
+        poll_ms,
+        ..copydesk::jobs::JobSettings::default()
+    };
+    let clock: Arc<dyn copydesk_actors::ports::Clock> = Arc::new(SystemClock);
+    let work = copydesk::jobs::Work::default();
+    work.start(
+        Uuid::now_v7(),
+        &settings,
+        clock.clone(),
+        Arc::new(copydesk::jobs::store::SqlJobQueue::new(db.clone())),
+        Arc::new(copydesk::events::outbox::SqlOutbox::new(db.clone())),
+        Arc::new(copydesk::jobs::store::SqlCronStore::new(db.clone())),
+        HashMap::new(),
+        vec![(CONSUMER.to_string(), recorder.clone() as Arc<dyn EventHandler>)],
+        Vec::new(),
+    );
+    // Writes announce through this, as a request's UnitOfWork does: after commit it wakes
+    // this node's outbox readers (our consumer) and publishes on the bus (in memory here: no
+    // other node listens). With --no-wake, a Work with no consumers: ours only polls.
+    let announcer = copydesk::events::Announcer {
+        bus: Arc::new(copydesk_actors::memory_bus::MemoryBus::new()),
+        work: if wake { work.clone() } else { copydesk::jobs::Work::default() },
+        clock,
+    };
+    // The consumer has taken its lease and its cursor (at the head of the empty outbox)
+    // once its row exists.
     let t_wait = Instant::now();
     while scalar(&db, &format!("SELECT COUNT(*) FROM outbox_consumers WHERE name = '{CONSUMER}' AND lease_owner IS NOT NULL")).await? == 0 {
         if t_wait.elapsed() > Duration::from_secs(10) {
@@ -704,7 +711,7 @@ async fn run_outbox(
     let period = Duration::from_secs_f64(writers as f64 / rate);
     let mut tasks = Vec::new();
     for w in 0..writers {
-        let (db, written, errors, consumer) = (db.clone(), written.clone(), errors.clone(), consumer.clone());
+        let (db, written, errors, announcer) = (db.clone(), written.clone(), errors.clone(), announcer.clone());
         let first = start + period.mul_f64(w as f64 / writers as f64);
         tasks.push(actix::spawn(async move {
             let mut iv = tokio::time::interval_at(first, period);
@@ -715,31 +722,38 @@ async fn run_outbox(
                     break;
                 }
                 let began = Instant::now();
+                // The server's write path: a UnitOfWork records the event (outbox row and
+                // audit row in the transaction), commits, then announces.
                 let r = async {
-                    let txn = copydesk::store::begin(&db).await?;
                     let user = Uuid::now_v7();
-                    let ev = copydesk::events::record_on(
-                        &txn,
-                        copydesk::events::EventType::UserProfileUpdated,
-                        None,
+                    let mut uow = copydesk::events::UnitOfWork::begin_on(
+                        &db,
+                        announcer.clone(),
                         Some(user),
-                        ("user", Some(user.to_string())),
-                        &copydesk::events::catalogue::UserEvent { user_id: Some(user), password_changed: Some(false) },
-                        Utc::now(),
+                        &copydesk::events::NO_REQUEST,
                     )
                     .await
-                    .map_err(|e| anyhow!("record: {e:?}"))?;
-                    txn.commit().await?;
-                    anyhow::Ok(ev.id)
+                    .map_err(|e| anyhow!("begin: {e:?}"))?;
+                    let id = uow
+                        .record(
+                            copydesk::events::EventType::UserProfileUpdated,
+                            None,
+                            ("user", Some(user.to_string())),
+                            &copydesk::events::catalogue::UserEvent { user_id: Some(user), password_changed: Some(false) },
+                        )
+                        .await
+                        .map_err(|e| anyhow!("record: {e:?}"))?
+                        .id;
+                    uow.commit().await.map_err(|e| anyhow!("commit: {e:?}"))?;
+                    anyhow::Ok(id)
                 }
                 .await;
                 match r {
                     Ok(id) => {
+                        // `commit()` returns after COMMIT and the announcement (a message to
+                        // the consumer, a publish on the in-memory bus): microseconds.
                         let committed = Instant::now();
                         written.lock().unwrap().push(Written { id, began, committed });
-                        if wake {
-                            consumer.do_send(WakeConsumer);
-                        }
                     }
                     Err(e) => {
                         if errors.fetch_add(1, Relaxed) == 0 {
@@ -762,8 +776,8 @@ async fn run_outbox(
     }
     let drain_s = t_drain.elapsed().as_secs_f64();
     let cpu = cpu.stop();
-    arbiter.stop();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The node stays up (idle) until the process exits: stopping its thread while the
+    // consumer holds a pooled connection would drop that connection outside a runtime.
     let delivered_row = scalar(&db, &format!("SELECT delivered FROM outbox_consumers WHERE name = '{CONSUMER}'")).await?;
     let parked = scalar(&db, "SELECT COUNT(*) FROM outbox_parked").await?;
 
@@ -815,6 +829,31 @@ async fn run_outbox(
             }
         }
     }
+    // The same lag per 5 s of the run (by commit time): does it drift as the outbox grows?
+    let t_first = written.iter().map(|w| w.committed).min();
+    let mut windows: Vec<Vec<u64>> = Vec::new();
+    let mut seen_w: HashSet<Uuid> = HashSet::new();
+    for (id, _, at) in &got {
+        let (Some(w), Some(t_first)) = (by_id.get(id), t_first) else { continue };
+        if !seen_w.insert(*id) {
+            continue;
+        }
+        let k = (w.committed.duration_since(t_first).as_secs_f64() / 5.0) as usize;
+        if windows.len() <= k {
+            windows.resize_with(k + 1, Vec::new);
+        }
+        windows[k].push(at.checked_duration_since(w.committed).map_or(0, |d| d.as_micros() as u64));
+    }
+    let by_window: Vec<serde_json::Value> = windows
+        .iter_mut()
+        .enumerate()
+        .filter(|(_, v)| !v.is_empty())
+        .map(|(k, v)| {
+            v.sort_unstable();
+            let q = |p: f64| round(v[((v.len() - 1) as f64 * p) as usize] as f64 / 1000.0, 3);
+            json!({ "from_s": k * 5, "events": v.len(), "p50": q(0.5), "p99": q(0.99) })
+        })
+        .collect();
     let ms = |q: f64| round(hist.value_at_quantile(q) as f64 / 1000.0, 3);
     let exactly_once = duplicates == 0 && missing == 0 && foreign == 0;
     let in_order = out_of_position == 0 && commit_order_violations == 0;
@@ -840,6 +879,7 @@ async fn run_outbox(
         "poll_ms": poll_ms,
         "wake_after_commit": wake,
         "written": n_written,
+        "events_in_table": scalar(&db, "SELECT COUNT(*) FROM events").await?,
         "write_errors": errors.load(Relaxed),
         "delivered": got.len(),
         "cursor_delivered": delivered_row,
@@ -853,6 +893,7 @@ async fn run_outbox(
         "exactly_once": exactly_once,
         "in_order": in_order,
         "lag_ms": lag,
+        "lag_ms_by_5s": by_window,
         "drain_s": round(drain_s, 3),
         "cpu": cpu,
     })
