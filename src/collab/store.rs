@@ -147,7 +147,7 @@ impl DbDocStore {
         .head;
         // One statement text whatever the batch size, so it stays prepared.
         for (i, data) in batch.iter().enumerate() {
-            txn.execute(stmt(
+            txn.execute_raw(stmt(
                 txn,
                 "INSERT INTO post_doc_updates (post_id, pos, data, created_at) VALUES ($1, $2, $3, $4)",
                 vec![
@@ -224,7 +224,7 @@ impl DocStore for DbDocStore {
         let txn = crate::store::begin(&self.db).await.map_err(err)?;
         // Compare-and-swap: only if nobody compacted since we read.
         let swapped = txn
-            .execute(stmt(
+            .execute_raw(stmt(
                 &txn,
                 "UPDATE post_doc_snapshots SET data = $1, upto_seq = $2, updated_at = $3 \
                  WHERE post_id = $4 AND upto_seq = $5",

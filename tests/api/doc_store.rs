@@ -17,7 +17,7 @@ async fn a_post(app: &TestApp) -> Uuid {
     let s = app.register_verified(&email("store"), "Store").await;
     let ws = app.create_workspace(&s, "Store").await;
     let post = app
-        .create_post(&s, &ws, json!({"title": "T", "content": {"caption": ""}}))
+        .create_post(&s, &ws, json!({"title": "T"}))
         .await;
     post["id"].as_str().unwrap().parse().unwrap()
 }
@@ -192,7 +192,7 @@ async fn wait_for_lock_waiters(app: &TestApp, n: i64) {
     loop {
         let row = app
             .db
-            .query_one(Statement::from_string(
+            .query_one_raw(Statement::from_string(
                 sea_orm::DatabaseBackend::Postgres,
                 "SELECT count(*) AS n FROM pg_stat_activity \
                  WHERE wait_event_type = 'Lock' AND datname = current_database()",
