@@ -42,10 +42,24 @@ pub fn apply(doc: &Doc, update: &[u8]) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-/// The whole document as one update.
+/// What `doc` has beyond `sv`, as one update, plus its whole delete set.
+///
+/// Never `encode_state_as_update_v1`: in yrs 0.28 it folds the document's pending
+/// (not yet integrable) items in with `merge_updates`, which renumbers items after a gap in a
+/// client's clocks — a corrupt update (found by `actors/tests/model.rs`). Pending items are
+/// sent when they integrate instead (see `PostSession::send_released`).
+pub fn diff(doc: &Doc, sv: &StateVector) -> Vec<u8> {
+    doc.transact().encode_diff_v1(sv)
+}
+
+/// The whole (integrated) document as one update.
 pub fn full_state(doc: &Doc) -> Vec<u8> {
-    doc.transact()
-        .encode_state_as_update_v1(&StateVector::default())
+    diff(doc, &StateVector::default())
+}
+
+/// Whether `doc` holds items or deletions it could not integrate yet.
+pub fn has_pending(doc: &Doc) -> bool {
+    doc.transact().has_missing_updates()
 }
 
 fn override_names(doc: &Doc) -> Vec<String> {
@@ -202,7 +216,7 @@ pub fn edit_update(state: &[u8], client_id: u64, edit: &ContentEdit) -> Result<V
             }
         }
     }
-    let update = doc.transact().encode_state_as_update_v1(&before);
+    let update = diff(&doc, &before);
     Ok(update)
 }
 

@@ -478,7 +478,7 @@ impl PostSession {
     fn handle_incoming(&mut self, conn: ConnId, msg: Incoming, ctx: &mut Context<Self>) {
         match msg {
             Incoming::SyncStep1(sv) => {
-                let diff = self.doc.transact().encode_state_as_update_v1(&sv);
+                let diff = doc::diff(&self.doc, &sv);
                 self.send_to(conn, Bytes::from(protocol::sync_step2(diff)));
             }
             Incoming::Update(data) => {
@@ -655,7 +655,7 @@ impl PostSession {
     /// released). Duplicates are harmless to Yjs.
     fn send_released(&mut self, from: Option<StateVector>) {
         let Some(sv) = from else { return };
-        let diff = self.doc.transact().encode_state_as_update_v1(&sv);
+        let diff = doc::diff(&self.doc, &sv);
         if doc::changes(&diff, &sv, &doc::Deletions::default()) {
             self.broadcast(Bytes::from(protocol::update(diff)), None);
         }
@@ -744,7 +744,7 @@ impl PostSession {
             }
             BUS_STATE_VECTOR => {
                 if let Ok(sv) = StateVector::decode_v1(payload) {
-                    let diff = self.doc.transact().encode_state_as_update_v1(&sv);
+                    let diff = doc::diff(&self.doc, &sv);
                     if !doc::is_empty_update(&diff) {
                         self.publish(BUS_UPDATE, &diff, ctx);
                     }

@@ -168,7 +168,7 @@ fn pump(c: &mut Client, world: &World, seen: &mut HashMap<u64, u32>) {
                     match m {
                         Incoming::SyncStep1(sv) => {
                             replies.push(Incoming::Update(
-                                c.doc.transact().encode_state_as_update_v1(&sv),
+                                c.doc.transact().encode_diff_v1(&sv),
                             ));
                         }
                         Incoming::Update(u) => {
@@ -239,7 +239,7 @@ fn edit(c: &mut Client, rng: &mut Rng, world: &World) {
             t.insert(&mut txn, at, &word);
         }
     }
-    let update = c.doc.transact().encode_state_as_update_v1(&before);
+    let update = c.doc.transact().encode_diff_v1(&before);
     if c.connected() {
         world.nodes[c.node].1.do_send(Frame {
             conn: c.conn,
@@ -405,15 +405,11 @@ async fn run_seed(seed: u64) {
     }
 }
 
-/// Known to fail (issue 8 stays open): seeds 11, 15 (fixed), 26, 103 (fixed), 122 diverge.
-/// Even without kills, bus loss and compactions (seed 122), a client that edits offline
-/// and reconnects can end with items the nodes hold only as pending (equal text on the
-/// nodes, a longer state vector on the clients), and some seeds show an item rendered twice
-/// with equal state vectors everywhere. Two real bugs this test found are fixed
-/// (`merge_updates_v1` renumbering items after a clock gap; items released from pending
-/// never reaching peers that joined meanwhile); the rest is under investigation. Run it with
-/// `cargo test -p copydesk-actors --test model -- --ignored` (`MODEL_SEED=122` for one).
-#[ignore = "finds divergence after offline edits + reconnect that is not fixed yet; see the doc comment"]
+/// Found three bugs, all fixed: yrs 0.28's `merge_updates_v1` — and
+/// `encode_state_as_update_v1`, which uses it to fold in pending items — renumbers items
+/// after a gap in a client's clocks (the session now sends updates unmerged and encodes with
+/// `encode_diff_v1`); and items released from pending never reached peers that joined
+/// meanwhile. `MODEL_SEEDS=5000` for a long run, `MODEL_SEED=n` for one seed.
 #[actix_rt::test]
 async fn replicas_and_the_store_converge_and_keep_every_seen_edit() {
     if let Ok(one) = std::env::var("MODEL_SEED") {
