@@ -22,6 +22,7 @@ use sea_orm::{
     DatabaseTransaction, EntityTrait, FromQueryResult, IsolationLevel, QueryFilter, QueryOrder,
     TransactionOptions, TransactionTrait,
 };
+use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::posts::content::PostContent;
@@ -30,11 +31,73 @@ use crate::store::entities::{post_doc_snapshots as snapshots, post_doc_updates a
 
 pub struct DbDocStore {
     db: DatabaseConnection,
+    /// SQLite: appends of every document go through one writer task (see [`group_commit`]).
+    writer: Option<mpsc::UnboundedSender<AppendRequest>>,
+}
+
+struct AppendRequest {
+    doc_id: Uuid,
+    batch: Vec<Vec<u8>>,
+    done: oneshot::Sender<Result<(), StoreError>>,
 }
 
 impl DbDocStore {
+    /// Must be called inside a Tokio runtime (on SQLite it starts the writer task there).
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+        let writer = (db.get_database_backend() == DatabaseBackend::Sqlite).then(|| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            tokio::spawn(group_commit(db.clone(), rx));
+            tx
+        });
+        Self { db, writer }
+    }
+}
+
+/// SQLite has one writer at a time. Left to itself, every session's append waits for the
+/// write lock in SQLite's busy handler, which sleeps in growing steps (1, 2, 5, 10 ms…): the
+/// tail of a many-document workload. Instead one task writes for every document: while one
+/// transaction commits, the appends that arrive queue up and go into the next transaction
+/// together — group commit across documents. If a shared transaction fails, each append is
+/// retried alone, so one bad append cannot fail the others.
+async fn group_commit(db: DatabaseConnection, mut rx: mpsc::UnboundedReceiver<AppendRequest>) {
+    const MAX_REQUESTS: usize = 256;
+    while let Some(first) = rx.recv().await {
+        let mut reqs = vec![first];
+        while reqs.len() < MAX_REQUESTS {
+            match rx.try_recv() {
+                Ok(r) => reqs.push(r),
+                Err(_) => break,
+            }
+        }
+        let together = async {
+            let txn = crate::store::begin(&db).await.map_err(err)?;
+            for r in &reqs {
+                DbDocStore::append_in(&txn, r.doc_id, &r.batch).await?;
+            }
+            txn.commit().await.map_err(err)
+        }
+        .await;
+        match together {
+            Ok(()) => {
+                for r in reqs {
+                    let _ = r.done.send(Ok(()));
+                }
+            }
+            Err(e) if reqs.len() == 1 => {
+                let _ = reqs.pop().map(|r| r.done.send(Err(e)));
+            }
+            Err(_) => {
+                for r in reqs {
+                    let alone = async {
+                        let txn = crate::store::begin(&db).await.map_err(err)?;
+                        DbDocStore::append_in(&txn, r.doc_id, &r.batch).await?;
+                        txn.commit().await.map_err(err)
+                    }
+                    .await;
+                    let _ = r.done.send(alone);
+                }
+            }
+        }
     }
 }
 
@@ -194,6 +257,19 @@ impl DocStore for DbDocStore {
     async fn append(&self, doc_id: Uuid, batch: &[Vec<u8>]) -> Result<(), StoreError> {
         if batch.is_empty() {
             return Ok(());
+        }
+        if let Some(writer) = &self.writer {
+            let (done, answer) = oneshot::channel();
+            writer
+                .send(AppendRequest {
+                    doc_id,
+                    batch: batch.to_vec(),
+                    done,
+                })
+                .map_err(|_| StoreError("the document writer has stopped".into()))?;
+            return answer
+                .await
+                .map_err(|_| StoreError("the document writer has stopped".into()))?;
         }
         let txn = crate::store::begin(&self.db).await.map_err(err)?;
         Self::append_in(&txn, doc_id, batch).await?;
