@@ -57,6 +57,8 @@ pub struct SessionConfig {
     pub compact_min_bytes: usize,
     /// Write derived fields this long after the last change.
     pub derive_debounce: Duration,
+    /// …but at least this often while editing goes on.
+    pub derive_max_delay: Duration,
     /// Save an automatic version after this much editing time.
     pub auto_version_every: Duration,
     /// Consecutive failed log writes after which the session gives up: it closes its
@@ -74,7 +76,8 @@ impl Default for SessionConfig {
             repair_interval: Duration::from_secs(5),
             compact_every: 10_000,
             compact_min_bytes: 256 * 1024,
-            derive_debounce: Duration::from_millis(300),
+            derive_debounce: Duration::from_millis(1000),
+            derive_max_delay: Duration::from_secs(5),
             auto_version_every: Duration::from_secs(10 * 60),
             max_append_failures: 5,
             max_awareness_ids: 4,
@@ -266,6 +269,9 @@ pub struct PostSession {
     /// What the document has deleted, so "does this update change anything?" is cheap.
     deleted: doc::Deletions,
     derive_scheduled: bool,
+    /// The last change, and the first change not yet written to the post row.
+    last_change: Instant,
+    derive_since: Option<Instant>,
     editors: HashSet<Uuid>,
     editing_since_version: Option<Instant>,
     idle_since: Option<Instant>,
@@ -296,6 +302,8 @@ impl PostSession {
             compacting: false,
             deleted: doc::Deletions::default(),
             derive_scheduled: false,
+            last_change: Instant::now(),
+            derive_since: None,
             editors: HashSet::new(),
             editing_since_version: None,
             idle_since: Some(Instant::now()),
@@ -676,19 +684,33 @@ impl PostSession {
             let (id, state) = (self.post_id, doc::full_state(&self.doc));
             ctx.spawn(async move { hooks.auto_version(id, state).await }.into_actor(self));
         }
+        // Derived fields go onto the post row once editing pauses for `derive_debounce`, and
+        // at least every `derive_max_delay` while it goes on — one write per document every
+        // few seconds under continuous typing, not one per keystroke burst.
+        let now = Instant::now();
+        self.last_change = now;
+        self.derive_since.get_or_insert(now);
         if !self.derive_scheduled {
             self.derive_scheduled = true;
-            ctx.run_later(self.deps.config.derive_debounce, |act, ctx| {
-                act.derive_scheduled = false;
-                let hooks = act.deps.hooks.clone();
-                let (id, content) = (act.post_id, doc::read_content(&act.doc));
-                let editors: Vec<Uuid> = act.editors.drain().collect();
-                ctx.spawn(
-                    async move { hooks.content_changed(id, content, editors).await }
-                        .into_actor(act),
-                );
-            });
+            ctx.run_later(self.deps.config.derive_debounce, |act, ctx| act.derive_when_due(ctx));
         }
+    }
+
+    fn derive_when_due(&mut self, ctx: &mut Context<Self>) {
+        let c = &self.deps.config;
+        let quiet = self.last_change.elapsed();
+        let waited = self.derive_since.map_or(Duration::ZERO, |t| t.elapsed());
+        if quiet < c.derive_debounce && waited < c.derive_max_delay {
+            let next = (c.derive_debounce - quiet).min(c.derive_max_delay - waited);
+            ctx.run_later(next, |act, ctx| act.derive_when_due(ctx));
+            return;
+        }
+        self.derive_scheduled = false;
+        self.derive_since = None;
+        let hooks = self.deps.hooks.clone();
+        let (id, content) = (self.post_id, doc::read_content(&self.doc));
+        let editors: Vec<Uuid> = self.editors.drain().collect();
+        ctx.spawn(async move { hooks.content_changed(id, content, editors).await }.into_actor(self));
     }
 
     fn compact(&mut self, ctx: &mut Context<Self>) {
