@@ -220,3 +220,32 @@ where
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
+
+/// A fresh sign-in (after the clock moved past the access token's 15 minutes).
+pub async fn relogin(app: &crate::helpers::TestApp, s: &crate::helpers::Session) -> crate::helpers::Session {
+    let r = app.login(&s.email, crate::helpers::PASSWORD).await;
+    assert_eq!(r.status(), reqwest::StatusCode::OK, "sign in again");
+    crate::helpers::session(crate::helpers::body(r).await)
+}
+
+/// An endpoint's row, read from the database (polls need no token).
+pub async fn endpoint_row(app: &crate::helpers::TestApp, id: &str) -> copydesk::webhooks::entities::endpoints::Model {
+    use sea_orm::EntityTrait;
+    copydesk::webhooks::entities::endpoints::Entity::find_by_id(id.parse::<uuid::Uuid>().unwrap())
+        .one(&app.db)
+        .await
+        .unwrap()
+        .expect("endpoint exists")
+}
+
+/// An endpoint's messages, read from the database.
+pub async fn message_rows(app: &crate::helpers::TestApp, endpoint: &str) -> Vec<copydesk::webhooks::entities::messages::Model> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    use copydesk::webhooks::entities::messages;
+    messages::Entity::find()
+        .filter(messages::Column::EndpointId.eq(endpoint.parse::<uuid::Uuid>().unwrap()))
+        .order_by_asc(messages::Column::CreatedAt)
+        .all(&app.db)
+        .await
+        .unwrap()
+}

@@ -47,6 +47,7 @@ async fn a_rotated_secret_signs_alongside_the_new_one_for_a_day() {
     assert_eq!((signed_by(d, &new), signed_by(d, &old)), (1, 1));
     verify_with_official_library(&[(d, new.as_str()), (d, old.as_str())]);
     app.clock.advance(Duration::from_secs(25 * 3600));
+    let admin = relogin(&app, &admin).await;
     post(&app, &admin, &ws, "After it").await;
     until(&app.clock, Duration::ZERO, "second delivery", || async { rx.got("/rot").len() == 2 }).await;
     let d = &rx.got("/rot")[1];
