@@ -66,7 +66,9 @@ pub struct Deps {
     pub encryption_key: Arc<[u8; 32]>,
     pub guard: Guard,
     pub client: reqwest::Client,
-    pub mailer: Arc<Mailer>,
+    /// Weak: the server state owns the mailer. (Its SMTP pool must not be dropped with a
+    /// background task at shutdown, outside the runtime, where lettre panics.)
+    pub mailer: std::sync::Weak<Mailer>,
     pub settings: WebhookSettings,
     pub public_url: String,
     in_flight: Arc<Mutex<HashMap<Uuid, usize>>>,
@@ -90,7 +92,7 @@ impl Deps {
             encryption_key,
             guard,
             client,
-            mailer,
+            mailer: Arc::downgrade(&mailer),
             settings,
             public_url,
             in_flight: Arc::default(),
@@ -474,8 +476,11 @@ async fn notify_admins(d: &Deps, ep: &endpoints::Model, reason: &str) {
     .await
     .unwrap_or_default();
     let host = url::Url::parse(&ep.url).ok().and_then(|u| u.host_str().map(str::to_string)).unwrap_or_default();
+    let Some(mailer) = d.mailer.upgrade() else {
+        return; // shutting down
+    };
     for a in rows {
-        d.mailer.send_later(Email {
+        mailer.send_later(Email {
             to: a.email,
             subject: "A webhook endpoint was disabled".into(),
             body: format!(
