@@ -23,6 +23,9 @@ pub const FAILED: &str = "failed";
 /// The job kind that makes one attempt of one message.
 pub const ATTEMPT: &str = "webhook.attempt";
 
+/// What a message id looks like (documented for the path parameter).
+pub const MESSAGE_ID_PATTERN: &str = "^msg_[0-9a-f]{32}$";
+
 /// A message id: `msg_` + 32 hex digits, derived from what it carries so that a redelivered
 /// event makes the same message (and no second one).
 pub fn message_id(endpoint: Uuid, event: Uuid, salt: &str) -> String {
@@ -225,4 +228,20 @@ pub async fn events_since<C: ConnectionTrait>(
         .filter(|r| !r.event_type.starts_with("webhook.") && super::service::matches(&patterns, &r.event_type))
         .map(|r| (r.id, r.event_type, r.data, r.created_at))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_ids_are_stable_and_match_their_documented_pattern() {
+        let (e, ev) = (Uuid::new_v4(), Uuid::new_v4());
+        let id = message_id(e, ev, "");
+        assert_eq!(id, message_id(e, ev, ""), "a redelivered event makes the same message");
+        assert_ne!(id, message_id(e, ev, "replay:1"));
+        assert!(regex::Regex::new(MESSAGE_ID_PATTERN).unwrap().is_match(&id), "{id}");
+        assert_eq!(percentile(&[1, 2, 3, 4], 50.0), Some(2));
+        assert_eq!(percentile(&[1, 2, 3, 4], 95.0), Some(4));
+    }
 }
