@@ -17,7 +17,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -99,7 +99,7 @@ impl Deps {
         }
     }
 
-    fn now(&self) -> DateTime<Utc> {
+    pub(super) fn now(&self) -> DateTime<Utc> {
         self.announcer.clock.now()
     }
 }
@@ -202,30 +202,6 @@ async fn reserve(db: &DatabaseConnection, endpoint: Uuid, rate: i32, now_ms: i64
     Ok(row.rate_next_ms - step)
 }
 
-/// How one attempt went.
-struct Outcome {
-    http_status: Option<u16>,
-    response: String,
-    error: Option<String>,
-    retry_after: Option<Duration>,
-    duration_ms: i64,
-}
-
-impl Outcome {
-    fn ok(&self) -> bool {
-        self.http_status.is_some_and(|s| (200..300).contains(&s))
-    }
-}
-
-fn retry_after(h: &reqwest::header::HeaderMap, now: DateTime<Utc>) -> Option<Duration> {
-    let v = h.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let at = DateTime::parse_from_rfc2822(v).ok()?.with_timezone(&Utc);
-    (at - now).to_std().ok()
-}
-
 /// The `webhook.attempt` job: one attempt of one message.
 pub struct Attempt(pub Deps);
 
@@ -272,7 +248,7 @@ impl JobHandler for Attempt {
                 return Ok(());
             }
         }
-        let outcome = send(d, &ep, &msg).await;
+        let outcome = super::sender::send(d, &ep, &msg).await;
         record(d, &ep, &msg_id, n, outcome).await
     }
 }
@@ -296,79 +272,8 @@ async fn give_up(d: &Deps, msg_id: &str, why: &str) -> Result<(), String> {
     Ok(())
 }
 
-async fn send(d: &Deps, ep: &endpoints::Model, msg: &super::entities::messages::Model) -> Outcome {
-    let started = Instant::now();
-    let fail = |error: String, started: Instant| Outcome {
-        http_status: None,
-        response: String::new(),
-        error: Some(error),
-        retry_after: None,
-        duration_ms: started.elapsed().as_millis() as i64,
-    };
-    // Literal addresses skip the resolver: vet the URL as it is now, every time.
-    if let Err(e) = d.guard.check_url(&ep.url).await {
-        return fail(format!("refused: {e}"), started);
-    }
-    let now = d.now();
-    let secrets = match service::signing_secrets(&d.encryption_key, ep, now) {
-        Ok(s) => s,
-        Err(e) => return fail(e, started),
-    };
-    let ts = now.timestamp();
-    let sig = match super::signing::signature_header(&secrets, &msg.id, ts, msg.payload.as_bytes()) {
-        Ok(s) => s,
-        Err(e) => return fail(e, started),
-    };
-    let mut rq = d
-        .client
-        .post(&ep.url)
-        .header("content-type", "application/json")
-        .header("webhook-id", &msg.id)
-        .header("webhook-timestamp", ts.to_string())
-        .header("webhook-signature", sig);
-    let headers: std::collections::BTreeMap<String, String> = serde_json::from_value(ep.headers.clone()).unwrap_or_default();
-    for (k, v) in headers {
-        rq = rq.header(k, v);
-    }
-    match rq.body(msg.payload.clone()).send().await {
-        Err(e) => {
-            let mut s = e.to_string();
-            let mut src = std::error::Error::source(&e);
-            while let Some(inner) = src {
-                s.push_str(": ");
-                s.push_str(&inner.to_string());
-                src = inner.source();
-            }
-            fail(s, started)
-        }
-        Ok(mut resp) => {
-            let status = resp.status().as_u16();
-            let retry_after = retry_after(resp.headers(), now);
-            let mut excerpt = Vec::new();
-            while excerpt.len() < EXCERPT_BYTES {
-                match resp.chunk().await {
-                    Ok(Some(c)) => excerpt.extend_from_slice(&c),
-                    _ => break,
-                }
-            }
-            excerpt.truncate(EXCERPT_BYTES);
-            let mut text = String::from_utf8_lossy(&excerpt).into_owned();
-            if text.ends_with('\u{FFFD}') {
-                text.pop();
-            }
-            Outcome {
-                http_status: Some(status),
-                response: text,
-                error: None,
-                retry_after,
-                duration_ms: started.elapsed().as_millis() as i64,
-            }
-        }
-    }
-}
-
 /// Records an attempt and what follows from it, in one unit of work.
-async fn record(d: &Deps, ep: &endpoints::Model, msg_id: &str, n: i32, o: Outcome) -> Result<(), String> {
+async fn record(d: &Deps, ep: &endpoints::Model, msg_id: &str, n: i32, o: super::sender::Outcome) -> Result<(), String> {
     let e = |e: crate::error::ApiError| e.to_string();
     let mut uow = UnitOfWork::begin_on(&d.db, d.announcer.clone(), None, &NO_REQUEST).await.map_err(e)?;
     let now = uow.now();

@@ -8,6 +8,7 @@
 //!   at rest with the instance encryption key.
 //! - [`messages`]: one message per event and endpoint (its `msg_…` id is the `webhook-id`),
 //!   the attempt log, replay, stats.
+//! - [`sender`]: one attempt on the wire (vet, sign, POST, keep the answer).
 //! - [`delivery`]: the `webhooks` outbox consumer (fan-out) and the `webhook.attempt` job
 //!   (send, record, schedule the retry, disable on 410 or after 5 failing days).
 
@@ -15,6 +16,7 @@ pub mod delivery;
 pub mod entities;
 pub mod handlers;
 pub mod messages;
+pub mod sender;
 pub mod service;
 pub mod signing;
 pub mod views;
