@@ -1,3 +1,4 @@
+import { useState } from 'preact/hooks';
 import type { CatalogueEntry } from '../api';
 
 /** Event-type filter: "all events", whole groups (`post.*`) or single types. */
@@ -14,16 +15,27 @@ export function EventFilter({
 }) {
   const types = catalogue.filter((e) => e.audience !== 'account' && !e.type.startsWith('webhook.'));
   const groups = [...new Set(types.map((e) => e.type.split('.')[0]!))];
+  const [choosing, setChoosing] = useState(value.length > 0);
+  const all = value.length === 0 && !choosing;
   const has = (t: string) => value.includes(t);
   const toggle = (t: string) => onChange(has(t) ? value.filter((x) => x !== t) : [...value, t]);
   return (
     <fieldset class="event-filter" data-testid={`${idPrefix}-events`}>
       <legend>Events</legend>
       <label class="check">
-        <input type="checkbox" checked={value.length === 0} onChange={() => onChange([])} data-testid={`${idPrefix}-all-events`} />{' '}
+        <input
+          type="checkbox"
+          checked={all}
+          onChange={() => {
+            setChoosing(all);
+            onChange([]);
+          }}
+          data-testid={`${idPrefix}-all-events`}
+        />{' '}
         All events
       </label>
-      {groups.map((g) => (
+      {!all && value.length === 0 && <p class="hint">Choose events below (none chosen: every event is sent).</p>}
+      {!all && groups.map((g) => (
         <div key={g} class="event-group">
           <label class="check">
             <input type="checkbox" checked={has(`${g}.*`)} onChange={() => toggle(`${g}.*`)} /> <strong>{g}.*</strong>

@@ -31,6 +31,7 @@ export default function WebhooksPage({ workspaceId }: { workspaceId: string }) {
   const [rate, setRate] = useState('');
   const [headers, setHeaders] = useState('');
   const [busy, setBusy] = useState(false);
+  const [formKey, setFormKey] = useState(0);
   const [formError, setFormError] = useState<ApiError | null>(null);
 
   const load = useCallback(async () => {
@@ -66,6 +67,7 @@ export default function WebhooksPage({ workspaceId }: { workspaceId: string }) {
       setTypes([]);
       setRate('');
       setHeaders('');
+      setFormKey((k) => k + 1);
       await load();
     } catch (err) {
       setFormError(toApiError(err));
@@ -147,7 +149,7 @@ export default function WebhooksPage({ workspaceId }: { workspaceId: string }) {
             <Field label="Description" name="description">
               <input id="f-description" value={description} onInput={(e) => setDescription(e.currentTarget.value)} />
             </Field>
-            <EventFilter catalogue={catalogue} value={types} onChange={setTypes} idPrefix="new" />
+            <EventFilter key={formKey} catalogue={catalogue} value={types} onChange={setTypes} idPrefix="new" />
             <Field label="Rate limit (per second)" name="rate_limit" hint="Empty: no limit.">
               <input id="f-rate_limit" type="number" min={1} max={1000} value={rate} onInput={(e) => setRate(e.currentTarget.value)} />
             </Field>
