@@ -20,7 +20,11 @@ pub fn forbidden_reason(ip: IpAddr) -> Option<&'static str> {
 }
 
 fn in_v4(ip: Ipv4Addr, net: [u8; 4], bits: u8) -> bool {
-    let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
+    let mask = if bits == 0 {
+        0
+    } else {
+        u32::MAX << (32 - bits)
+    };
     (u32::from(ip) & mask) == (u32::from(Ipv4Addr::from(net)) & mask)
 }
 
@@ -278,19 +282,53 @@ mod tests {
     #[test]
     fn forbidden_ranges() {
         for a in [
-            "127.0.0.1", "10.1.2.3", "172.31.255.1", "192.168.0.1", "169.254.169.254",
-            "100.64.0.1", "100.127.255.255", "0.0.0.0", "224.0.0.1", "255.255.255.255",
-            "240.0.0.1", "192.0.2.5", "198.51.100.7", "203.0.113.9", "198.18.0.1", "192.0.0.8",
-            "::", "::1", "::ffff:10.0.0.1", "::ffff:127.0.0.1", "::127.0.0.1", "::8.8.8.8",
-            "64:ff9b::a00:1", "64:ff9b:1::1", "2002:a00:1::", "2002:7f00:1::1", "fc00::1",
-            "fd12:3456::1", "fe80::1", "fec0::1", "ff02::1", "2001:db8::1", "2001::1",
-            "100::1", "3fff::1",
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.31.255.1",
+            "192.168.0.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "100.127.255.255",
+            "0.0.0.0",
+            "224.0.0.1",
+            "255.255.255.255",
+            "240.0.0.1",
+            "192.0.2.5",
+            "198.51.100.7",
+            "203.0.113.9",
+            "198.18.0.1",
+            "192.0.0.8",
+            "::",
+            "::1",
+            "::ffff:10.0.0.1",
+            "::ffff:127.0.0.1",
+            "::127.0.0.1",
+            "::8.8.8.8",
+            "64:ff9b::a00:1",
+            "64:ff9b:1::1",
+            "2002:a00:1::",
+            "2002:7f00:1::1",
+            "fc00::1",
+            "fd12:3456::1",
+            "fe80::1",
+            "fec0::1",
+            "ff02::1",
+            "2001:db8::1",
+            "2001::1",
+            "100::1",
+            "3fff::1",
         ] {
             assert!(bad(a), "{a} should be forbidden");
         }
         for a in [
-            "8.8.8.8", "1.1.1.1", "100.128.0.1", "172.32.0.1", "2606:4700::1111",
-            "::ffff:8.8.8.8", "64:ff9b::808:808", "2002:808:808::1",
+            "8.8.8.8",
+            "1.1.1.1",
+            "100.128.0.1",
+            "172.32.0.1",
+            "2606:4700::1111",
+            "::ffff:8.8.8.8",
+            "64:ff9b::808:808",
+            "2002:808:808::1",
         ] {
             assert!(!bad(a), "{a} should be allowed");
         }
@@ -318,21 +356,47 @@ mod tests {
     async fn urls_in_every_disguise_are_refused() {
         let g = guard(&[], false, &["10.0.0.7"]);
         for u in [
-            "http://127.0.0.1/", "http://0x7f.1/", "http://2130706433/", "http://017700000001/",
-            "http://127.1/", "http://[::1]/", "http://[::ffff:10.0.0.1]/", "http://[::ffff:7f00:1]/",
-            "http://0/", "http://169.254.169.254/latest/meta-data/", "http://internal.example/",
+            "http://127.0.0.1/",
+            "http://0x7f.1/",
+            "http://2130706433/",
+            "http://017700000001/",
+            "http://127.1/",
+            "http://[::1]/",
+            "http://[::ffff:10.0.0.1]/",
+            "http://[::ffff:7f00:1]/",
+            "http://0/",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://internal.example/",
         ] {
             let e = g.check_url(u).await.unwrap_err();
             assert_eq!(e.code(), "url_forbidden_address", "{u}: {e}");
         }
-        assert_eq!(g.check_url("ftp://x.example/").await.unwrap_err().code(), "url_invalid");
-        assert_eq!(g.check_url("http://u:p@8.8.8.8/").await.unwrap_err().code(), "url_invalid");
-        assert_eq!(g.check_url("not a url").await.unwrap_err().code(), "url_invalid");
+        assert_eq!(
+            g.check_url("ftp://x.example/").await.unwrap_err().code(),
+            "url_invalid"
+        );
+        assert_eq!(
+            g.check_url("http://u:p@8.8.8.8/").await.unwrap_err().code(),
+            "url_invalid"
+        );
+        assert_eq!(
+            g.check_url("not a url").await.unwrap_err().code(),
+            "url_invalid"
+        );
         let g = guard(&[], true, &["8.8.8.8"]);
-        assert_eq!(g.check_url("http://x.example/").await.unwrap_err().code(), "url_https_required");
+        assert_eq!(
+            g.check_url("http://x.example/").await.unwrap_err().code(),
+            "url_https_required"
+        );
         assert!(g.check_url("https://x.example/hook").await.is_ok());
         let none = guard(&[], false, &[]);
-        assert_eq!(none.check_url("https://nowhere.example/").await.unwrap_err().code(), "url_unresolvable");
+        assert_eq!(
+            none.check_url("https://nowhere.example/")
+                .await
+                .unwrap_err()
+                .code(),
+            "url_unresolvable"
+        );
     }
 
     #[tokio::test]
@@ -343,7 +407,10 @@ mod tests {
         assert!(g.check_url("http://internal.example/").await.is_ok());
         assert!(g.check_url("http://10.2.0.1/").await.is_err());
         assert!(g.check_url("http://[::1]/").await.is_err());
-        let bad = OutboundSettings { allowed_networks: vec!["10.0.0.0/33".into()], https_only: false };
+        let bad = OutboundSettings {
+            allowed_networks: vec!["10.0.0.0/33".into()],
+            https_only: false,
+        };
         assert!(Guard::new(&bad, None).is_err());
     }
 }

@@ -23,7 +23,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use copydesk_actors::ports::{ClaimedJob, EventHandler, JobHandler, OutboxEvent};
 use rand::Rng;
-use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, FromQueryResult, QueryFilter,
+};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -50,7 +52,8 @@ pub const EXCERPT_BYTES: usize = 1024;
 /// jitter (`random` in 0..1000), or the receiver's `Retry-After` when that is later (capped
 /// at a day).
 pub fn next_delay(n: i32, random: u64, retry_after: Option<Duration>) -> Duration {
-    let base = Duration::from_secs(SCHEDULE_SECS[(n.max(1) as usize - 1).min(SCHEDULE_SECS.len() - 1)]);
+    let base =
+        Duration::from_secs(SCHEDULE_SECS[(n.max(1) as usize - 1).min(SCHEDULE_SECS.len() - 1)]);
     let jittered = base.mul_f64(0.9 + (random % 1000) as f64 / 5000.0);
     match retry_after {
         Some(r) => jittered.max(r.min(Duration::from_secs(86_400))),
@@ -106,8 +109,12 @@ impl Deps {
 
 /// Adds the `webhook.attempt` job handler and the `webhooks` consumer to a node's work.
 pub fn register(extra: &mut crate::jobs::Extra, deps: Deps) {
-    extra.job_handlers.push((ATTEMPT.to_string(), Arc::new(Attempt(deps.clone()))));
-    extra.consumers.push((CONSUMER.to_string(), Arc::new(FanOut(deps))));
+    extra
+        .job_handlers
+        .push((ATTEMPT.to_string(), Arc::new(Attempt(deps.clone()))));
+    extra
+        .consumers
+        .push((CONSUMER.to_string(), Arc::new(FanOut(deps))));
 }
 
 /// The outbox consumer: one message per event and interested endpoint.
@@ -116,7 +123,9 @@ pub struct FanOut(pub Deps);
 #[async_trait]
 impl EventHandler for FanOut {
     async fn handle(&self, ev: &OutboxEvent) -> Result<(), String> {
-        let Some(ws) = ev.workspace_id else { return Ok(()) };
+        let Some(ws) = ev.workspace_id else {
+            return Ok(());
+        };
         if ev.event_type.starts_with("webhook.") {
             return Ok(());
         }
@@ -130,14 +139,17 @@ impl EventHandler for FanOut {
         let wanted: Vec<_> = eps
             .iter()
             .filter(|e| {
-                let p: Vec<String> = serde_json::from_value(e.event_types.clone()).unwrap_or_default();
+                let p: Vec<String> =
+                    serde_json::from_value(e.event_types.clone()).unwrap_or_default();
                 service::matches(&p, &ev.event_type)
             })
             .collect();
         if wanted.is_empty() {
             return Ok(());
         }
-        let txn = crate::store::begin(&d.db).await.map_err(|e| e.to_string())?;
+        let txn = crate::store::begin(&d.db)
+            .await
+            .map_err(|e| e.to_string())?;
         let now = d.now();
         for e in wanted {
             let m = NewMessage {
@@ -148,7 +160,9 @@ impl EventHandler for FanOut {
                 at: ev.at,
                 data: &ev.data,
             };
-            messages::create(&txn, m, now).await.map_err(|e| e.to_string())?;
+            messages::create(&txn, m, now)
+                .await
+                .map_err(|e| e.to_string())?;
         }
         txn.commit().await.map_err(|e| e.to_string())?;
         d.announcer.work.wake_jobs();
@@ -187,7 +201,12 @@ struct Next {
 }
 
 /// Reserves the endpoint's next send slot (cluster-wide); answers its start (unix ms).
-async fn reserve(db: &DatabaseConnection, endpoint: Uuid, rate: i32, now_ms: i64) -> Result<i64, String> {
+async fn reserve(
+    db: &DatabaseConnection,
+    endpoint: Uuid,
+    rate: i32,
+    now_ms: i64,
+) -> Result<i64, String> {
     let step = (1000 / rate.max(1) as i64).max(1);
     let row = Next::find_by_statement(stmt(
         db,
@@ -209,7 +228,10 @@ pub struct Attempt(pub Deps);
 impl JobHandler for Attempt {
     async fn run(&self, job: &ClaimedJob) -> Result<(), String> {
         let d = &self.0;
-        let msg_id = job.payload["message_id"].as_str().ok_or("no message_id")?.to_string();
+        let msg_id = job.payload["message_id"]
+            .as_str()
+            .ok_or("no message_id")?
+            .to_string();
         let n = job.payload["attempt"].as_i64().unwrap_or(1) as i32;
         let defers = job.payload["defers"].as_u64().unwrap_or(0);
         let has_slot = job.payload["slot"].as_bool().unwrap_or(false);
@@ -219,14 +241,21 @@ impl JobHandler for Attempt {
         if msg.status != PENDING || msg.attempts >= n {
             return Ok(()); // already done (a rerun after a crash, or a superseded retry)
         }
-        let Some(ep) = endpoints::Entity::find_by_id(msg.endpoint_id).one(&d.db).await.map_err(|e| e.to_string())? else {
+        let Some(ep) = endpoints::Entity::find_by_id(msg.endpoint_id)
+            .one(&d.db)
+            .await
+            .map_err(|e| e.to_string())?
+        else {
             return Ok(());
         };
         if !ep.enabled {
             return give_up(d, &msg_id, "the endpoint is disabled").await;
         }
         let defer = |at: DateTime<Utc>, defers: u64, slot: bool| {
-            let mut j = NewJob::new(ATTEMPT, json!({ "message_id": msg_id, "attempt": n, "defers": defers, "slot": slot }));
+            let mut j = NewJob::new(
+                ATTEMPT,
+                json!({ "message_id": msg_id, "attempt": n, "defers": defers, "slot": slot }),
+            );
             j.run_at = Some(at);
             j.max_attempts = 5;
             j.idempotency_key = Some(format!("webhook:{msg_id}:{n}:d{defers}"));
@@ -235,7 +264,9 @@ impl JobHandler for Attempt {
         let Some(_slot) = take_slot(d, ep.id) else {
             // Busy with this endpoint on this node: step aside for other endpoints' jobs.
             let j = defer(d.now() + chrono::Duration::seconds(1), defers + 1, has_slot);
-            crate::jobs::enqueue(&d.db, j, d.now()).await.map_err(|e| e.to_string())?;
+            crate::jobs::enqueue(&d.db, j, d.now())
+                .await
+                .map_err(|e| e.to_string())?;
             d.announcer.work.wake_jobs();
             return Ok(());
         };
@@ -244,7 +275,9 @@ impl JobHandler for Attempt {
             let start = reserve(&d.db, ep.id, rate, now_ms).await?;
             if start > now_ms + 2 {
                 let at = DateTime::from_timestamp_millis(start).unwrap_or_else(|| d.now());
-                crate::jobs::enqueue(&d.db, defer(at, defers + 1, true), d.now()).await.map_err(|e| e.to_string())?;
+                crate::jobs::enqueue(&d.db, defer(at, defers + 1, true), d.now())
+                    .await
+                    .map_err(|e| e.to_string())?;
                 return Ok(());
             }
         }
@@ -253,7 +286,10 @@ impl JobHandler for Attempt {
     }
 }
 
-async fn messages_entity_find(db: &DatabaseConnection, id: &str) -> Result<Option<super::entities::messages::Model>, String> {
+async fn messages_entity_find(
+    db: &DatabaseConnection,
+    id: &str,
+) -> Result<Option<super::entities::messages::Model>, String> {
     super::entities::messages::Entity::find_by_id(id.to_string())
         .one(db)
         .await
@@ -273,9 +309,17 @@ async fn give_up(d: &Deps, msg_id: &str, why: &str) -> Result<(), String> {
 }
 
 /// Records an attempt and what follows from it, in one unit of work.
-async fn record(d: &Deps, ep: &endpoints::Model, msg_id: &str, n: i32, o: super::sender::Outcome) -> Result<(), String> {
+async fn record(
+    d: &Deps,
+    ep: &endpoints::Model,
+    msg_id: &str,
+    n: i32,
+    o: super::sender::Outcome,
+) -> Result<(), String> {
     let e = |e: crate::error::ApiError| e.to_string();
-    let mut uow = UnitOfWork::begin_on(&d.db, d.announcer.clone(), None, &NO_REQUEST).await.map_err(e)?;
+    let mut uow = UnitOfWork::begin_on(&d.db, d.announcer.clone(), None, &NO_REQUEST)
+        .await
+        .map_err(e)?;
     let now = uow.now();
     let gone = o.http_status == Some(410);
     let ok = o.ok();
@@ -305,7 +349,13 @@ async fn record(d: &Deps, ep: &endpoints::Model, msg_id: &str, n: i32, o: super:
         ))
         .await
         .map_err(|e| e.to_string())?;
-    let msg_status = if ok { SUCCEEDED } else if next_at.is_some() { PENDING } else { FAILED };
+    let msg_status = if ok {
+        SUCCEEDED
+    } else if next_at.is_some() {
+        PENDING
+    } else {
+        FAILED
+    };
     uow.txn()
         .execute_raw(stmt(
             uow.txn(),
@@ -315,7 +365,9 @@ async fn record(d: &Deps, ep: &endpoints::Model, msg_id: &str, n: i32, o: super:
         .await
         .map_err(|e| e.to_string())?;
     if let Some(at) = next_at {
-        uow.enqueue(attempt_job(msg_id, n + 1, at, "")).await.map_err(e)?;
+        uow.enqueue(attempt_job(msg_id, n + 1, at, ""))
+            .await
+            .map_err(e)?;
     }
     let mut disabled = None;
     if ok {
@@ -333,7 +385,11 @@ async fn record(d: &Deps, ep: &endpoints::Model, msg_id: &str, n: i32, o: super:
         let reason = if gone {
             Some("the endpoint answered 410 Gone".to_string())
         } else if now - since >= limit {
-            Some(format!("every delivery failed for {} days (since {})", d.settings.disable_after_days, since.to_rfc3339()))
+            Some(format!(
+                "every delivery failed for {} days (since {})",
+                d.settings.disable_after_days,
+                since.to_rfc3339()
+            ))
         } else {
             None
         };
@@ -348,10 +404,19 @@ async fn record(d: &Deps, ep: &endpoints::Model, msg_id: &str, n: i32, o: super:
                 .await
                 .map_err(|e| e.to_string())?;
             if res.rows_affected() == 1 {
-                let payload = WebhookEvent { endpoint_id: ep.id, description: ep.description.clone(), reason: Some(reason.clone()) };
-                uow.record(EventType::WebhookEndpointDisabled, Some(ep.workspace_id), ("webhook_endpoint", Some(ep.id.to_string())), &payload)
-                    .await
-                    .map_err(e)?;
+                let payload = WebhookEvent {
+                    endpoint_id: ep.id,
+                    description: ep.description.clone(),
+                    reason: Some(reason.clone()),
+                };
+                uow.record(
+                    EventType::WebhookEndpointDisabled,
+                    Some(ep.workspace_id),
+                    ("webhook_endpoint", Some(ep.id.to_string())),
+                    &payload,
+                )
+                .await
+                .map_err(e)?;
                 disabled = Some(reason);
             }
         }
@@ -380,7 +445,10 @@ async fn notify_admins(d: &Deps, ep: &endpoints::Model, reason: &str) {
     .all(&d.db)
     .await
     .unwrap_or_default();
-    let host = url::Url::parse(&ep.url).ok().and_then(|u| u.host_str().map(str::to_string)).unwrap_or_default();
+    let host = url::Url::parse(&ep.url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_default();
     let Some(mailer) = d.mailer.upgrade() else {
         return; // shutting down
     };
@@ -405,12 +473,20 @@ mod tests {
     #[test]
     fn the_retry_schedule() {
         let mid = 500; // jitter factor 1.0
-        let secs: Vec<u64> = (1..MAX_ATTEMPTS).map(|n| next_delay(n, mid, None).as_secs()).collect();
+        let secs: Vec<u64> = (1..MAX_ATTEMPTS)
+            .map(|n| next_delay(n, mid, None).as_secs())
+            .collect();
         assert_eq!(secs, [5, 300, 1800, 7200, 18000, 36000, 36000]);
         assert_eq!(MAX_ATTEMPTS, 8);
         assert!(next_delay(1, 0, None) >= Duration::from_millis(4500));
         assert!(next_delay(1, 999, None) <= Duration::from_millis(5500));
-        assert_eq!(next_delay(1, mid, Some(Duration::from_secs(120))), Duration::from_secs(120));
-        assert_eq!(next_delay(2, mid, Some(Duration::from_secs(1))), Duration::from_secs(300));
+        assert_eq!(
+            next_delay(1, mid, Some(Duration::from_secs(120))),
+            Duration::from_secs(120)
+        );
+        assert_eq!(
+            next_delay(2, mid, Some(Duration::from_secs(1))),
+            Duration::from_secs(300)
+        );
     }
 }

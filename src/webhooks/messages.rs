@@ -4,7 +4,8 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    QuerySelect,
 };
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -67,7 +68,11 @@ pub struct NewMessage<'a> {
 
 /// Stores a message and its first attempt's job on `conn` (the caller's transaction).
 /// False when the message already existed.
-pub async fn create<C: ConnectionTrait>(conn: &C, m: NewMessage<'_>, now: DateTime<Utc>) -> Result<bool, ApiError> {
+pub async fn create<C: ConnectionTrait>(
+    conn: &C,
+    m: NewMessage<'_>,
+    now: DateTime<Utc>,
+) -> Result<bool, ApiError> {
     let payload = body(m.event_type, m.at, m.data);
     let res = conn
         .execute_raw(stmt(
@@ -92,7 +97,11 @@ pub async fn create<C: ConnectionTrait>(conn: &C, m: NewMessage<'_>, now: DateTi
     Ok(true)
 }
 
-pub async fn find<C: ConnectionTrait>(db: &C, endpoint: Uuid, id: &str) -> Result<messages::Model, ApiError> {
+pub async fn find<C: ConnectionTrait>(
+    db: &C,
+    endpoint: Uuid,
+    id: &str,
+) -> Result<messages::Model, ApiError> {
     messages::Entity::find_by_id(id.to_string())
         .filter(messages::Column::EndpointId.eq(endpoint))
         .one(db)
@@ -104,7 +113,11 @@ fn cursor_of(m: &messages::Model) -> String {
     format!("{}_{}", m.created_at.timestamp_micros(), m.id)
 }
 
-pub async fn list<C: ConnectionTrait>(db: &C, endpoint: Uuid, q: &MessageQuery) -> Result<MessagePage, ApiError> {
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    endpoint: Uuid,
+    q: &MessageQuery,
+) -> Result<MessagePage, ApiError> {
     let limit = q.limit.unwrap_or(50).clamp(1, 100);
     let mut find = messages::Entity::find().filter(messages::Column::EndpointId.eq(endpoint));
     if let Some(s) = q.status {
@@ -119,9 +132,11 @@ pub async fn list<C: ConnectionTrait>(db: &C, endpoint: Uuid, q: &MessageQuery) 
             .ok_or_else(|| ApiError::validation("before", "is not a cursor from this list"))?;
         use sea_orm::Condition;
         find = find.filter(
-            Condition::any()
-                .add(messages::Column::CreatedAt.lt(t))
-                .add(Condition::all().add(messages::Column::CreatedAt.eq(t)).add(messages::Column::Id.lt(id.to_string()))),
+            Condition::any().add(messages::Column::CreatedAt.lt(t)).add(
+                Condition::all()
+                    .add(messages::Column::CreatedAt.eq(t))
+                    .add(messages::Column::Id.lt(id.to_string())),
+            ),
         );
     }
     let rows = find
@@ -133,7 +148,11 @@ pub async fn list<C: ConnectionTrait>(db: &C, endpoint: Uuid, q: &MessageQuery) 
     let more = rows.len() as u64 > limit;
     let items: Vec<_> = rows.iter().take(limit as usize).collect();
     Ok(MessagePage {
-        next_cursor: if more { items.last().map(|m| cursor_of(m)) } else { None },
+        next_cursor: if more {
+            items.last().map(|m| cursor_of(m))
+        } else {
+            None
+        },
         items: items.into_iter().map(MessageView::new).collect(),
     })
 }
@@ -225,7 +244,10 @@ pub async fn events_since<C: ConnectionTrait>(
     .await?;
     Ok(rows
         .into_iter()
-        .filter(|r| !r.event_type.starts_with("webhook.") && super::service::matches(&patterns, &r.event_type))
+        .filter(|r| {
+            !r.event_type.starts_with("webhook.")
+                && super::service::matches(&patterns, &r.event_type)
+        })
         .map(|r| (r.id, r.event_type, r.data, r.created_at))
         .collect())
 }
@@ -238,9 +260,16 @@ mod tests {
     fn message_ids_are_stable_and_match_their_documented_pattern() {
         let (e, ev) = (Uuid::new_v4(), Uuid::new_v4());
         let id = message_id(e, ev, "");
-        assert_eq!(id, message_id(e, ev, ""), "a redelivered event makes the same message");
+        assert_eq!(
+            id,
+            message_id(e, ev, ""),
+            "a redelivered event makes the same message"
+        );
         assert_ne!(id, message_id(e, ev, "replay:1"));
-        assert!(regex::Regex::new(MESSAGE_ID_PATTERN).unwrap().is_match(&id), "{id}");
+        assert!(
+            regex::Regex::new(MESSAGE_ID_PATTERN).unwrap().is_match(&id),
+            "{id}"
+        );
         assert_eq!(percentile(&[1, 2, 3, 4], 50.0), Some(2));
         assert_eq!(percentile(&[1, 2, 3, 4], 95.0), Some(4));
     }

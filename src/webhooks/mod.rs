@@ -59,12 +59,30 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .route(web::patch().to(update_endpoint))
             .route(web::delete().to(delete_endpoint)),
     )
-    .route("/workspaces/{id}/webhooks/{endpoint_id}/secret/reveal", web::post().to(reveal_secret))
-    .route("/workspaces/{id}/webhooks/{endpoint_id}/secret/rotate", web::post().to(rotate_secret))
-    .route("/workspaces/{id}/webhooks/{endpoint_id}/stats", web::get().to(endpoint_stats))
-    .route("/workspaces/{id}/webhooks/{endpoint_id}/test", web::post().to(test_send))
-    .route("/workspaces/{id}/webhooks/{endpoint_id}/replay", web::post().to(replay))
-    .route("/workspaces/{id}/webhooks/{endpoint_id}/messages", web::get().to(list_messages))
+    .route(
+        "/workspaces/{id}/webhooks/{endpoint_id}/secret/reveal",
+        web::post().to(reveal_secret),
+    )
+    .route(
+        "/workspaces/{id}/webhooks/{endpoint_id}/secret/rotate",
+        web::post().to(rotate_secret),
+    )
+    .route(
+        "/workspaces/{id}/webhooks/{endpoint_id}/stats",
+        web::get().to(endpoint_stats),
+    )
+    .route(
+        "/workspaces/{id}/webhooks/{endpoint_id}/test",
+        web::post().to(test_send),
+    )
+    .route(
+        "/workspaces/{id}/webhooks/{endpoint_id}/replay",
+        web::post().to(replay),
+    )
+    .route(
+        "/workspaces/{id}/webhooks/{endpoint_id}/messages",
+        web::get().to(list_messages),
+    )
     .route(
         "/workspaces/{id}/webhooks/{endpoint_id}/messages/{message_id}/attempts",
         web::get().to(list_attempts),

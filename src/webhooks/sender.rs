@@ -53,7 +53,8 @@ pub async fn send(d: &Deps, ep: &endpoints::Model, msg: &messages::Model) -> Out
         Err(e) => return fail(e, started),
     };
     let ts = now.timestamp();
-    let sig = match super::signing::signature_header(&secrets, &msg.id, ts, msg.payload.as_bytes()) {
+    let sig = match super::signing::signature_header(&secrets, &msg.id, ts, msg.payload.as_bytes())
+    {
         Ok(s) => s,
         Err(e) => return fail(e, started),
     };
@@ -64,7 +65,8 @@ pub async fn send(d: &Deps, ep: &endpoints::Model, msg: &messages::Model) -> Out
         .header("webhook-id", &msg.id)
         .header("webhook-timestamp", ts.to_string())
         .header("webhook-signature", sig);
-    let headers: std::collections::BTreeMap<String, String> = serde_json::from_value(ep.headers.clone()).unwrap_or_default();
+    let headers: std::collections::BTreeMap<String, String> =
+        serde_json::from_value(ep.headers.clone()).unwrap_or_default();
     for (k, v) in headers {
         rq = rq.header(k, v);
     }
@@ -104,4 +106,3 @@ pub async fn send(d: &Deps, ep: &endpoints::Model, msg: &messages::Model) -> Out
         }
     }
 }
-

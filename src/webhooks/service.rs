@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+};
 use uuid::Uuid;
 
 use super::entities::endpoints;
@@ -55,7 +57,10 @@ pub fn matches(patterns: &[String], event_type: &str) -> bool {
 
 pub fn check_event_types(types: &[String]) -> Result<Vec<String>, ApiError> {
     if types.len() > MAX_EVENT_TYPES {
-        return Err(unprocessable("too_many_event_types", format!("at most {MAX_EVENT_TYPES} event types")));
+        return Err(unprocessable(
+            "too_many_event_types",
+            format!("at most {MAX_EVENT_TYPES} event types"),
+        ));
     }
     let mut out: Vec<String> = Vec::new();
     for t in types {
@@ -76,35 +81,70 @@ pub fn check_event_types(types: &[String]) -> Result<Vec<String>, ApiError> {
 /// Headers the transport or the signature owns.
 fn reserved_header(name: &str) -> bool {
     const RESERVED: &[&str] = &[
-        "host", "content-length", "content-type", "content-encoding", "transfer-encoding",
-        "connection", "keep-alive", "upgrade", "te", "trailer", "expect", "user-agent",
-        "proxy-authorization", "proxy-connection", "forwarded", "x-forwarded-for",
-        "x-forwarded-host", "x-forwarded-proto", "x-real-ip",
+        "host",
+        "content-length",
+        "content-type",
+        "content-encoding",
+        "transfer-encoding",
+        "connection",
+        "keep-alive",
+        "upgrade",
+        "te",
+        "trailer",
+        "expect",
+        "user-agent",
+        "proxy-authorization",
+        "proxy-connection",
+        "forwarded",
+        "x-forwarded-for",
+        "x-forwarded-host",
+        "x-forwarded-proto",
+        "x-real-ip",
     ];
     RESERVED.contains(&name) || name.starts_with("webhook-") || name.starts_with("proxy-")
 }
 
 pub fn check_headers(h: &BTreeMap<String, String>) -> Result<BTreeMap<String, String>, ApiError> {
     if h.len() > MAX_HEADERS {
-        return Err(unprocessable("invalid_header", format!("at most {MAX_HEADERS} headers")));
+        return Err(unprocessable(
+            "invalid_header",
+            format!("at most {MAX_HEADERS} headers"),
+        ));
     }
     let mut out = BTreeMap::new();
     for (k, v) in h {
         let name = k.trim().to_ascii_lowercase();
         let token = !name.is_empty()
             && name.len() <= 100
-            && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
         if !token {
-            return Err(unprocessable("invalid_header", format!("{k:?} is not a valid header name")));
+            return Err(unprocessable(
+                "invalid_header",
+                format!("{k:?} is not a valid header name"),
+            ));
         }
         if reserved_header(&name) {
-            return Err(unprocessable("header_not_allowed", format!("the header {name} is set by the server and cannot be overridden")));
+            return Err(unprocessable(
+                "header_not_allowed",
+                format!("the header {name} is set by the server and cannot be overridden"),
+            ));
         }
-        if v.len() > 1000 || v.bytes().any(|b| b == b'\r' || b == b'\n' || (b < 0x20 && b != b'\t') || b == 0x7f) {
-            return Err(unprocessable("invalid_header", format!("the value of {name} must be at most 1000 visible characters")));
+        if v.len() > 1000
+            || v.bytes()
+                .any(|b| b == b'\r' || b == b'\n' || (b < 0x20 && b != b'\t') || b == 0x7f)
+        {
+            return Err(unprocessable(
+                "invalid_header",
+                format!("the value of {name} must be at most 1000 visible characters"),
+            ));
         }
         if out.insert(name.clone(), v.trim().to_string()).is_some() {
-            return Err(unprocessable("invalid_header", format!("{name} is given twice")));
+            return Err(unprocessable(
+                "invalid_header",
+                format!("{name} is given twice"),
+            ));
         }
     }
     Ok(out)
@@ -123,14 +163,20 @@ fn check_rate(r: Option<i32>) -> Result<Option<i32>, ApiError> {
 fn check_description(d: &str) -> Result<String, ApiError> {
     let d = d.trim();
     if d.chars().count() > MAX_DESCRIPTION {
-        return Err(unprocessable("invalid_description", format!("at most {MAX_DESCRIPTION} characters")));
+        return Err(unprocessable(
+            "invalid_description",
+            format!("at most {MAX_DESCRIPTION} characters"),
+        ));
     }
     Ok(d.to_string())
 }
 
 pub async fn check_url(state: &AppState, url: &str) -> Result<String, ApiError> {
     if url.len() > MAX_URL_LEN {
-        return Err(unprocessable("url_invalid", format!("the URL is longer than {MAX_URL_LEN} characters")));
+        return Err(unprocessable(
+            "url_invalid",
+            format!("the URL is longer than {MAX_URL_LEN} characters"),
+        ));
     }
     let parsed = state
         .outbound
@@ -141,7 +187,11 @@ pub async fn check_url(state: &AppState, url: &str) -> Result<String, ApiError> 
 }
 
 /// An endpoint of `workspace` (another workspace's id answers 404).
-pub async fn find<C: ConnectionTrait>(db: &C, workspace: Uuid, id: Uuid) -> Result<endpoints::Model, ApiError> {
+pub async fn find<C: ConnectionTrait>(
+    db: &C,
+    workspace: Uuid,
+    id: Uuid,
+) -> Result<endpoints::Model, ApiError> {
     endpoints::Entity::find_by_id(id)
         .filter(endpoints::Column::WorkspaceId.eq(workspace))
         .one(db)
@@ -149,7 +199,10 @@ pub async fn find<C: ConnectionTrait>(db: &C, workspace: Uuid, id: Uuid) -> Resu
         .ok_or(ApiError::NotFound("webhook endpoint"))
 }
 
-pub async fn list<C: ConnectionTrait>(db: &C, workspace: Uuid) -> Result<Vec<endpoints::Model>, ApiError> {
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    workspace: Uuid,
+) -> Result<Vec<endpoints::Model>, ApiError> {
     Ok(endpoints::Entity::find()
         .filter(endpoints::Column::WorkspaceId.eq(workspace))
         .order_by_asc(endpoints::Column::CreatedAt)
@@ -207,8 +260,13 @@ pub async fn create(
     }
     .insert(uow.txn())
     .await?;
-    uow.record(EventType::WebhookEndpointCreated, Some(workspace), target(id), &event(&model, None))
-        .await?;
+    uow.record(
+        EventType::WebhookEndpointCreated,
+        Some(workspace),
+        target(id),
+        &event(&model, None),
+    )
+    .await?;
     uow.commit().await?;
     Ok((model, secret))
 }
@@ -246,13 +304,23 @@ pub async fn update(
     let mut uow = UnitOfWork::begin(state, Some(actor), meta).await?;
     m.updated_at = Set(uow.now());
     let model = m.update(uow.txn()).await?;
-    uow.record(EventType::WebhookEndpointUpdated, Some(model.workspace_id), target(model.id), &event(&model, None))
-        .await?;
+    uow.record(
+        EventType::WebhookEndpointUpdated,
+        Some(model.workspace_id),
+        target(model.id),
+        &event(&model, None),
+    )
+    .await?;
     uow.commit().await?;
     Ok(model)
 }
 
-pub async fn delete(state: &AppState, actor: Uuid, meta: &RequestMeta, e: endpoints::Model) -> Result<(), ApiError> {
+pub async fn delete(
+    state: &AppState,
+    actor: Uuid,
+    meta: &RequestMeta,
+    e: endpoints::Model,
+) -> Result<(), ApiError> {
     let mut uow = UnitOfWork::begin(state, Some(actor), meta).await?;
     // Messages and attempts go with it; their pending jobs find nothing and end.
     uow.txn()
@@ -269,15 +337,26 @@ pub async fn delete(state: &AppState, actor: Uuid, meta: &RequestMeta, e: endpoi
             vec![e.id.into()],
         ))
         .await?;
-    endpoints::Entity::delete_by_id(e.id).exec(uow.txn()).await?;
-    uow.record(EventType::WebhookEndpointDeleted, Some(e.workspace_id), target(e.id), &event(&e, None))
+    endpoints::Entity::delete_by_id(e.id)
+        .exec(uow.txn())
         .await?;
+    uow.record(
+        EventType::WebhookEndpointDeleted,
+        Some(e.workspace_id),
+        target(e.id),
+        &event(&e, None),
+    )
+    .await?;
     uow.commit().await?;
     Ok(())
 }
 
 /// The secrets that sign now: the current one, and the previous one during its overlap.
-pub fn signing_secrets(key: &[u8; 32], e: &endpoints::Model, now: DateTime<Utc>) -> Result<Vec<String>, String> {
+pub fn signing_secrets(
+    key: &[u8; 32],
+    e: &endpoints::Model,
+    now: DateTime<Utc>,
+) -> Result<Vec<String>, String> {
     let mut out = vec![signing::open(key, e.id, &e.secret_enc)?];
     if let (Some(old), Some(until)) = (&e.old_secret_enc, e.old_secret_expires_at) {
         if until > now {
@@ -288,11 +367,22 @@ pub fn signing_secrets(key: &[u8; 32], e: &endpoints::Model, now: DateTime<Utc>)
 }
 
 /// The current secret, in clear (audited as `webhook.secret_revealed`).
-pub async fn reveal(state: &AppState, actor: Uuid, meta: &RequestMeta, e: &endpoints::Model) -> Result<String, ApiError> {
-    let secret = signing::open(&state.encryption_key, e.id, &e.secret_enc).map_err(|m| ApiError::internal(anyhow::anyhow!(m)))?;
+pub async fn reveal(
+    state: &AppState,
+    actor: Uuid,
+    meta: &RequestMeta,
+    e: &endpoints::Model,
+) -> Result<String, ApiError> {
+    let secret = signing::open(&state.encryption_key, e.id, &e.secret_enc)
+        .map_err(|m| ApiError::internal(anyhow::anyhow!(m)))?;
     let mut uow = UnitOfWork::begin(state, Some(actor), meta).await?;
-    uow.record(EventType::WebhookSecretRevealed, Some(e.workspace_id), target(e.id), &event(e, None))
-        .await?;
+    uow.record(
+        EventType::WebhookSecretRevealed,
+        Some(e.workspace_id),
+        target(e.id),
+        &event(e, None),
+    )
+    .await?;
     uow.commit().await?;
     Ok(secret)
 }
@@ -315,8 +405,13 @@ pub async fn rotate(
     m.secret_enc = Set(signing::seal(&state.encryption_key, id, &secret));
     m.updated_at = Set(now);
     m.update(uow.txn()).await?;
-    uow.record(EventType::WebhookSecretRotated, Some(ws), target(id), &event(&e, None))
-        .await?;
+    uow.record(
+        EventType::WebhookSecretRotated,
+        Some(ws),
+        target(id),
+        &event(&e, None),
+    )
+    .await?;
     uow.commit().await?;
     Ok((secret, until))
 }
@@ -333,7 +428,12 @@ mod tests {
         assert!(!matches(&s(&["post.*"]), "comment.created"));
         assert!(matches(&s(&["comment.created"]), "comment.created"));
         assert!(!matches(&s(&["comment.created"]), "comment.created2"));
-        assert!(check_event_types(&s(&["post.*", "member.joined", "post.*"])).unwrap().len() == 2);
+        assert!(
+            check_event_types(&s(&["post.*", "member.joined", "post.*"]))
+                .unwrap()
+                .len()
+                == 2
+        );
         assert!(check_event_types(&s(&["post.exploded"])).is_err());
         assert!(check_event_types(&s(&["nothing.*"])).is_err());
         assert!(check_event_types(&s(&["po*"])).is_err());
@@ -343,7 +443,13 @@ mod tests {
     fn headers_are_checked() {
         let h = |k: &str, v: &str| BTreeMap::from([(k.to_string(), v.to_string())]);
         assert!(check_headers(&h("X-Api-Key", "abc")).is_ok());
-        for bad in ["webhook-signature", "Host", "content-length", "bad header", ""] {
+        for bad in [
+            "webhook-signature",
+            "Host",
+            "content-length",
+            "bad header",
+            "",
+        ] {
             assert!(check_headers(&h(bad, "x")).is_err(), "{bad}");
         }
         assert!(check_headers(&h("x-a", "a\r\nb")).is_err());

@@ -28,7 +28,8 @@ pub fn new_secret() -> String {
 /// The HMAC key of a secret (the bytes its base64 carries).
 pub fn key_bytes(secret: &str) -> Result<Vec<u8>, String> {
     let b = secret.strip_prefix(PREFIX).unwrap_or(secret);
-    B64.decode(b).map_err(|_| "the secret is not base64".to_string())
+    B64.decode(b)
+        .map_err(|_| "the secret is not base64".to_string())
 }
 
 /// One `v1,<base64>` signature of `{id}.{timestamp}.{body}`.
@@ -129,7 +130,13 @@ mod tests {
         assert!(a.starts_with(PREFIX) && key_bytes(&a).unwrap().len() == 32);
         let h = signature_header(&[a.clone(), b.clone()], "msg_1", 10, b"{}").unwrap();
         let parts: Vec<_> = h.split(' ').collect();
-        assert_eq!(parts, [sign(&a, "msg_1", 10, b"{}").unwrap(), sign(&b, "msg_1", 10, b"{}").unwrap()]);
+        assert_eq!(
+            parts,
+            [
+                sign(&a, "msg_1", 10, b"{}").unwrap(),
+                sign(&b, "msg_1", 10, b"{}").unwrap()
+            ]
+        );
     }
 
     #[test]

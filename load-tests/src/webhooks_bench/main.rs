@@ -43,7 +43,11 @@ struct Args {
 }
 
 fn now_ms() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64() * 1000.0
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+        * 1000.0
 }
 
 /// Milliseconds since the epoch of an RFC 3339 UTC time such as 2026-11-30T05:00:00.123Z.
@@ -52,7 +56,10 @@ fn rfc3339_ms(s: &str) -> Option<f64> {
     let mut d = date.split('-').map(|x| x.parse::<i64>());
     let (y, m, day) = (d.next()?.ok()?, d.next()?.ok()?, d.next()?.ok()?);
     let mut t = time.split(':');
-    let (hh, mm) = (t.next()?.parse::<f64>().ok()?, t.next()?.parse::<f64>().ok()?);
+    let (hh, mm) = (
+        t.next()?.parse::<f64>().ok()?,
+        t.next()?.parse::<f64>().ok()?,
+    );
     let ss = t.next()?.parse::<f64>().ok()?;
     // Days from civil (Howard Hinnant's algorithm).
     let y = if m <= 2 { y - 1 } else { y };
@@ -109,27 +116,46 @@ async fn serve_conn(s: TcpStream, seen: Arc<Mutex<Seen>>) -> anyhow::Result<()> 
             }
             s.last_ms = at;
         }
-        r.get_mut().write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").await?;
+        r.get_mut()
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+            .await?;
     }
 }
 
 /// One JSON request on a fresh connection.
-async fn call(server: &str, method: &str, path: &str, token: Option<&str>, body: &Value) -> anyhow::Result<(u16, Value)> {
-    let auth = server.strip_prefix("http://").context("http:// server URL")?;
+async fn call(
+    server: &str,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: &Value,
+) -> anyhow::Result<(u16, Value)> {
+    let auth = server
+        .strip_prefix("http://")
+        .context("http:// server URL")?;
     let mut s = TcpStream::connect(auth).await?;
     let b = body.to_string();
-    let bearer = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    let bearer = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
     let req = format!("{method} {path} HTTP/1.1\r\nHost: {auth}\r\n{bearer}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{b}", b.len());
     s.write_all(req.as_bytes()).await?;
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).await?;
     let text = String::from_utf8_lossy(&buf);
-    let status = text.split(' ').nth(1).and_then(|x| x.parse().ok()).unwrap_or(0);
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|x| x.parse().ok())
+        .unwrap_or(0);
     let json = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
     // Bodies may be chunked: take the outermost JSON object.
     let start = json.find(['{', '[']).unwrap_or(0);
     let end = json.rfind(['}', ']']).map_or(json.len(), |e| e + 1);
-    Ok((status, serde_json::from_str(&json[start..end]).unwrap_or(Value::Null)))
+    Ok((
+        status,
+        serde_json::from_str(&json[start..end]).unwrap_or(Value::Null),
+    ))
 }
 
 #[tokio::main]
@@ -147,12 +173,29 @@ async fn main() -> anyhow::Result<()> {
             });
         }
     });
-    let (st, login) = call(&a.server, "POST", "/api/auth/login", None, &json!({ "email": a.email, "password": a.password })).await?;
+    let (st, login) = call(
+        &a.server,
+        "POST",
+        "/api/auth/login",
+        None,
+        &json!({ "email": a.email, "password": a.password }),
+    )
+    .await?;
     if st != 200 {
         bail!("login answered {st}: {login}");
     }
-    let token = login["access_token"].as_str().context("access_token")?.to_string();
-    let (_, ws) = call(&a.server, "POST", "/api/workspaces", Some(&token), &json!({ "name": "Webhook bench" })).await?;
+    let token = login["access_token"]
+        .as_str()
+        .context("access_token")?
+        .to_string();
+    let (_, ws) = call(
+        &a.server,
+        "POST",
+        "/api/workspaces",
+        Some(&token),
+        &json!({ "name": "Webhook bench" }),
+    )
+    .await?;
     let ws = ws["id"].as_str().context("workspace id")?.to_string();
     for i in 0..a.endpoints {
         let (st, b) = call(&a.server, "POST", &format!("/api/workspaces/{ws}/webhooks"), Some(&token),
@@ -166,7 +209,13 @@ async fn main() -> anyhow::Result<()> {
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for _ in 0..a.writers {
-        let (next, server, token, ws, posts) = (next.clone(), a.server.clone(), token.clone(), ws.clone(), a.posts);
+        let (next, server, token, ws, posts) = (
+            next.clone(),
+            a.server.clone(),
+            token.clone(),
+            ws.clone(),
+            a.posts,
+        );
         tasks.push(tokio::spawn(async move {
             loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
