@@ -138,6 +138,8 @@ impl EventHandler for FanOut {
             .map_err(|e| e.to_string())?;
         let wanted: Vec<_> = eps
             .iter()
+            // An endpoint receives what happened after it was added (replay reaches back).
+            .filter(|e| e.created_at <= ev.at)
             .filter(|e| {
                 let p: Vec<String> =
                     serde_json::from_value(e.event_types.clone()).unwrap_or_default();

@@ -83,6 +83,8 @@ async fn every_event_arrives_signed_and_verifies_with_the_official_library() {
     let r = app.post(&format!("/api/posts/{pid}/comments"), Some(&admin.access), json!({ "body": "Nice" })).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     until(&app.clock, Duration::ZERO, "deliveries", || async { rx.got("/all").len() >= 3 && rx.got("/posts").len() >= 2 }).await;
+    // Nothing from before the endpoints existed, nor from the other workspace.
+    assert!(!rx.got("/all").iter().any(|d| d.json()["type"] == "workspace.created"));
     let all = rx.got("/all");
     let mut types: Vec<String> = all.iter().map(|d| d.json()["type"].as_str().unwrap().to_string()).collect();
     types.sort(); // order per endpoint is not promised
