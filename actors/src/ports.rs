@@ -111,13 +111,17 @@ impl Clock for ManualClock {
 /// and then into a snapshot.
 #[async_trait]
 pub trait DocStore: Send + Sync + 'static {
-    /// The snapshot (if any) and every logged update after it, oldest first.
+    /// The snapshot (if any) and every logged update after it, oldest first — read at one
+    /// moment, so nothing between the snapshot and the first update is missing.
     async fn load(&self, doc: uuid::Uuid) -> Result<StoredDoc, StoreError>;
     /// Appends `updates` in one transaction and returns once they are durable.
     async fn append(&self, doc: uuid::Uuid, updates: &[Vec<u8>]) -> Result<(), StoreError>;
     /// Folds the log into a new snapshot. Runs off the hot path; safe to call from several
-    /// nodes at once (a snapshot never replaces a newer one).
-    async fn compact(&self, doc: uuid::Uuid) -> Result<(), StoreError>;
+    /// nodes at once and concurrently with appends and loads: it folds one consistent
+    /// moment of snapshot + log, and replaces the snapshot only if no other compaction did
+    /// since (compare-and-swap on the position), deleting only what it folded.
+    /// Answers the new snapshot's size when this call replaced it.
+    async fn compact(&self, doc: uuid::Uuid) -> Result<Option<usize>, StoreError>;
 }
 
 #[derive(Debug, Default, Clone)]

@@ -49,8 +49,12 @@ pub struct SessionConfig {
     pub awareness_timeout: Duration,
     /// How often nodes compare state vectors over the bus.
     pub repair_interval: Duration,
-    /// Fold the log into a snapshot after this many appended updates.
+    /// Fold the log into a snapshot after this many appended updates…
     pub compact_every: usize,
+    /// …or once the bytes appended since the last snapshot reach the snapshot's size (and
+    /// at least this many): a compaction rebuilds the whole document, so it runs in
+    /// proportion to what was written, never N times a second on a large document.
+    pub compact_min_bytes: usize,
     /// Write derived fields this long after the last change.
     pub derive_debounce: Duration,
     /// Save an automatic version after this much editing time.
@@ -68,7 +72,8 @@ impl Default for SessionConfig {
             idle_unload: Duration::from_secs(30),
             awareness_timeout: Duration::from_secs(30),
             repair_interval: Duration::from_secs(5),
-            compact_every: 500,
+            compact_every: 10_000,
+            compact_min_bytes: 256 * 1024,
             derive_debounce: Duration::from_millis(300),
             auto_version_every: Duration::from_secs(10 * 60),
             max_append_failures: 5,
@@ -254,7 +259,12 @@ pub struct PostSession {
     /// Whether a server edit is pending (computed, not yet applied).
     server_edit_in_flight: bool,
     appended_since_compaction: usize,
+    /// Bytes this node appended since the last snapshot, and that snapshot's size.
+    logged_bytes: usize,
+    snapshot_bytes: usize,
     compacting: bool,
+    /// What the document has deleted, so "does this update change anything?" is cheap.
+    deleted: doc::Deletions,
     derive_scheduled: bool,
     editors: HashSet<Uuid>,
     editing_since_version: Option<Instant>,
@@ -281,7 +291,10 @@ impl PostSession {
             server_edits: std::collections::VecDeque::new(),
             server_edit_in_flight: false,
             appended_since_compaction: 0,
+            logged_bytes: 0,
+            snapshot_bytes: 0,
             compacting: false,
+            deleted: doc::Deletions::default(),
             derive_scheduled: false,
             editors: HashSet::new(),
             editing_since_version: None,
@@ -291,6 +304,11 @@ impl PostSession {
             presence_dirty: false,
             append_failures: 0,
         }
+    }
+
+    /// Whether `update` would change the document (see [`doc::changes`]).
+    fn changes(&self, update: &[u8]) -> bool {
+        doc::changes(update, &self.doc.transact().state_vector(), &self.deleted)
     }
 
     fn topic(&self) -> String {
@@ -460,7 +478,7 @@ impl PostSession {
     fn handle_incoming(&mut self, conn: ConnId, msg: Incoming, ctx: &mut Context<Self>) {
         match msg {
             Incoming::SyncStep1(sv) => {
-                let diff = self.doc.transact().encode_state_as_update_v1(&sv);
+                let diff = doc::diff(&self.doc, &sv);
                 self.send_to(conn, Bytes::from(protocol::sync_step2(diff)));
             }
             Incoming::Update(data) => {
@@ -468,7 +486,7 @@ impl PostSession {
                     return;
                 };
                 if !peer.can_write {
-                    if !doc::is_empty_update(&data) {
+                    if self.changes(&data) {
                         self.send_to(
                             conn,
                             Bytes::from(protocol::permission_denied("permission denied")),
@@ -476,7 +494,8 @@ impl PostSession {
                     }
                     return;
                 }
-                if doc::is_empty_update(&data) {
+                // Nothing new (a reconnect's SyncStep2, a duplicate): neither logged nor sent.
+                if !self.changes(&data) {
                     return;
                 }
                 self.editors.insert(peer.user.id);
@@ -573,8 +592,9 @@ impl PostSession {
     fn commit(&mut self, datas: Vec<Vec<u8>>, metas: Vec<Origin>, ctx: &mut Context<Self>) {
         let mut applied: Vec<Vec<u8>> = Vec::with_capacity(datas.len());
         let mut contributors: HashSet<Option<ConnId>> = HashSet::new();
+        let released_from = self.pending_release_point();
         for (data, (from, done)) in datas.into_iter().zip(metas) {
-            let res = doc::apply(&self.doc, &data);
+            let res = doc::apply_noting(&self.doc, &data, &mut self.deleted);
             if let Err(e) = &res {
                 tracing::warn!(post_id = %self.post_id, error = %e, "logged update did not apply");
                 if let Some(c) = from {
@@ -602,19 +622,12 @@ impl PostSession {
             return;
         }
         let n = applied.len();
-        // One merged update per batch; should merging fail, each update goes out as it is
-        // (concatenated v1 updates are not an update).
-        let outgoing = if n == 1 {
-            applied
-        } else {
-            match yrs::merge_updates_v1(&applied) {
-                Ok(m) => vec![m],
-                Err(e) => {
-                    tracing::warn!(post_id = %self.post_id, error = %e, "could not merge a batch; sending its updates one by one");
-                    applied
-                }
-            }
-        };
+        self.logged_bytes += applied.iter().map(Vec::len).sum::<usize>();
+        // Each update goes out as it came, one message per frame (stock y-websocket clients
+        // read one message per frame). Not merged: yrs 0.28's `merge_updates_v1` renumbers
+        // items after a gap in a client's clocks (found by tests/model.rs), and a gap is
+        // exactly what a batch holds when some of an author's updates were lost with a node.
+        let outgoing = applied;
         // A peer that was the only author of the batch already has all of it.
         let sole = match (contributors.len(), contributors.iter().next()) {
             (1, Some(Some(c))) => Some(*c),
@@ -624,12 +637,36 @@ impl PostSession {
             self.broadcast(Bytes::from(protocol::update(u.clone())), sole);
             self.publish(BUS_UPDATE, &u, ctx);
         }
+        self.send_released(released_from);
         self.after_change(n, ctx);
+    }
+
+    /// Items an update depends on can arrive after it (a dropped bus message, a client's
+    /// resync): yrs keeps such an update pending and integrates it later, when the missing
+    /// piece comes — but only the piece is passed on, and a peer that joined in between got
+    /// a SyncStep2 without the pending items. So while anything is pending, note the state
+    /// vector before each apply...
+    fn pending_release_point(&self) -> Option<StateVector> {
+        let txn = self.doc.transact();
+        txn.has_missing_updates().then(|| txn.state_vector())
+    }
+
+    /// ...and afterwards send every peer everything integrated since (the piece and what it
+    /// released). Duplicates are harmless to Yjs.
+    fn send_released(&mut self, from: Option<StateVector>) {
+        let Some(sv) = from else { return };
+        let diff = doc::diff(&self.doc, &sv);
+        if doc::changes(&diff, &sv, &doc::Deletions::default()) {
+            self.broadcast(Bytes::from(protocol::update(diff)), None);
+        }
     }
 
     fn after_change(&mut self, appended: usize, ctx: &mut Context<Self>) {
         self.appended_since_compaction += appended;
-        if self.appended_since_compaction >= self.deps.config.compact_every {
+        let c = &self.deps.config;
+        if self.appended_since_compaction >= c.compact_every
+            || self.logged_bytes >= self.snapshot_bytes.max(c.compact_min_bytes)
+        {
             self.compact(ctx);
         }
         let started = *self.editing_since_version.get_or_insert_with(Instant::now);
@@ -659,13 +696,22 @@ impl PostSession {
             return;
         }
         self.compacting = true;
+        let (count, bytes) = (self.appended_since_compaction, self.logged_bytes);
         self.appended_since_compaction = 0;
+        self.logged_bytes = 0;
         let store = self.deps.store.clone();
         let id = self.post_id;
-        ctx.spawn(async move { store.compact(id).await }.into_actor(self).map(|res, act, _| {
+        ctx.spawn(async move { store.compact(id).await }.into_actor(self).map(move |res, act, _| {
             act.compacting = false;
-            if let Err(e) = res {
-                tracing::warn!(post_id = %act.post_id, error = %e, "compaction failed; will retry");
+            match res {
+                Ok(Some(size)) => act.snapshot_bytes = size,
+                // Another node compacted first: its snapshot covers ours.
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(post_id = %act.post_id, error = %e, "compaction failed; will retry");
+                    act.appended_since_compaction += count;
+                    act.logged_bytes += bytes;
+                }
             }
         }));
     }
@@ -678,9 +724,15 @@ impl PostSession {
             return;
         }
         match kind {
-            BUS_UPDATE if doc::apply(&self.doc, payload).is_ok() => {
-                self.broadcast(Bytes::from(protocol::update(payload.to_vec())), None);
-                self.after_change(0, ctx);
+            // Logged by the node that sent it. Repair answers that bring nothing new are
+            // not passed on.
+            BUS_UPDATE if self.changes(payload) => {
+                let released_from = self.pending_release_point();
+                if doc::apply_noting(&self.doc, payload, &mut self.deleted).is_ok() {
+                    self.broadcast(Bytes::from(protocol::update(payload.to_vec())), None);
+                    self.send_released(released_from);
+                    self.after_change(0, ctx);
+                }
             }
             BUS_AWARENESS => {
                 if let Ok(mut parsed) = protocol::parse_frame(payload) {
@@ -692,7 +744,7 @@ impl PostSession {
             }
             BUS_STATE_VECTOR => {
                 if let Ok(sv) = StateVector::decode_v1(payload) {
-                    let diff = self.doc.transact().encode_state_as_update_v1(&sv);
+                    let diff = doc::diff(&self.doc, &sv);
                     if !doc::is_empty_update(&diff) {
                         self.publish(BUS_UPDATE, &diff, ctx);
                     }
@@ -828,9 +880,15 @@ impl Actor for PostSession {
                                 tracing::warn!(post_id = %act.post_id, error = %e, "skipping an update that does not apply");
                             }
                         }
+                        act.deleted = doc::Deletions::of(&act.doc);
                         act.appended_since_compaction = s.updates.len();
+                        act.snapshot_bytes = s.snapshot.as_ref().map_or(0, Vec::len);
+                        act.logged_bytes = s.updates.iter().map(Vec::len).sum();
                         tracing::debug!(post_id = %act.post_id, updates = s.updates.len(), ms = started.elapsed().as_millis() as u64, "document loaded");
-                        if s.updates.len() >= act.deps.config.compact_every {
+                        let c = &act.deps.config;
+                        if s.updates.len() >= c.compact_every
+                            || act.logged_bytes >= act.snapshot_bytes.max(c.compact_min_bytes)
+                        {
                             act.compact(ctx);
                         }
                     }

@@ -319,3 +319,87 @@ async fn concurrent_server_edits_never_blend_and_the_last_one_wins() {
     );
     let _ = StateVector::default();
 }
+
+/// Issue 8, bug 7: a reconnecting client's SyncStep2 carries its whole delete set even when
+/// the server has every deletion already. Such an update changes nothing: it is neither
+/// logged nor sent to anyone — while a deletion the server lacks still is.
+#[actix_rt::test]
+async fn updates_that_change_nothing_are_neither_logged_nor_sent() {
+    let r = rig(SessionConfig::default());
+    let _a = join(&r, 1, true);
+    let mut b = join(&r, 2, true);
+    caption(&r).await;
+    drain_updates(&mut b);
+
+    let client = doc::new_doc(Some(11));
+    let insert = client_update(&client, "hello world");
+    let t = client.get_or_insert_text("caption");
+    let before = client.transact().state_vector();
+    t.remove_range(&mut client.transact_mut(), 0, 6);
+    let delete = client.transact().encode_diff_v1(&before);
+    for u in [&insert, &delete] {
+        r.session.do_send(Frame {
+            conn: 1,
+            msgs: vec![Incoming::Update(u.clone())],
+        });
+    }
+    within(async {
+        while r.store.log(r.post).len() < 2 {
+            caption(&r).await;
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert_eq!(caption(&r).await, "world");
+    drain_updates(&mut b);
+    let appends = r.store.appends();
+
+    // The client reconnects: its SyncStep2 against the server's state vector is only its
+    // delete set, which the server already has. The repeated deletion alone, likewise.
+    let sv = r.session.send(Read).await.unwrap().state;
+    let server = doc::new_doc(None);
+    doc::apply(&server, &sv).unwrap();
+    let step2 = client
+        .transact()
+        .encode_diff_v1(&server.transact().state_vector());
+    assert!(!doc::is_empty_update(&step2), "SyncStep2 carries the delete set");
+    for u in [step2, delete.clone()] {
+        r.session.do_send(Frame {
+            conn: 1,
+            msgs: vec![Incoming::Update(u)],
+        });
+    }
+    caption(&r).await;
+    caption(&r).await;
+    assert_eq!(r.store.appends(), appends, "a no-op update was logged");
+    assert!(drain_updates(&mut b).is_empty(), "a no-op update was sent");
+
+    // A deletion the server does not have yet is a change: logged and sent.
+    let before = client.transact().state_vector();
+    t.remove_range(&mut client.transact_mut(), 0, 1);
+    let delete_more = client.transact().encode_diff_v1(&before);
+    r.session.do_send(Frame {
+        conn: 1,
+        msgs: vec![Incoming::Update(delete_more)],
+    });
+    within(async {
+        while r.store.appends() == appends {
+            caption(&r).await;
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    let sent = within(async {
+        loop {
+            let got = drain_updates(&mut b);
+            if !got.is_empty() {
+                return got;
+            }
+            caption(&r).await;
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    assert_eq!(sent.len(), 1);
+    assert_eq!(caption(&r).await, "orld");
+}

@@ -43,8 +43,15 @@ enum Target {
     Copydesk,
     /// @y/websocket-server: room = URL path
     Yws,
-    /// Hocuspocus: document name in every message, auth message first
+    /// Hocuspocus 3.x: document name in every message, auth message first
     Hocuspocus,
+    /// Hocuspocus 4.x: the same wire format as 3.x (checked against 4.7.0's
+    /// `ClientConnection.handleMessage`: the address is `varString(documentName)`, optionally
+    /// `documentName\0sessionId`, which we do not use; the auth message is
+    /// type 2, sub-type 0, `varString(token)` and an optional `varString(providerVersion)`,
+    /// answered by sub-type 2 "authenticated" + scope). Its own target so results say which
+    /// server was measured.
+    Hocuspocus4,
 }
 
 impl Target {
@@ -53,7 +60,12 @@ impl Target {
             Target::Copydesk => "copydesk",
             Target::Yws => "yws",
             Target::Hocuspocus => "hocuspocus",
+            Target::Hocuspocus4 => "hocuspocus4",
         }
+    }
+
+    fn hocuspocus(self) -> bool {
+        matches!(self, Target::Hocuspocus | Target::Hocuspocus4)
     }
 }
 
@@ -138,6 +150,14 @@ struct Args {
     /// Seconds to stay idle before reading RSS (memory mode).
     #[arg(long, default_value_t = 5.0)]
     idle_settle: f64,
+    /// Memory mode: also read the server's RSS (after --idle-settle idle) when this many
+    /// connections in all are open, e.g. 1000,2500 (the full docs × clients-per-doc is always
+    /// the last sample). Clients connect document-interleaved (every document's first client
+    /// first), so each sample has every document open and the least-squares slope over the
+    /// samples (`server.rss_slope_kib_per_conn`) is the cost of one more connection, without
+    /// the per-document or start-up memory that the plain average includes.
+    #[arg(long, value_delimiter = ',')]
+    idle_steps: Vec<usize>,
     /// The server's pid, for VmRSS and CPU from /proc.
     #[arg(long)]
     server_pid: Option<u32>,
@@ -282,10 +302,10 @@ async fn run(args: Args) -> anyhow::Result<String> {
         .map(|n| match args.target {
             Target::Copydesk => format!("{base}/api/collab/{n}"),
             Target::Yws => format!("{base}/{n}"),
-            Target::Hocuspocus => base.clone(),
+            Target::Hocuspocus | Target::Hocuspocus4 => base.clone(),
         })
         .collect();
-    let framing = if args.target == Target::Hocuspocus { Framing::Hocuspocus } else { Framing::YWebsocket };
+    let framing = if args.target.hocuspocus() { Framing::Hocuspocus } else { Framing::YWebsocket };
     let seed = args.seed.unwrap_or_else(|| {
         let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
         t.as_nanos() as u64 ^ (u64::from(std::process::id()) << 32)
@@ -395,16 +415,37 @@ async fn run(args: Args) -> anyhow::Result<String> {
         }
     }
 
-    // 3. Everyone else.
+    // 3. Everyone else (in stages when --idle-steps asks for RSS samples on the way).
+    let settle = if args.idle { args.idle_settle } else if args.prefill_only { 0.0 } else { 2.0 };
+    let mut rss_steps: Vec<(usize, u64)> = Vec::new();
     if !args.prefill_only && args.clients_per_doc > 1 {
-        for idx in 1..args.clients_per_doc {
-            for d in 0..docs {
+        let order: Vec<(usize, usize)> =
+            (1..args.clients_per_doc).flat_map(|idx| (0..docs).map(move |d| (d, idx))).collect();
+        let mut stops: Vec<usize> = if args.idle {
+            args.idle_steps.iter().map(|&t| t.saturating_sub(docs).min(order.len())).filter(|&n| n > 0).collect()
+        } else {
+            Vec::new()
+        };
+        stops.push(order.len());
+        stops.sort_unstable();
+        stops.dedup();
+        let mut done = 0;
+        for (i, &stop) in stops.iter().enumerate() {
+            for &(d, idx) in &order[done..stop] {
                 spawn(d, idx, &mut handles);
             }
+            let n = stop - done;
+            let limit = Duration::from_secs_f64(args.connect_timeout * 6.0 + n as f64 * 0.05);
+            wait_ready(&mut ready_rx, n, limit, &mut sync_hist, &mut prefills, &mut connected, &mut errors, &mut sync_bytes_max).await;
+            done = stop;
+            if i + 1 < stops.len() {
+                // An intermediate sample; the last one is rss_after below.
+                sleep(Duration::from_secs_f64(settle)).await;
+                if let Some(r) = pid.and_then(procfs::rss_kib) {
+                    rss_steps.push((connected.iter().sum(), r));
+                }
+            }
         }
-        let n = docs * (args.clients_per_doc - 1);
-        let limit = Duration::from_secs_f64(args.connect_timeout * 6.0 + n as f64 * 0.05);
-        wait_ready(&mut ready_rx, n, limit, &mut sync_hist, &mut prefills, &mut connected, &mut errors, &mut sync_bytes_max).await;
     }
     drop(ready_tx);
     for (d, &c) in connected.iter().enumerate() {
@@ -413,9 +454,11 @@ async fn run(args: Args) -> anyhow::Result<String> {
     let total_connected: usize = connected.iter().sum();
 
     // 4. Idle memory.
-    let settle = if args.idle { args.idle_settle } else if args.prefill_only { 0.0 } else { 2.0 };
     sleep(Duration::from_secs_f64(settle)).await;
     let rss_after = pid.and_then(procfs::rss_kib);
+    if let (true, Some(r)) = (args.idle && !args.idle_steps.is_empty(), rss_after) {
+        rss_steps.push((total_connected, r));
+    }
 
     // 5. Write.
     let writing = !args.idle && !args.prefill_only && (args.writers > 0 || args.awareness_rate > 0.0);
@@ -492,6 +535,7 @@ async fn run(args: Args) -> anyhow::Result<String> {
         total_connected,
         rss_before,
         rss_after,
+        rss_steps,
         measured_s,
         server_cpu,
         gen_cpu,
@@ -531,6 +575,7 @@ struct ReportIn<'a> {
     total_connected: usize,
     rss_before: Option<u64>,
     rss_after: Option<u64>,
+    rss_steps: Vec<(usize, u64)>,
     measured_s: f64,
     server_cpu: Option<f64>,
     gen_cpu: Option<f64>,
@@ -541,6 +586,11 @@ struct ReportIn<'a> {
 fn report(r: ReportIn) -> String {
     let a = r.args;
     let mut lat = client::new_histogram();
+    // The same samples split by the receiving client's role: writers (they also send) and
+    // read-only clients. A server may treat them differently (e.g. a writer's socket is
+    // busy reading), so the issue asks for both.
+    let mut lat_writers = client::new_histogram();
+    let mut lat_readers = client::new_histogram();
     let (mut delivered, mut sent, mut sent_measured, mut dup, mut foreign, mut untimed) = (0u64, 0u64, 0u64, 0u64, 0u64, 0u64);
     let (mut stalls, mut disconnects, mut parse_errors, mut aw_in, mut aw_sent, mut frames, mut msgs, mut bytes_in) =
         (0u64, 0u64, 0u64, 0u64, 0u64, 0u64, 0u64, 0u64);
@@ -548,6 +598,7 @@ fn report(r: ReportIn) -> String {
     let writers = a.writers;
     for c in &r.results {
         let _ = lat.add(&c.latency_us);
+        let _ = if c.writer.is_some() { lat_writers.add(&c.latency_us) } else { lat_readers.add(&c.latency_us) };
         delivered += c.delivered;
         sent += c.sent;
         sent_measured += c.sent_measured;
@@ -645,6 +696,8 @@ fn report(r: ReportIn) -> String {
             "max": percentile_ms(&lat, 1.0),
             "mean": round(lat.mean() / 1000.0, 3),
             "by_connection_decile": deciles,
+            "writers": role_latency(&lat_writers),
+            "readers": role_latency(&lat_readers),
         },
         "sent": sent,
         "sent_measured": sent_measured,
@@ -671,6 +724,8 @@ fn report(r: ReportIn) -> String {
             "rss_before_kib": r.rss_before,
             "rss_after_kib": r.rss_after,
             "rss_per_conn_kib": rss_per_conn,
+            "rss_steps": r.rss_steps.iter().map(|&(n, kib)| json!({"connections": n, "rss_kib": kib})).collect::<Vec<_>>(),
+            "rss_slope_kib_per_conn": slope(&r.rss_steps).map(|k| round(k, 2)),
             "cpu_pct": r.server_cpu,
         },
         "generator": {"cpu_pct": r.gen_cpu, "threads": a.threads},
@@ -701,12 +756,22 @@ fn report(r: ReportIn) -> String {
     if r.measured_s > 0.0 {
         let _ = writeln!(s, "fan-out latency ms: p50 {:.2}  p90 {:.2}  p99 {:.2}  max {:.2}  ({} samples)",
             percentile_ms(&lat, 0.5), percentile_ms(&lat, 0.9), percentile_ms(&lat, 0.99), percentile_ms(&lat, 1.0), lat.len());
+        for (role, h) in [("writers", &lat_writers), ("readers", &lat_readers)] {
+            if !h.is_empty() {
+                let _ = writeln!(s, "  at {role}: p50 {:.2}  p99 {:.2}  max {:.2}  ({} samples)",
+                    percentile_ms(h, 0.5), percentile_ms(h, 0.99), percentile_ms(h, 1.0), h.len());
+            }
+        }
         let _ = writeln!(s, "updates/s sent {:.1}, deliveries/s {:.1}; drops {} (max {} per client, {} clients), dups {}, stalls {}",
             sent_measured as f64 / secs, delivered as f64 / secs, drops, drops_max, clients_with_drops, dup, stalls);
     }
     let o = |v: Option<f64>| v.map(|x| format!("{x}")).unwrap_or_else(|| "-".into());
     let _ = writeln!(s, "server: rss {} → {} KiB ({} KiB/conn), cpu {}%; generator cpu {}%",
         o(r.rss_before.map(|x| x as f64)), o(r.rss_after.map(|x| x as f64)), o(rss_per_conn), o(r.server_cpu), o(r.gen_cpu));
+    if !r.rss_steps.is_empty() {
+        let pts: Vec<String> = r.rss_steps.iter().map(|(n, k)| format!("{n}: {k}")).collect();
+        let _ = writeln!(s, "rss by connections (KiB): {}; slope {} KiB/conn", pts.join(", "), o(slope(&r.rss_steps).map(|k| round(k, 2))));
+    }
     if let Some(m) = &r.machine {
         let _ = writeln!(s, "machine: core busy {} %, steal {} %, others {} %", m["core_busy_pct"], m["steal_pct"], m["others_pct"]);
     }
@@ -719,4 +784,45 @@ fn report(r: ReportIn) -> String {
     }
     eprint!("{s}");
     v.to_string()
+}
+
+/// Latency percentiles of one role's samples (null when that role received nothing).
+fn role_latency(h: &hdrhistogram::Histogram<u64>) -> serde_json::Value {
+    if h.is_empty() {
+        return serde_json::Value::Null;
+    }
+    json!({
+        "samples": h.len(),
+        "p50": percentile_ms(h, 0.5),
+        "p90": percentile_ms(h, 0.9),
+        "p99": percentile_ms(h, 0.99),
+        "max": percentile_ms(h, 1.0),
+    })
+}
+
+/// Least-squares slope of RSS (KiB) over connections: the memory one more idle connection
+/// costs. None with fewer than two distinct connection counts.
+fn slope(points: &[(usize, u64)]) -> Option<f64> {
+    let n = points.len() as f64;
+    if points.len() < 2 {
+        return None;
+    }
+    let mx = points.iter().map(|p| p.0 as f64).sum::<f64>() / n;
+    let my = points.iter().map(|p| p.1 as f64).sum::<f64>() / n;
+    let sxx: f64 = points.iter().map(|p| (p.0 as f64 - mx).powi(2)).sum();
+    let sxy: f64 = points.iter().map(|p| (p.0 as f64 - mx) * (p.1 as f64 - my)).sum();
+    (sxx > 0.0).then(|| sxy / sxx)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn slope_is_least_squares() {
+        // RSS = 1000 + 4 KiB per connection, with noise that cancels.
+        let pts = [(1000, 5001), (2500, 10999), (5000, 21000)];
+        let k = super::slope(&pts).unwrap();
+        assert!((k - 4.0).abs() < 0.01, "{k}");
+        assert_eq!(super::slope(&[(10, 100)]), None);
+        assert_eq!(super::slope(&[(10, 100), (10, 200)]), None);
+    }
 }

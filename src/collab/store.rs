@@ -1,27 +1,103 @@
 //! The `DocStore` port on sea-orm: `post_doc_updates` (append-only log) and
-//! `post_doc_snapshots` (the log folded up to `upto_seq`).
+//! `post_doc_snapshots` (the log folded up to `upto_seq`, plus the document's `head`).
+//!
+//! Positions: each append takes the next positions of its document by bumping `head` on the
+//! document's snapshot row, which holds that row's lock until the append commits. Appends to
+//! one document therefore commit in position order, and what any reader sees of the log is a
+//! prefix of it — so "covered by the snapshot" (`pos <= upto_seq`) means "committed before
+//! the snapshot was taken", on PostgreSQL as on SQLite (where writers take turns anyway).
+//!
+//! Reads (`load`, and the read half of `compact`) happen in one read transaction —
+//! REPEATABLE READ on PostgreSQL, a WAL snapshot on SQLite — so snapshot and log are the same
+//! moment. A compaction folds what it read outside any transaction, then swaps the snapshot
+//! only if `upto_seq` is still what it read (compare-and-swap) and deletes the rows it folded,
+//! in one short write transaction.
 
 use async_trait::async_trait;
 use chrono::Utc;
 use copydesk_actors::doc::{self, ContentEdit};
 use copydesk_actors::ports::{DocContent, DocStore, StoreError, StoredDoc};
-use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, NotSet, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    AccessMode, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection,
+    DatabaseTransaction, EntityTrait, FromQueryResult, IsolationLevel, QueryFilter, QueryOrder,
+    TransactionOptions, TransactionTrait,
 };
+use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::posts::content::PostContent;
+use crate::jobs::store::stmt;
 use crate::store::entities::{post_doc_snapshots as snapshots, post_doc_updates as updates, posts};
 
 pub struct DbDocStore {
     db: DatabaseConnection,
+    /// SQLite: appends of every document go through one writer task (see [`group_commit`]).
+    writer: Option<mpsc::UnboundedSender<AppendRequest>>,
+}
+
+struct AppendRequest {
+    doc_id: Uuid,
+    batch: Vec<Vec<u8>>,
+    done: oneshot::Sender<Result<(), StoreError>>,
 }
 
 impl DbDocStore {
+    /// Must be called inside a Tokio runtime (on SQLite it starts the writer task there).
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+        let writer = (db.get_database_backend() == DatabaseBackend::Sqlite).then(|| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            tokio::spawn(group_commit(db.clone(), rx));
+            tx
+        });
+        Self { db, writer }
+    }
+}
+
+/// SQLite has one writer at a time. Left to itself, every session's append waits for the
+/// write lock in SQLite's busy handler, which sleeps in growing steps (1, 2, 5, 10 ms…): the
+/// tail of a many-document workload. Instead one task writes for every document: while one
+/// transaction commits, the appends that arrive queue up and go into the next transaction
+/// together — group commit across documents. If a shared transaction fails, each append is
+/// retried alone, so one bad append cannot fail the others.
+async fn group_commit(db: DatabaseConnection, mut rx: mpsc::UnboundedReceiver<AppendRequest>) {
+    const MAX_REQUESTS: usize = 256;
+    while let Some(first) = rx.recv().await {
+        let mut reqs = vec![first];
+        while reqs.len() < MAX_REQUESTS {
+            match rx.try_recv() {
+                Ok(r) => reqs.push(r),
+                Err(_) => break,
+            }
+        }
+        let together = async {
+            let txn = crate::store::begin(&db).await.map_err(err)?;
+            for r in &reqs {
+                DbDocStore::append_in(&txn, r.doc_id, &r.batch).await?;
+            }
+            txn.commit().await.map_err(err)
+        }
+        .await;
+        match together {
+            Ok(()) => {
+                for r in reqs {
+                    let _ = r.done.send(Ok(()));
+                }
+            }
+            Err(e) if reqs.len() == 1 => {
+                let _ = reqs.pop().map(|r| r.done.send(Err(e)));
+            }
+            Err(_) => {
+                for r in reqs {
+                    let alone = async {
+                        let txn = crate::store::begin(&db).await.map_err(err)?;
+                        DbDocStore::append_in(&txn, r.doc_id, &r.batch).await?;
+                        txn.commit().await.map_err(err)
+                    }
+                    .await;
+                    let _ = r.done.send(alone);
+                }
+            }
+        }
     }
 }
 
@@ -55,25 +131,107 @@ pub fn row_content(p: &posts::Model) -> DocContent {
     }
 }
 
+/// A read transaction that sees one moment of the database.
+async fn read_txn(db: &DatabaseConnection) -> Result<DatabaseTransaction, StoreError> {
+    let opts = if db.get_database_backend() == DatabaseBackend::Postgres {
+        TransactionOptions {
+            isolation_level: Some(IsolationLevel::RepeatableRead),
+            access_mode: Some(AccessMode::ReadOnly),
+            ..Default::default()
+        }
+    } else {
+        // SQLite in WAL mode: a deferred transaction reads one snapshot from its first read.
+        TransactionOptions::default()
+    };
+    db.begin_with_options(opts).await.map_err(err)
+}
+
+/// A document's stored state read at one moment: its snapshot row and the log after it.
+struct State {
+    snapshot: Option<snapshots::Model>,
+    log: Vec<updates::Model>,
+}
+
+impl State {
+    fn upto(&self) -> i64 {
+        self.snapshot.as_ref().map(|s| s.upto_seq).unwrap_or(0)
+    }
+}
+
+async fn read_state(db: &DatabaseConnection, doc_id: Uuid) -> Result<State, StoreError> {
+    let txn = read_txn(db).await?;
+    let snapshot = snapshots::Entity::find_by_id(doc_id)
+        .one(&txn)
+        .await
+        .map_err(err)?;
+    let after = snapshot.as_ref().map(|s| s.upto_seq).unwrap_or(0);
+    let log = updates::Entity::find()
+        .filter(updates::Column::PostId.eq(doc_id))
+        .filter(updates::Column::Pos.gt(after))
+        .order_by_asc(updates::Column::Pos)
+        .all(&txn)
+        .await
+        .map_err(err)?;
+    txn.commit().await.map_err(err)?;
+    Ok(State { snapshot, log })
+}
+
+#[derive(FromQueryResult)]
+struct Head {
+    head: i64,
+}
+
+/// An update with no content: what a snapshot row holds before the first compaction.
+const EMPTY_UPDATE: [u8; 2] = [0, 0];
+
+impl DbDocStore {
+    /// Appends `batch` to `doc_id`'s log inside `txn` and returns the last position taken.
+    /// The document's snapshot row stays locked until `txn` ends, so appends to one document
+    /// commit in position order.
+    pub async fn append_in(
+        txn: &DatabaseTransaction,
+        doc_id: Uuid,
+        batch: &[Vec<u8>],
+    ) -> Result<i64, StoreError> {
+        let n = batch.len() as i64;
+        let now = Utc::now();
+        let head = Head::find_by_statement(stmt(
+            txn,
+            "INSERT INTO post_doc_snapshots (post_id, data, upto_seq, head, updated_at) \
+             VALUES ($1, $2, 0, $3, $4) \
+             ON CONFLICT (post_id) DO UPDATE SET head = post_doc_snapshots.head + $3 \
+             RETURNING head",
+            vec![doc_id.into(), EMPTY_UPDATE.to_vec().into(), n.into(), now.into()],
+        ))
+        .one(txn)
+        .await
+        .map_err(err)?
+        .ok_or_else(|| StoreError("no head returned".into()))?
+        .head;
+        // One statement text whatever the batch size, so it stays prepared.
+        for (i, data) in batch.iter().enumerate() {
+            txn.execute_raw(stmt(
+                txn,
+                "INSERT INTO post_doc_updates (post_id, pos, data, created_at) VALUES ($1, $2, $3, $4)",
+                vec![
+                    doc_id.into(),
+                    (head - n + 1 + i as i64).into(),
+                    data.clone().into(),
+                    now.into(),
+                ],
+            ))
+            .await
+            .map_err(err)?;
+        }
+        Ok(head)
+    }
+}
+
 #[async_trait]
 impl DocStore for DbDocStore {
     async fn load(&self, doc_id: Uuid) -> Result<StoredDoc, StoreError> {
-        let snapshot = snapshots::Entity::find_by_id(doc_id)
-            .one(&self.db)
-            .await
-            .map_err(err)?;
-        let after = snapshot.as_ref().map(|s| s.upto_seq).unwrap_or(0);
-        let log: Vec<Vec<u8>> = updates::Entity::find()
-            .filter(updates::Column::PostId.eq(doc_id))
-            .filter(updates::Column::Seq.gt(after))
-            .order_by_asc(updates::Column::Seq)
-            .all(&self.db)
-            .await
-            .map_err(err)?
-            .into_iter()
-            .map(|u| u.data)
-            .collect();
-        if snapshot.is_none() && log.is_empty() {
+        let state = read_state(&self.db, doc_id).await?;
+        if state.upto() == 0 && state.log.is_empty() {
             // First open: seed the document from the post row.
             let Some(post) = posts::Entity::find_by_id(doc_id)
                 .one(&self.db)
@@ -88,51 +246,45 @@ impl DocStore for DbDocStore {
             let seed = doc::edit_update(&empty, seed_client(doc_id), &edit).map_err(err)?;
             if !doc::is_empty_update(&seed) {
                 self.append(doc_id, std::slice::from_ref(&seed)).await?;
-                return Ok(StoredDoc {
-                    snapshot: None,
-                    updates: vec![seed],
-                });
+                // Another node may have seeded (the same update) or edited meanwhile.
+                let again = read_state(&self.db, doc_id).await?;
+                return Ok(stored(again));
             }
         }
-        Ok(StoredDoc {
-            snapshot: snapshot.map(|s| s.data),
-            updates: log,
-        })
+        Ok(stored(state))
     }
 
     async fn append(&self, doc_id: Uuid, batch: &[Vec<u8>]) -> Result<(), StoreError> {
-        let now = Utc::now();
-        let rows = batch.iter().map(|d| updates::ActiveModel {
-            seq: NotSet,
-            post_id: Set(doc_id),
-            data: Set(d.clone()),
-            created_at: Set(now),
-        });
-        updates::Entity::insert_many(rows)
-            .exec(&self.db)
-            .await
-            .map_err(err)?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        if let Some(writer) = &self.writer {
+            let (done, answer) = oneshot::channel();
+            writer
+                .send(AppendRequest {
+                    doc_id,
+                    batch: batch.to_vec(),
+                    done,
+                })
+                .map_err(|_| StoreError("the document writer has stopped".into()))?;
+            return answer
+                .await
+                .map_err(|_| StoreError("the document writer has stopped".into()))?;
+        }
+        let txn = crate::store::begin(&self.db).await.map_err(err)?;
+        Self::append_in(&txn, doc_id, batch).await?;
+        txn.commit().await.map_err(err)?;
         Ok(())
     }
 
-    async fn compact(&self, doc_id: Uuid) -> Result<(), StoreError> {
-        let snapshot = snapshots::Entity::find_by_id(doc_id)
-            .one(&self.db)
-            .await
-            .map_err(err)?;
-        let after = snapshot.as_ref().map(|s| s.upto_seq).unwrap_or(0);
-        let log = updates::Entity::find()
-            .filter(updates::Column::PostId.eq(doc_id))
-            .filter(updates::Column::Seq.gt(after))
-            .order_by_asc(updates::Column::Seq)
-            .limit(100_000)
-            .all(&self.db)
-            .await
-            .map_err(err)?;
-        let Some(upto) = log.last().map(|u| u.seq) else {
-            return Ok(());
+    async fn compact(&self, doc_id: Uuid) -> Result<Option<usize>, StoreError> {
+        let state = read_state(&self.db, doc_id).await?;
+        let Some(upto) = state.log.last().map(|u| u.pos) else {
+            return Ok(None);
         };
-        let base = snapshot.as_ref().map(|s| s.data.clone());
+        let before = state.upto();
+        let base = state.snapshot.map(|s| s.data);
+        let log = state.log;
         // Rebuilding the state is proportional to the document: do it off the async
         // threads, never on a session's hot path.
         let data = tokio::task::spawn_blocking(move || {
@@ -140,47 +292,52 @@ impl DocStore for DbDocStore {
             for u in base.iter().chain(log.iter().map(|u| &u.data)) {
                 let _ = doc::apply(&d, u);
             }
-            doc::full_state(&d)
+            (!doc::has_pending(&d)).then(|| doc::full_state(&d))
         })
         .await
         .map_err(err)?;
-        let txn = crate::store::begin(&self.db).await.map_err(err)?;
-        let replaced = match snapshot {
-            Some(_) => {
-                snapshots::Entity::update_many()
-                    .col_expr(snapshots::Column::Data, Expr::value(data))
-                    .col_expr(snapshots::Column::UptoSeq, Expr::value(upto))
-                    .col_expr(snapshots::Column::UpdatedAt, Expr::value(Utc::now()))
-                    .filter(snapshots::Column::PostId.eq(doc_id))
-                    // Never replace a newer snapshot (another node may have compacted).
-                    .filter(snapshots::Column::UptoSeq.lt(upto))
-                    .exec(&txn)
-                    .await
-                    .map_err(err)?
-                    .rows_affected
-                    == 1
-            }
-            None => snapshots::ActiveModel {
-                post_id: Set(doc_id),
-                data: Set(data),
-                upto_seq: Set(upto),
-                updated_at: Set(Utc::now()),
-            }
-            .insert(&txn)
-            .await
-            .is_ok(),
+        // Something in the log waits for an item not (yet) in it: a snapshot would drop it,
+        // so keep the log as it is.
+        let Some(data) = data else {
+            tracing::warn!(post_id = %doc_id, "not compacting: the log holds updates that cannot be integrated yet");
+            return Ok(None);
         };
-        if !replaced {
+        let size = data.len();
+        let txn = crate::store::begin(&self.db).await.map_err(err)?;
+        // Compare-and-swap: only if nobody compacted since we read.
+        let swapped = txn
+            .execute_raw(stmt(
+                &txn,
+                "UPDATE post_doc_snapshots SET data = $1, upto_seq = $2, updated_at = $3 \
+                 WHERE post_id = $4 AND upto_seq = $5",
+                vec![data.into(), upto.into(), Utc::now().into(), doc_id.into(), before.into()],
+            ))
+            .await
+            .map_err(err)?
+            .rows_affected()
+            == 1;
+        if !swapped {
             txn.rollback().await.map_err(err)?;
-            return Ok(());
+            return Ok(None);
         }
         updates::Entity::delete_many()
             .filter(updates::Column::PostId.eq(doc_id))
-            .filter(updates::Column::Seq.lte(upto))
+            .filter(updates::Column::Pos.lte(upto))
             .exec(&txn)
             .await
             .map_err(err)?;
         txn.commit().await.map_err(err)?;
-        Ok(())
+        Ok(Some(size))
+    }
+}
+
+fn stored(state: State) -> StoredDoc {
+    StoredDoc {
+        // Before the first compaction the row holds an empty update: nothing to apply.
+        snapshot: state
+            .snapshot
+            .filter(|s| s.upto_seq > 0)
+            .map(|s| s.data),
+        updates: state.log.into_iter().map(|u| u.data).collect(),
     }
 }

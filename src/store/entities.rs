@@ -304,6 +304,8 @@ pub mod post_doc_updates {
         #[sea_orm(primary_key)]
         pub seq: i64,
         pub post_id: Uuid,
+        /// Position in this document's log, assigned in commit order (see `collab::store`).
+        pub pos: i64,
         #[sea_orm(column_type = "Blob")]
         pub data: Vec<u8>,
         pub created_at: DateTimeUtc,
@@ -325,7 +327,10 @@ pub mod post_doc_snapshots {
         pub post_id: Uuid,
         #[sea_orm(column_type = "Blob")]
         pub data: Vec<u8>,
+        /// The snapshot folds every log position up to here.
         pub upto_seq: i64,
+        /// The last position handed out to an append.
+        pub head: i64,
         pub updated_at: DateTimeUtc,
     }
 

@@ -28,28 +28,45 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> 
         // On every pooled connection (a PRAGMA run once reaches only one of them): WAL so
         // readers proceed during a write, and a busy timeout so a writer waits its turn
         // instead of failing with "database is locked".
-        opts.map_sqlx_sqlite_opts(|o| {
+        let full = settings.database.sqlite_synchronous == crate::config::SqliteSync::Full;
+        opts.map_sqlx_sqlite_opts(move |o| {
             use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
             o.journal_mode(SqliteJournalMode::Wal)
                 .busy_timeout(Duration::from_secs(5))
-                .synchronous(SqliteSynchronous::Normal)
+                .synchronous(if full {
+                    SqliteSynchronous::Full
+                } else {
+                    SqliteSynchronous::Normal
+                })
+                // Checkpoints run on a timer (see `spawn_sqlite_checkpoints`), not inside
+                // whichever commit crosses the threshold — the update log's hot path.
+                .pragma("wal_autocheckpoint", "0")
         });
+        // A pooled connection is not pinged before every use (a local file does not drop).
+        opts.test_before_acquire(false);
     }
     let db = Database::connect(opts)
         .await
         .map_err(|e| anyhow::anyhow!("cannot connect to the database: {e}"))?;
-    if url.starts_with("sqlite:") {
-        // WAL lets readers proceed during a write; busy_timeout waits for the writer
-        // instead of failing with "database is locked".
-        for pragma in [
-            "PRAGMA journal_mode=WAL",
-            "PRAGMA busy_timeout=5000",
-            "PRAGMA synchronous=NORMAL",
-        ] {
-            db.execute_unprepared(pragma).await?;
-        }
-    }
     Ok(db)
+}
+
+/// Checkpoints SQLite's write-ahead log every second in the background (automatic
+/// checkpoints are off, so no writer pays for one). PASSIVE: never waits for readers.
+pub fn spawn_sqlite_checkpoints(db: DatabaseConnection) {
+    if db.get_database_backend() != sea_orm::DatabaseBackend::Sqlite {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(1));
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            every.tick().await;
+            if let Err(e) = db.execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)").await {
+                tracing::debug!(error = %e, "WAL checkpoint failed");
+            }
+        }
+    });
 }
 
 /// Opens a write transaction. On SQLite it is `BEGIN IMMEDIATE`: the write lock is taken

@@ -13,6 +13,7 @@ mod auth;
 mod cluster;
 mod collab;
 mod comments;
+mod doc_store;
 mod durability;
 mod events;
 mod hardening_auth;
