@@ -52,6 +52,8 @@ pub struct Settings {
     /// Background work: jobs, outbox consumers, cron.
     pub jobs: crate::jobs::JobSettings,
     pub log: LogSettings,
+    pub outbound: crate::outbound::OutboundSettings,
+    pub webhooks: crate::webhooks::WebhookSettings,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -404,6 +406,7 @@ impl Settings {
                     .separator("__")
                     .list_separator(",")
                     .with_list_parse_key("server.cors_allowed_origins")
+                    .with_list_parse_key("outbound.allowed_networks")
                     .try_parsing(true),
             )
             .build()
@@ -529,6 +532,16 @@ impl Settings {
         }
         if let Err(e) = crate::jobs::cron_schedule(&j.maintenance_cron, &j.time_zone) {
             return Err(invalid("jobs.maintenance_cron", e.to_string()));
+        }
+        if let Err(e) = self.outbound.networks() {
+            return Err(invalid("outbound.allowed_networks", e));
+        }
+        let w = &self.webhooks;
+        if w.timeout_secs == 0 || w.max_in_flight_per_endpoint == 0 || w.disable_after_days == 0 {
+            return Err(invalid(
+                "webhooks.timeout_secs",
+                "timeout_secs, max_in_flight_per_endpoint and disable_after_days must be positive",
+            ));
         }
         if !matches!(self.log.format.as_str(), "json" | "pretty") {
             return Err(invalid("log.format", "must be json or pretty"));

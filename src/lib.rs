@@ -27,6 +27,8 @@
 //! - [`store`]: database connection, migrations, entities.
 //! - [`bus`]: the Redis implementation of the cluster bus port (`copydesk_actors::ports`).
 //! - [`mail`]: SMTP (or the file outbox).
+//! - [`webhooks`]: outgoing webhooks (Standard Webhooks): endpoints, signing, delivery.
+//! - [`outbound`]: the SSRF guard every request to a user-supplied URL goes through.
 //! - [`http`]: health, metrics, OpenAPI, static files, middleware.
 
 pub mod access;
@@ -42,6 +44,7 @@ pub mod http;
 pub mod jobs;
 pub mod keys;
 pub mod mail;
+pub mod outbound;
 pub mod platforms;
 pub mod posts;
 pub mod roles;
@@ -51,4 +54,5 @@ pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod versions;
+pub mod webhooks;
 pub mod workspaces;

@@ -90,6 +90,7 @@ impl Application {
                 bus: shared_bus,
                 clock,
                 extra: Extra::default(),
+                resolver: None,
             },
         )
         .await
@@ -100,7 +101,8 @@ impl Application {
         let Options {
             bus: shared_bus,
             clock,
-            extra,
+            mut extra,
+            resolver,
         } = opts;
         let clock: Arc<dyn Clock> = clock.unwrap_or_else(|| Arc::new(SystemClock));
         let db = store::connect(&settings).await?;
@@ -172,6 +174,24 @@ impl Application {
         let collab = Collab::new(deps, threads);
         let sockets = crate::access::Sockets::default();
         let outbox = SqlOutbox::new(db.clone());
+        let outbound = crate::outbound::Guard::new(&settings.outbound, resolver)?;
+        let encryption_key = Arc::new(keys.encryption_key);
+        crate::webhooks::delivery::register(
+            &mut extra,
+            crate::webhooks::delivery::Deps::new(
+                db.clone(),
+                crate::events::Announcer {
+                    bus: bus.clone(),
+                    work: work.clone(),
+                    clock: clock.clone(),
+                },
+                encryption_key.clone(),
+                outbound.clone(),
+                mailer.clone(),
+                settings.webhooks.clone(),
+                public_url.clone(),
+            ),
+        );
         work.set_tail(LiveTail::spawn(outbox.clone(), collab.clone(), bus.clone()));
         if settings.jobs.enabled {
             start_work(
@@ -206,7 +226,7 @@ impl Application {
         let state = AppState {
             db,
             jwt: JwtKeys::new(&keys.jwt_secret, &settings.auth),
-            encryption_key: Arc::new(keys.encryption_key),
+            encryption_key,
             mailer: mailer.clone(),
             limiter,
             bus,
@@ -220,6 +240,7 @@ impl Application {
             setup_token,
             work,
             outbox,
+            outbound,
         };
         let server = build_server(listener, state.clone())?;
         tracing::info!(
@@ -273,6 +294,8 @@ pub struct Options {
     pub clock: Option<Arc<dyn Clock>>,
     /// Extra job handlers, consumers and cron schedules (tests).
     pub extra: Extra,
+    /// The DNS resolver of the SSRF guard (default: the system's; tests inject names).
+    pub resolver: Option<Arc<dyn crate::outbound::Resolve>>,
 }
 
 /// Starts this node's job runner, outbox consumers and cron schedules.
@@ -363,7 +386,7 @@ fn build_server(listener: TcpListener, state: AppState) -> anyhow::Result<Server
         let limit = settings.server.body_limit_bytes;
         let origins = settings.server.cors_allowed_origins.clone();
         let mut cors = actix_cors::Cors::default()
-            .allowed_methods(["GET", "POST", "PUT", "DELETE", "OPTIONS"])
+            .allowed_methods(["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
             .allowed_headers([
                 actix_web::http::header::AUTHORIZATION,
                 actix_web::http::header::CONTENT_TYPE,
@@ -382,6 +405,7 @@ fn build_server(listener: TcpListener, state: AppState) -> anyhow::Result<Server
             .configure(crate::comments::routes)
             .configure(crate::activity::routes)
             .configure(crate::jobs::admin::routes)
+            .configure(crate::webhooks::routes)
             .route(
                 "/events/catalogue",
                 web::get().to(crate::events::catalogue::serve_catalogue),

@@ -40,6 +40,8 @@ pub struct AppState {
     pub work: crate::jobs::Work,
     /// Reading the outbox in commit order.
     pub outbox: crate::events::outbox::SqlOutbox,
+    /// The SSRF guard for user-supplied URLs (webhooks, later Web Push and more).
+    pub outbound: crate::outbound::Guard,
 }
 
 impl AppState {

@@ -11,6 +11,7 @@ mod m20261125_000003_comments;
 mod m20261130_000004_hardening;
 mod m20261130_000005_backbone;
 mod m20261130_000006_doc_positions;
+mod m20261201_000010_webhooks;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000004_hardening::Migration),
             Box::new(m20261130_000005_backbone::Migration),
             Box::new(m20261130_000006_doc_positions::Migration),
+            Box::new(m20261201_000010_webhooks::Migration),
         ]
     }
 }

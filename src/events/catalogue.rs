@@ -75,6 +75,14 @@ catalogue! {
     UserPasswordReset = "user.password_reset", UserEvent, Account, "A password was reset through an emailed link.";
     UserProfileUpdated = "user.profile_updated", UserEvent, Account, "A user changed their name or password (`password_changed`).";
     SessionReuseDetected = "session.reuse_detected", UserEvent, Account, "A spent refresh token was presented again: its sign-in was revoked.";
+    WebhookEndpointCreated = "webhook.endpoint_created", WebhookEvent, Team, "A webhook endpoint was added.";
+    WebhookEndpointUpdated = "webhook.endpoint_updated", WebhookEvent, Team, "A webhook endpoint's settings changed.";
+    WebhookEndpointDeleted = "webhook.endpoint_deleted", WebhookEvent, Team, "A webhook endpoint was deleted with its message log.";
+    WebhookEndpointDisabled = "webhook.endpoint_disabled", WebhookEvent, Team, "The server disabled a webhook endpoint (`reason`: it answered 410 Gone, or failed for 5 days).";
+    WebhookSecretRotated = "webhook.secret_rotated", WebhookEvent, Team, "A webhook endpoint's signing secret was rotated (the previous one signs alongside for 24 h).";
+    WebhookSecretRevealed = "webhook.secret_revealed", WebhookEvent, Team, "An admin displayed a webhook endpoint's signing secret.";
+    WebhookReplayed = "webhook.replayed", WebhookEvent, Team, "Past events were queued again for a webhook endpoint (`reason` says since when).";
+    WebhookTest = "webhook.test", WebhookEvent, Team, "A test message, sent only to the endpoint it was requested for.";
 }
 
 /// Who, besides the team, may receive an event.
@@ -172,6 +180,16 @@ pub struct UserEvent {
     pub password_changed: Option<bool>,
 }
 
+/// Payload of `webhook.*` events (never delivered to webhooks themselves, except
+/// `webhook.test` to the endpoint it tests).
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct WebhookEvent {
+    pub endpoint_id: Uuid,
+    pub description: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
 /// A payload that documents which event types it belongs to.
 pub trait EventPayload: Serialize {
     const NAME: &'static str;
@@ -186,7 +204,8 @@ payload!(
     CommentEvent,
     MemberEvent,
     WorkspaceEvent,
-    UserEvent
+    UserEvent,
+    WebhookEvent
 );
 
 /// One entry of the served catalogue.

@@ -30,6 +30,7 @@ pub struct Contract;
 impl utoipa::Modify for Contract {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         openapi.merge(Extra::openapi());
+        openapi.merge(crate::webhooks::WebhooksDoc::openapi());
         let mut doc = serde_json::to_value(&*openapi).expect("the OpenAPI document serialises");
         for problem in patch(&mut doc) {
             tracing::error!(%problem, "openapi contract table out of date");
@@ -301,10 +302,20 @@ pub fn schema_constraints() -> Vec<(&'static str, &'static str, Value)> {
         (
             "CatalogueEntry",
             "payload",
-            json!({ "enum": ["PostEvent", "VersionEvent", "CommentEvent",
-            "MemberEvent", "WorkspaceEvent", "UserEvent"] }),
+            json!({ "enum": payload_names() }),
         ),
     ]
+}
+
+/// The payload schemas of the catalogue, once each.
+fn payload_names() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = Vec::new();
+    for t in crate::events::catalogue::EventType::ALL {
+        if !names.contains(&t.payload()) {
+            names.push(t.payload());
+        }
+    }
+    names
 }
 
 /// `(method, path, parameter) → constraints` for path and query parameters.
@@ -372,6 +383,19 @@ pub fn param_constraints() -> Vec<(&'static str, &'static str, &'static str, Val
             "/api/comments/{id}/reactions/{emoji}",
             "emoji",
             emoji,
+        ),
+        // webhooks::messages::message_id
+        (
+            "get",
+            "/api/workspaces/{id}/webhooks/{endpoint_id}/messages/{message_id}/attempts",
+            "message_id",
+            json!({ "pattern": crate::webhooks::messages::MESSAGE_ID_PATTERN }),
+        ),
+        (
+            "post",
+            "/api/workspaces/{id}/webhooks/{endpoint_id}/messages/{message_id}/retry",
+            "message_id",
+            json!({ "pattern": crate::webhooks::messages::MESSAGE_ID_PATTERN }),
         ),
     ]
 }

@@ -79,6 +79,7 @@ async fn node(dir: &std::path::Path, db: &Option<String>, clock: &Arc<ManualCloc
             bus: None,
             clock: Some(dyn_clock),
             extra,
+            resolver: None,
         },
     )
     .await

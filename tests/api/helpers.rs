@@ -81,6 +81,17 @@ pub async fn spawn_node_with_clock(
     bus: Option<std::sync::Arc<dyn copydesk_actors::ports::Bus>>,
     clock: Arc<ManualClock>,
 ) -> TestApp {
+    spawn_node_with_resolver(tweak, bus, clock, None).await
+}
+
+/// Also with the DNS resolver of the server's SSRF guard (tests make names resolve where
+/// they want).
+pub async fn spawn_node_with_resolver(
+    tweak: impl FnOnce(&mut Settings),
+    bus: Option<std::sync::Arc<dyn copydesk_actors::ports::Bus>>,
+    clock: Arc<ManualClock>,
+    resolver: Option<Arc<dyn copydesk::outbound::Resolve>>,
+) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let (mail, smtp_port) = SmtpSink::start().await;
     let mut s = Settings::default();
@@ -106,9 +117,17 @@ pub async fn spawn_node_with_clock(
     tweak(&mut s);
     let data_dir = s.database.data_dir.clone();
     let dyn_clock: Arc<dyn Clock> = clock.clone();
-    let app = Application::build_with(s, bus, Some(dyn_clock))
-        .await
-        .expect("application builds");
+    let app = Application::build_with_options(
+        s,
+        copydesk::startup::Options {
+            bus,
+            clock: Some(dyn_clock),
+            extra: Default::default(),
+            resolver,
+        },
+    )
+    .await
+    .expect("application builds");
     let addr = format!("http://127.0.0.1:{}", app.port());
     let db = app.state().db.clone();
     let setup_token = app.state().setup_token();
@@ -196,6 +215,16 @@ impl TestApp {
         self.client
             .get(self.url(path))
             .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Response {
+        self.client
+            .patch(self.url(path))
+            .bearer_auth(token)
+            .json(&body)
             .send()
             .await
             .unwrap()

@@ -5,6 +5,7 @@ mod evclient;
 mod helpers;
 mod smtp;
 mod yclient;
+mod webhook_support;
 
 mod activity;
 mod backbone;
@@ -26,4 +27,7 @@ mod permissions;
 mod posts;
 mod setup;
 mod unit_of_work;
+mod webhooks;
+mod webhooks_cluster;
+mod webhooks_delivery;
 mod workspaces;

@@ -943,6 +943,7 @@ fn semantic_fields(method: &str, path: &str) -> &'static [&'static str] {
         ("get", "/api/workspaces/{id}/posts") | ("get", "/api/workspaces/{id}/activity") => {
             &["cursor"]
         }
+        ("get", "/api/workspaces/{id}/webhooks/{endpoint_id}/messages") => &["before"],
         _ => &[],
     }
 }

@@ -16,6 +16,7 @@ import RegisterPage from './pages/Register';
 import ResetPasswordPage from './pages/ResetPassword';
 import SetupPage from './pages/Setup';
 import VerifyEmailPage from './pages/VerifyEmail';
+import WebhooksPage from './pages/Webhooks';
 import WorkspacesPage from './pages/Workspaces';
 
 // 'guest' pages (sign in / up) send an already signed-in user home themselves.
@@ -46,6 +47,7 @@ const ROUTES: Route[] = [
     render: (p) => <PostEditPage workspaceId={p.workspaceId!} postId={p.postId} />,
   },
   { path: '/w/:workspaceId/members', access: 'auth', render: (p) => <MembersPage workspaceId={p.workspaceId!} /> },
+  { path: '/w/:workspaceId/webhooks', access: 'auth', render: (p) => <WebhooksPage key={p.workspaceId} workspaceId={p.workspaceId!} /> },
 ];
 
 function Home() {

@@ -8,7 +8,13 @@ const MANAGERS: Role[] = [...ADMINS, 'content_manager'];
 const EDITORS: Role[] = [...MANAGERS, 'content_creator'];
 const TEAM: Role[] = [...EDITORS, 'reviewer'];
 
-export type Action = 'members_view' | 'members_manage' | 'post_create' | 'post_edit' | 'post_delete';
+export type Action =
+  | 'members_view'
+  | 'members_manage'
+  | 'post_create'
+  | 'post_edit'
+  | 'post_delete'
+  | 'webhooks_manage';
 
 const ALLOWED: Record<Action, Role[]> = {
   members_view: TEAM,
@@ -16,6 +22,7 @@ const ALLOWED: Record<Action, Role[]> = {
   post_create: EDITORS,
   post_edit: EDITORS,
   post_delete: MANAGERS,
+  webhooks_manage: ADMINS,
 };
 
 /** Whether the signed-in user may do `action` with workspace role `role` (unknown role: allow). */

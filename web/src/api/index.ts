@@ -9,6 +9,7 @@
 //   comments    comments and their anchors
 //   versions    version history
 //   events      the event stream's messages
+//   webhooks    outgoing webhook endpoints, secrets, message and attempt log
 export * from './errors';
 export * from './tokens';
 export { request, type RequestOptions } from './client';
@@ -19,3 +20,4 @@ export * from './posts';
 export * from './comments';
 export * from './versions';
 export * from './events';
+export * from './webhooks';

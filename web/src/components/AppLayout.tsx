@@ -67,6 +67,7 @@ export function AppLayout({ workspaceId, children }: Props) {
           <nav class="mainnav" aria-label="Workspace">
             {navLink(`/w/${workspaceId}/posts`, 'Posts', 'nav-posts')}
             {can(current?.role, 'members_view') && navLink(`/w/${workspaceId}/members`, 'Members', 'nav-members')}
+            {current && can(current.role, 'webhooks_manage') && navLink(`/w/${workspaceId}/webhooks`, 'Webhooks', 'nav-webhooks')}
           </nav>
         )}
 
