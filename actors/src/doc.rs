@@ -232,13 +232,29 @@ impl Deletions {
     }
 }
 
-/// Applies a v1 update and records what it deleted in `deleted`.
-pub fn apply_noting(doc: &Doc, update: &[u8], deleted: &mut Deletions) -> Result<(), String> {
+/// Applies a v1 update and records what it deleted in `deleted`. Answers whether more was
+/// integrated than the update itself carried: items yrs had held back (their dependency
+/// arrived only now) that whoever received them earlier could not place either.
+/// `has_missing_updates()` alone cannot tell (it has been seen to answer false while yrs
+/// still held such items — `actors/tests/model.rs`, seed 5453), nor can the state vector's
+/// growth alone (seed 2106): either one counts.
+pub fn apply_noting(doc: &Doc, update: &[u8], deleted: &mut Deletions) -> Result<bool, String> {
     let u = Update::decode_v1(update).map_err(|e| e.to_string())?;
+    let carried = u.insertions(true);
     let mut txn = doc.transact_mut();
+    let before = txn.state_vector();
+    let held = txn.has_missing_updates();
     txn.apply_update(u).map_err(|e| e.to_string())?;
     deleted.0.merge_with(txn.delete_set().clone());
-    Ok(())
+    let after = txn.state_vector();
+    Ok(held
+        || after.iter().any(|(client, clock)| {
+            let carried_to = carried
+                .get(client)
+                .and_then(|r| r.iter().map(|x| x.0.end).max())
+                .unwrap_or(0);
+            *clock > before.get(client) && *clock > carried_to
+        }))
 }
 
 /// True when applying `update` to a document with state vector `sv` and deletions
@@ -255,8 +271,7 @@ pub fn changes(update: &[u8], sv: &StateVector, deleted: &Deletions) -> bool {
         return true;
     }
     // Items after a gap in our state: yrs keeps them pending; they are still news.
-    if u
-        .state_vector_lower()
+    if u.state_vector_lower()
         .iter()
         .any(|(client, clock)| *clock > sv.get(client))
     {
@@ -368,7 +383,10 @@ mod tests {
         let sv = |d: &Doc| d.transact().state_vector();
         assert!(changes(&insert, &sv(&server), &deleted));
         apply_noting(&server, &insert, &mut deleted).unwrap();
-        assert!(!changes(&insert, &sv(&server), &deleted), "a duplicate insert");
+        assert!(
+            !changes(&insert, &sv(&server), &deleted),
+            "a duplicate insert"
+        );
         // A deletion with no new items is still a change the first time…
         assert!(changes(&delete, &sv(&server), &deleted));
         apply_noting(&server, &delete, &mut deleted).unwrap();

@@ -600,9 +600,12 @@ impl PostSession {
     fn commit(&mut self, datas: Vec<Vec<u8>>, metas: Vec<Origin>, ctx: &mut Context<Self>) {
         let mut applied: Vec<Vec<u8>> = Vec::with_capacity(datas.len());
         let mut contributors: HashSet<Option<ConnId>> = HashSet::new();
-        let released_from = self.pending_release_point();
+        let before = self.doc.transact().state_vector();
+        let mut released = false;
         for (data, (from, done)) in datas.into_iter().zip(metas) {
-            let res = doc::apply_noting(&self.doc, &data, &mut self.deleted);
+            let res = doc::apply_noting(&self.doc, &data, &mut self.deleted).map(|r| {
+                released |= r;
+            });
             if let Err(e) = &res {
                 tracing::warn!(post_id = %self.post_id, error = %e, "logged update did not apply");
                 if let Some(c) = from {
@@ -645,26 +648,21 @@ impl PostSession {
             self.broadcast(Bytes::from(protocol::update(u.clone())), sole);
             self.publish(BUS_UPDATE, &u, ctx);
         }
-        self.send_released(released_from);
+        if released {
+            self.send_released(before);
+        }
         self.after_change(n, ctx);
     }
 
     /// Items an update depends on can arrive after it (a dropped bus message, a client's
-    /// resync): yrs keeps such an update pending and integrates it later, when the missing
+    /// resync): yrs holds such an update back and integrates it later, when the missing
     /// piece comes — but only the piece is passed on, and a peer that joined in between got
-    /// a SyncStep2 without the pending items. So while anything is pending, note the state
-    /// vector before each apply...
-    fn pending_release_point(&self) -> Option<StateVector> {
-        let txn = self.doc.transact();
-        txn.has_missing_updates().then(|| txn.state_vector())
-    }
-
-    /// ...and afterwards send every peer everything integrated since (the piece and what it
-    /// released). Duplicates are harmless to Yjs.
-    fn send_released(&mut self, from: Option<StateVector>) {
-        let Some(sv) = from else { return };
-        let diff = doc::diff(&self.doc, &sv);
-        if doc::changes(&diff, &sv, &doc::Deletions::default()) {
+    /// a SyncStep2 without the held items. When an apply integrates more than it carried
+    /// ([`doc::apply_noting`]), send every peer everything integrated since `from`.
+    /// Duplicates are harmless to Yjs.
+    fn send_released(&mut self, from: StateVector) {
+        let diff = doc::diff(&self.doc, &from);
+        if doc::changes(&diff, &from, &doc::Deletions::default()) {
             self.broadcast(Bytes::from(protocol::update(diff)), None);
         }
     }
@@ -692,7 +690,9 @@ impl PostSession {
         self.derive_since.get_or_insert(now);
         if !self.derive_scheduled {
             self.derive_scheduled = true;
-            ctx.run_later(self.deps.config.derive_debounce, |act, ctx| act.derive_when_due(ctx));
+            ctx.run_later(self.deps.config.derive_debounce, |act, ctx| {
+                act.derive_when_due(ctx)
+            });
         }
     }
 
@@ -710,7 +710,9 @@ impl PostSession {
         let hooks = self.deps.hooks.clone();
         let (id, content) = (self.post_id, doc::read_content(&self.doc));
         let editors: Vec<Uuid> = self.editors.drain().collect();
-        ctx.spawn(async move { hooks.content_changed(id, content, editors).await }.into_actor(self));
+        ctx.spawn(
+            async move { hooks.content_changed(id, content, editors).await }.into_actor(self),
+        );
     }
 
     fn compact(&mut self, ctx: &mut Context<Self>) {
@@ -749,10 +751,12 @@ impl PostSession {
             // Logged by the node that sent it. Repair answers that bring nothing new are
             // not passed on.
             BUS_UPDATE if self.changes(payload) => {
-                let released_from = self.pending_release_point();
-                if doc::apply_noting(&self.doc, payload, &mut self.deleted).is_ok() {
+                let before = self.doc.transact().state_vector();
+                if let Ok(released) = doc::apply_noting(&self.doc, payload, &mut self.deleted) {
                     self.broadcast(Bytes::from(protocol::update(payload.to_vec())), None);
-                    self.send_released(released_from);
+                    if released {
+                        self.send_released(before);
+                    }
                     self.after_change(0, ctx);
                 }
             }
@@ -835,7 +839,14 @@ impl PostSession {
             };
             let client = loop {
                 let c = (Uuid::new_v4().as_u128() as u64) & 0x3fff_ffff;
-                if c != 0 && self.doc.transact().state_vector().get(&yrs::block::ClientID::new(c)) == 0 {
+                if c != 0
+                    && self
+                        .doc
+                        .transact()
+                        .state_vector()
+                        .get(&yrs::block::ClientID::new(c))
+                        == 0
+                {
                     break c;
                 }
             };

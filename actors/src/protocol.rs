@@ -198,7 +198,9 @@ fn skip_content(c: &mut Cursor<'_>, content: u8) -> Result<(), ProtocolError> {
             yrs::Any::decode(c).map_err(malformed)?;
         }
         other => {
-            return Err(ProtocolError::invalid(format!("unknown content type {other}")));
+            return Err(ProtocolError::invalid(format!(
+                "unknown content type {other}"
+            )));
         }
     }
     Ok(())
@@ -416,15 +418,24 @@ mod tests {
     fn client_ids_beyond_53_bits_are_refused_not_panicked_on() {
         // A SyncStep1 naming client 2^53 (found by the fuzzer: yrs asserts on it).
         let sv = [0u8, 0, 10, 1, 128, 128, 128, 128, 128, 128, 128, 16, 0];
-        assert_eq!(parse_frame_unguarded(&sv).unwrap_err().code, close::INVALID_PAYLOAD);
+        assert_eq!(
+            parse_frame_unguarded(&sv).unwrap_err().code,
+            close::INVALID_PAYLOAD
+        );
         // A real update still passes the scan.
         assert!(scan_update(&an_update()).is_ok());
         let doc = Doc::new();
         let m = doc.get_or_insert_map("meta");
         m.insert(&mut doc.transact_mut(), "title", "t");
         let a = doc.get_or_insert_array("media");
-        a.insert(&mut doc.transact_mut(), 0, yrs::Any::from_json(r#"{"url":"https://x","n":[1,2.5,null,true]}"#).unwrap());
-        let u = doc.transact().encode_state_as_update_v1(&StateVector::default());
+        a.insert(
+            &mut doc.transact_mut(),
+            0,
+            yrs::Any::from_json(r#"{"url":"https://x","n":[1,2.5,null,true]}"#).unwrap(),
+        );
+        let u = doc
+            .transact()
+            .encode_state_as_update_v1(&StateVector::default());
         assert!(scan_update(&u).is_ok());
     }
 

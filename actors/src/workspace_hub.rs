@@ -14,9 +14,7 @@ use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::ports::BusMessage;
-use crate::post_session::{
-    Discard, PostSession, SessionDeps, SessionOwner, Shutdown,
-};
+use crate::post_session::{Discard, PostSession, SessionDeps, SessionOwner, Shutdown};
 pub use crate::post_session::{PresenceChanged, SessionIdle};
 
 /// What an event socket receives: one JSON event, shared between sockets.

@@ -17,9 +17,7 @@ use async_trait::async_trait;
 use copydesk_actors::doc;
 use copydesk_actors::memory_bus::MemoryBus;
 use copydesk_actors::memory_store::MemoryDocStore;
-use copydesk_actors::ports::{
-    Bus, BusError, BusMessage, DocContent, DocHooks, DocStore, PeerUser,
-};
+use copydesk_actors::ports::{Bus, BusError, BusMessage, DocContent, DocHooks, DocStore, PeerUser};
 use copydesk_actors::post_session::{
     Discard, Frame, Join, Leave, Outbound, PostSession, PresenceChanged, Read, SessionConfig,
     SessionDeps, SessionIdle, SessionOwner,
@@ -167,9 +165,7 @@ fn pump(c: &mut Client, world: &World, seen: &mut HashMap<u64, u32>) {
                 for m in protocol::parse_frame(&bytes).unwrap() {
                     match m {
                         Incoming::SyncStep1(sv) => {
-                            replies.push(Incoming::Update(
-                                c.doc.transact().encode_diff_v1(&sv),
-                            ));
+                            replies.push(Incoming::Update(c.doc.transact().encode_diff_v1(&sv)));
                         }
                         Incoming::Update(u) => {
                             doc::apply(&c.doc, &u).unwrap();
@@ -389,7 +385,11 @@ async fn run_seed(seed: u64) {
         doc::apply(&d, u).unwrap();
     }
     // Sessions apply only what is logged, so converged replicas are all in the store.
-    assert_eq!(caption(&d), expected, "seed {seed}: stored document differs");
+    assert_eq!(
+        caption(&d),
+        expected,
+        "seed {seed}: stored document differs"
+    );
     let sv: StateVector = d.transact().state_vector();
     for (client, clock) in &seen {
         assert!(

@@ -362,7 +362,10 @@ async fn updates_that_change_nothing_are_neither_logged_nor_sent() {
     let step2 = client
         .transact()
         .encode_diff_v1(&server.transact().state_vector());
-    assert!(!doc::is_empty_update(&step2), "SyncStep2 carries the delete set");
+    assert!(
+        !doc::is_empty_update(&step2),
+        "SyncStep2 carries the delete set"
+    );
     for u in [step2, delete.clone()] {
         r.session.do_send(Frame {
             conn: 1,
