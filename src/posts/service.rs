@@ -325,6 +325,12 @@ pub async fn delete(
     post: &posts::Model,
 ) -> Result<(), ApiError> {
     let mut uow = UnitOfWork::begin(state, Some(user_id), meta).await?;
+    // The live document's rows first: an append holds the snapshot row's lock and then
+    // checks its log rows' key against the post, so taking the post row first would deadlock
+    // with it on PostgreSQL. This order waits for the append instead.
+    crate::store::entities::post_doc_snapshots::Entity::delete_by_id(post.id)
+        .exec(uow.txn())
+        .await?;
     posts::Entity::delete_by_id(post.id).exec(uow.txn()).await?;
     uow.record(
         EventType::PostDeleted,
