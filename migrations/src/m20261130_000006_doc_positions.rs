@@ -20,14 +20,23 @@ impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
         let db = m.get_connection();
         let pg = m.get_database_backend() == DatabaseBackend::Postgres;
-        db.execute_unprepared("ALTER TABLE post_doc_updates ADD COLUMN pos BIGINT NOT NULL DEFAULT 0")
+        db.execute_unprepared(
+            "ALTER TABLE post_doc_updates ADD COLUMN pos BIGINT NOT NULL DEFAULT 0",
+        )
+        .await?;
+        db.execute_unprepared("UPDATE post_doc_updates SET pos = seq")
             .await?;
-        db.execute_unprepared("UPDATE post_doc_updates SET pos = seq").await?;
-        db.execute_unprepared("ALTER TABLE post_doc_snapshots ADD COLUMN head BIGINT NOT NULL DEFAULT 0")
-            .await?;
+        db.execute_unprepared(
+            "ALTER TABLE post_doc_snapshots ADD COLUMN head BIGINT NOT NULL DEFAULT 0",
+        )
+        .await?;
         // Documents with a log but no snapshot get their row (an empty snapshot at 0).
         let empty = if pg { "'\\x0000'::bytea" } else { "X'0000'" };
-        let now = if pg { "now()" } else { "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')" };
+        let now = if pg {
+            "now()"
+        } else {
+            "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+        };
         db.execute_unprepared(&format!(
             "INSERT INTO post_doc_snapshots (post_id, data, upto_seq, head, updated_at) \
              SELECT post_id, {empty}, 0, 0, {now} FROM post_doc_updates \
@@ -81,8 +90,10 @@ impl MigrationTrait for Migration {
         )
         .await?;
         let db = m.get_connection();
-        db.execute_unprepared("ALTER TABLE post_doc_updates DROP COLUMN pos").await?;
-        db.execute_unprepared("ALTER TABLE post_doc_snapshots DROP COLUMN head").await?;
+        db.execute_unprepared("ALTER TABLE post_doc_updates DROP COLUMN pos")
+            .await?;
+        db.execute_unprepared("ALTER TABLE post_doc_snapshots DROP COLUMN head")
+            .await?;
         Ok(())
     }
 }

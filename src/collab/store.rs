@@ -25,8 +25,8 @@ use sea_orm::{
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-use crate::posts::content::PostContent;
 use crate::jobs::store::stmt;
+use crate::posts::content::PostContent;
 use crate::store::entities::{post_doc_snapshots as snapshots, post_doc_updates as updates, posts};
 
 pub struct DbDocStore {
@@ -201,7 +201,12 @@ impl DbDocStore {
              VALUES ($1, $2, 0, $3, $4) \
              ON CONFLICT (post_id) DO UPDATE SET head = post_doc_snapshots.head + $3 \
              RETURNING head",
-            vec![doc_id.into(), EMPTY_UPDATE.to_vec().into(), n.into(), now.into()],
+            vec![
+                doc_id.into(),
+                EMPTY_UPDATE.to_vec().into(),
+                n.into(),
+                now.into(),
+            ],
         ))
         .one(txn)
         .await
@@ -310,7 +315,13 @@ impl DocStore for DbDocStore {
                 &txn,
                 "UPDATE post_doc_snapshots SET data = $1, upto_seq = $2, updated_at = $3 \
                  WHERE post_id = $4 AND upto_seq = $5",
-                vec![data.into(), upto.into(), Utc::now().into(), doc_id.into(), before.into()],
+                vec![
+                    data.into(),
+                    upto.into(),
+                    Utc::now().into(),
+                    doc_id.into(),
+                    before.into(),
+                ],
             ))
             .await
             .map_err(err)?
@@ -334,10 +345,7 @@ impl DocStore for DbDocStore {
 fn stored(state: State) -> StoredDoc {
     StoredDoc {
         // Before the first compaction the row holds an empty update: nothing to apply.
-        snapshot: state
-            .snapshot
-            .filter(|s| s.upto_seq > 0)
-            .map(|s| s.data),
+        snapshot: state.snapshot.filter(|s| s.upto_seq > 0).map(|s| s.data),
         updates: state.log.into_iter().map(|u| u.data).collect(),
     }
 }

@@ -98,7 +98,9 @@ pub async fn metrics(
 }
 
 fn label(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// The background machinery as gauges, read at scrape time: jobs by kind and status, due
@@ -127,11 +129,21 @@ async fn background(state: &crate::state::AppState) -> String {
     if let Ok(consumers) = crate::jobs::admin::consumers(state).await {
         o.push_str("# HELP copydesk_outbox_consumer_lag Events committed but not yet delivered to a consumer.\n# TYPE copydesk_outbox_consumer_lag gauge\n");
         for c in &consumers {
-            let _ = writeln!(o, "copydesk_outbox_consumer_lag{{consumer=\"{}\"}} {}", label(&c.name), c.lag);
+            let _ = writeln!(
+                o,
+                "copydesk_outbox_consumer_lag{{consumer=\"{}\"}} {}",
+                label(&c.name),
+                c.lag
+            );
         }
         o.push_str("# HELP copydesk_outbox_consumer_parked Events a consumer set aside after its retries.\n# TYPE copydesk_outbox_consumer_parked gauge\n");
         for c in &consumers {
-            let _ = writeln!(o, "copydesk_outbox_consumer_parked{{consumer=\"{}\"}} {}", label(&c.name), c.parked.len());
+            let _ = writeln!(
+                o,
+                "copydesk_outbox_consumer_parked{{consumer=\"{}\"}} {}",
+                label(&c.name),
+                c.parked.len()
+            );
         }
     }
     let _ = writeln!(o, "# HELP copydesk_open_sockets Open WebSockets on this node.\n# TYPE copydesk_open_sockets gauge\ncopydesk_open_sockets {}", state.sockets.len());

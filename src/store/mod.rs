@@ -62,7 +62,10 @@ pub fn spawn_sqlite_checkpoints(db: DatabaseConnection) {
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             every.tick().await;
-            if let Err(e) = db.execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)").await {
+            if let Err(e) = db
+                .execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)")
+                .await
+            {
                 tracing::debug!(error = %e, "WAL checkpoint failed");
             }
         }

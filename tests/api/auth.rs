@@ -34,7 +34,11 @@ async fn register_verify_login_and_profile() {
     );
     let token = mail.token_after("verify-email?token=").unwrap();
     let r = app
-        .post("/api/auth/verify-email", None, json!({ "token": token, "password": PASSWORD }))
+        .post(
+            "/api/auth/verify-email",
+            None,
+            json!({ "token": token, "password": PASSWORD }),
+        )
         .await;
     assert_eq!(r.status(), StatusCode::OK);
     let b = body(r).await;
@@ -44,8 +48,12 @@ async fn register_verify_login_and_profile() {
     assert_eq!(b["user"]["email_verified"], true);
     // The link is single use.
     assert_error(
-        app.post("/api/auth/verify-email", None, json!({ "token": token, "password": PASSWORD }))
-            .await,
+        app.post(
+            "/api/auth/verify-email",
+            None,
+            json!({ "token": token, "password": PASSWORD }),
+        )
+        .await,
         StatusCode::BAD_REQUEST,
         "invalid_token",
     )

@@ -53,11 +53,19 @@ async fn shared_db(dir: &std::path::Path) -> Option<String> {
     if is_postgres() {
         Some(fresh_postgres_url().await)
     } else {
-        Some(format!("sqlite://{}?mode=rwc", dir.join("shared.db").display()))
+        Some(format!(
+            "sqlite://{}?mode=rwc",
+            dir.join("shared.db").display()
+        ))
     }
 }
 
-async fn node(dir: &std::path::Path, db: &Option<String>, clock: &Arc<ManualClock>, extra: Extra) -> Node {
+async fn node(
+    dir: &std::path::Path,
+    db: &Option<String>,
+    clock: &Arc<ManualClock>,
+    extra: Extra,
+) -> Node {
     let sub = dir.join(Uuid::new_v4().simple().to_string());
     std::fs::create_dir_all(&sub).unwrap();
     // Both nodes need the same keys: copy the first node's.
@@ -68,7 +76,8 @@ async fn node(dir: &std::path::Path, db: &Option<String>, clock: &Arc<ManualCloc
             #[cfg(unix)]
             {
                 use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(sub.join(k), std::fs::Permissions::from_mode(0o600)).unwrap();
+                std::fs::set_permissions(sub.join(k), std::fs::Permissions::from_mode(0o600))
+                    .unwrap();
             }
         }
     }
@@ -110,18 +119,31 @@ impl Api {
     }
 
     async fn get(&self, path: &str, token: &str) -> reqwest::Response {
-        self.http.get(format!("{}{path}", self.addr)).bearer_auth(token).send().await.unwrap()
+        self.http
+            .get(format!("{}{path}", self.addr))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
     }
 
     async fn post(&self, path: &str, token: &str, body: serde_json::Value) -> reqwest::Response {
-        self.http.post(format!("{}{path}", self.addr)).bearer_auth(token).json(&body).send().await.unwrap()
+        self.http
+            .post(format!("{}{path}", self.addr))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// A verified account made in the database (`admin`: a super admin), signed in.
     async fn user(&self, state: &AppState, admin: bool) -> String {
         let e = email(if admin { "root" } else { "user" });
         if admin {
-            copydesk::setup::create_super_admin(&state.db, &e, "Root", PASSWORD).await.unwrap();
+            copydesk::setup::create_super_admin(&state.db, &e, "Root", PASSWORD)
+                .await
+                .unwrap();
         } else {
             use sea_orm::{ActiveModelTrait, Set};
             copydesk::store::entities::users::ActiveModel {
@@ -162,7 +184,10 @@ where
         if cond().await {
             return;
         }
-        assert!(tokio::time::Instant::now() < deadline, "condition not reached in time");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "condition not reached in time"
+        );
         clock.advance(step);
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -174,11 +199,14 @@ struct Count {
 }
 
 async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
-    Count::find_by_statement(Statement::from_string(db.get_database_backend(), sql.to_string()))
-        .one(db)
-        .await
-        .unwrap()
-        .map_or(0, |c| c.n)
+    Count::find_by_statement(Statement::from_string(
+        db.get_database_backend(),
+        sql.to_string(),
+    ))
+    .one(db)
+    .await
+    .unwrap()
+    .map_or(0, |c| c.n)
 }
 
 #[derive(FromQueryResult)]
@@ -217,7 +245,13 @@ struct Record {
 #[async_trait]
 impl JobHandler for Record {
     async fn run(&self, job: &ClaimedJob) -> Result<(), String> {
-        self.ledger.0.lock().unwrap().entry(job.id).or_default().push(self.node);
+        self.ledger
+            .0
+            .lock()
+            .unwrap()
+            .entry(job.id)
+            .or_default()
+            .push(self.node);
         Ok(())
     }
 }
@@ -235,21 +269,54 @@ async fn two_nodes_run_every_job_exactly_once() {
     let db = shared_db(dir.path()).await;
     let clock = Arc::new(ManualClock::new());
     let ledger = Ledger::default();
-    let a = node(dir.path(), &db, &clock, extra_job("test.record", Arc::new(Record { node: "a", ledger: ledger.clone() }))).await;
-    let b = node(dir.path(), &db, &clock, extra_job("test.record", Arc::new(Record { node: "b", ledger: ledger.clone() }))).await;
+    let a = node(
+        dir.path(),
+        &db,
+        &clock,
+        extra_job(
+            "test.record",
+            Arc::new(Record {
+                node: "a",
+                ledger: ledger.clone(),
+            }),
+        ),
+    )
+    .await;
+    let b = node(
+        dir.path(),
+        &db,
+        &clock,
+        extra_job(
+            "test.record",
+            Arc::new(Record {
+                node: "b",
+                ledger: ledger.clone(),
+            }),
+        ),
+    )
+    .await;
     let now = clock.now();
     let mut ids = Vec::new();
     for i in 0..120 {
-        let id = enqueue(&a.state.db, NewJob::new("test.record", json!({ "i": i })), now)
-            .await
-            .unwrap()
-            .expect("enqueued");
+        let id = enqueue(
+            &a.state.db,
+            NewJob::new("test.record", json!({ "i": i })),
+            now,
+        )
+        .await
+        .unwrap()
+        .expect("enqueued");
         ids.push(id);
     }
     a.state.work.wake_jobs();
     b.state.work.wake_jobs();
     until(&clock, Duration::ZERO, || async {
-        count(&a.state.db, "SELECT COUNT(*) AS n FROM jobs WHERE status = 'done'").await == 120
+        count(
+            &a.state.db,
+            "SELECT COUNT(*) AS n FROM jobs WHERE status = 'done'",
+        )
+        .await
+            == 120
     })
     .await;
     let seen = ledger.0.lock().unwrap().clone();
@@ -270,7 +337,9 @@ async fn an_idempotency_key_enqueues_once() {
     let a = node(dir.path(), &db, &clock, Extra::default()).await;
     let mut job = NewJob::new("test.nothing", json!({}));
     job.idempotency_key = Some("publish:post-1:account-9".into());
-    let first = enqueue(&a.state.db, job.clone(), clock.now()).await.unwrap();
+    let first = enqueue(&a.state.db, job.clone(), clock.now())
+        .await
+        .unwrap();
     let second = enqueue(&a.state.db, job, clock.now()).await.unwrap();
     assert!(first.is_some());
     assert_eq!(second, None, "the same key is one job");
@@ -297,7 +366,18 @@ async fn a_job_whose_node_dies_runs_again_after_its_lease() {
     let clock = Arc::new(ManualClock::new());
     let started = Arc::new(Notify::new());
     let ledger = Ledger::default();
-    let a = node(dir.path(), &db, &clock, extra_job("test.job", Arc::new(Stuck { started: started.clone() }))).await;
+    let a = node(
+        dir.path(),
+        &db,
+        &clock,
+        extra_job(
+            "test.job",
+            Arc::new(Stuck {
+                started: started.clone(),
+            }),
+        ),
+    )
+    .await;
     let id = enqueue(&a.state.db, NewJob::new("test.job", json!({})), clock.now())
         .await
         .unwrap()
@@ -309,11 +389,26 @@ async fn a_job_whose_node_dies_runs_again_after_its_lease() {
     // Node a dies mid-job: its lease stays in the table, nobody finishes the job.
     a.state.work.kill();
     assert_eq!(job(&a.state.db, id).await.status, "running");
-    let b = node(dir.path(), &db, &clock, extra_job("test.job", Arc::new(Record { node: "b", ledger: ledger.clone() }))).await;
+    let b = node(
+        dir.path(),
+        &db,
+        &clock,
+        extra_job(
+            "test.job",
+            Arc::new(Record {
+                node: "b",
+                ledger: ledger.clone(),
+            }),
+        ),
+    )
+    .await;
     b.state.work.wake_jobs();
     // Before the lease runs out, b must not take it.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(ledger.0.lock().unwrap().is_empty(), "taken over while the lease was live");
+    assert!(
+        ledger.0.lock().unwrap().is_empty(),
+        "taken over while the lease was live"
+    );
     // After it, b runs it — once.
     until(&clock, Duration::from_secs(10), || async {
         job(&b.state.db, id).await.status == "done"
@@ -337,16 +432,28 @@ async fn failing_jobs_back_off_then_fail_and_an_admin_can_retry_them() {
     let dir = tempfile::tempdir().unwrap();
     let db = shared_db(dir.path()).await;
     let clock = Arc::new(ManualClock::new());
-    let a = node(dir.path(), &db, &clock, extra_job("test.fails", Arc::new(Fails))).await;
+    let a = node(
+        dir.path(),
+        &db,
+        &clock,
+        extra_job("test.fails", Arc::new(Fails)),
+    )
+    .await;
     let mut j = NewJob::new("test.fails", json!({}));
     j.max_attempts = 3;
     let id = enqueue(&a.state.db, j, clock.now()).await.unwrap().unwrap();
     a.state.work.wake_jobs();
-    until(&clock, Duration::ZERO, || async { job(&a.state.db, id).await.attempts == 1 }).await;
+    until(&clock, Duration::ZERO, || async {
+        job(&a.state.db, id).await.attempts == 1
+    })
+    .await;
     // Backing off: with the clock standing still it does not run again.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let after_first = job(&a.state.db, id).await;
-    assert_eq!((after_first.status.as_str(), after_first.attempts), ("queued", 1));
+    assert_eq!(
+        (after_first.status.as_str(), after_first.attempts),
+        ("queued", 1)
+    );
     // Moving the clock past the backoffs runs the remaining attempts, then it fails for good.
     until(&clock, Duration::from_secs(120), || async {
         job(&a.state.db, id).await.status == "failed"
@@ -363,15 +470,33 @@ async fn failing_jobs_back_off_then_fail_and_an_admin_can_retry_them() {
     assert_eq!(r.status(), StatusCode::OK);
     let b = body(r).await;
     let listed = b["failed"].as_array().unwrap();
-    assert!(listed.iter().any(|j| j["id"] == id.to_string() && j["last_error"] == "the platform said 503"), "{b}");
+    assert!(
+        listed
+            .iter()
+            .any(|j| j["id"] == id.to_string() && j["last_error"] == "the platform said 503"),
+        "{b}"
+    );
     let someone = app.user(&a.state, false).await;
-    assert_eq!(app.get("/api/admin/jobs", &someone).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.get("/api/admin/jobs", &someone).await.status(),
+        StatusCode::FORBIDDEN
+    );
     // Retry puts it back in the queue with one more attempt.
-    let r = app.post(&format!("/api/admin/jobs/{id}/retry"), &root, json!({})).await;
+    let r = app
+        .post(&format!("/api/admin/jobs/{id}/retry"), &root, json!({}))
+        .await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    until(&clock, Duration::ZERO, || async { job(&a.state.db, id).await.attempts == 4 }).await;
-    let r = app.post(&format!("/api/admin/jobs/{id}/discard"), &root, json!({})).await;
-    assert!(matches!(r.status(), StatusCode::NO_CONTENT | StatusCode::NOT_FOUND));
+    until(&clock, Duration::ZERO, || async {
+        job(&a.state.db, id).await.attempts == 4
+    })
+    .await;
+    let r = app
+        .post(&format!("/api/admin/jobs/{id}/discard"), &root, json!({}))
+        .await;
+    assert!(matches!(
+        r.status(),
+        StatusCode::NO_CONTENT | StatusCode::NOT_FOUND
+    ));
 }
 
 /// Records what a consumer was handed, per node; can be told to fail or hang on an event.
@@ -417,7 +542,13 @@ async fn make_events(app: &Api, state: &AppState, n: usize) -> Vec<String> {
     let token = app.user(state, false).await;
     let mut ids = Vec::new();
     for i in 0..n {
-        let r = app.post("/api/workspaces", &token, json!({ "name": format!("W{i}") })).await;
+        let r = app
+            .post(
+                "/api/workspaces",
+                &token,
+                json!({ "name": format!("W{i}") }),
+            )
+            .await;
         assert_eq!(r.status(), StatusCode::CREATED);
         ids.push(body(r).await["id"].as_str().unwrap().to_string());
     }
@@ -448,21 +579,56 @@ async fn one_node_reads_a_consumer_in_commit_order_and_a_dead_readers_batch_is_r
     let clock = Arc::new(ManualClock::new());
     let seen = Seen::default();
     // Node a hangs on its 4th event: it dies "mid-batch".
-    let a = node(dir.path(), &db, &clock, extra_consumer(Consumer { node: "a", seen: seen.clone(), poison: None, hang_at: Some(4) })).await;
+    let a = node(
+        dir.path(),
+        &db,
+        &clock,
+        extra_consumer(Consumer {
+            node: "a",
+            seen: seen.clone(),
+            poison: None,
+            hang_at: Some(4),
+        }),
+    )
+    .await;
     let app = Api::at(&a);
     make_events(&app, &a.state, 6).await;
     let expected = workspace_events(&a.state.db).await;
     assert_eq!(expected.len(), 6);
-    until(&clock, Duration::ZERO, || async { seen.0.lock().unwrap().len() >= 4 }).await;
+    until(&clock, Duration::ZERO, || async {
+        seen.0.lock().unwrap().len() >= 4
+    })
+    .await;
     a.state.work.kill();
-    let got_a: Vec<Uuid> = seen.0.lock().unwrap().iter().filter(|x| x.2 == "workspace.created").map(|x| x.1).collect();
+    let got_a: Vec<Uuid> = seen
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|x| x.2 == "workspace.created")
+        .map(|x| x.1)
+        .collect();
     assert_eq!(got_a, expected[..got_a.len()], "in commit order");
 
     // Node b starts; while a's lease is live it reads nothing.
-    let b = node(dir.path(), &db, &clock, extra_consumer(Consumer { node: "b", seen: seen.clone(), poison: None, hang_at: None })).await;
+    let b = node(
+        dir.path(),
+        &db,
+        &clock,
+        extra_consumer(Consumer {
+            node: "b",
+            seen: seen.clone(),
+            poison: None,
+            hang_at: None,
+        }),
+    )
+    .await;
     b.state.work.wake_readers();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert!(!seen.0.lock().unwrap().iter().any(|x| x.0 == "b"), "read while a held the lease");
+    assert!(
+        !seen.0.lock().unwrap().iter().any(|x| x.0 == "b"),
+        "read while a held the lease"
+    );
     // After a's lease lapses, b takes over from a's cursor: a's unfinished batch comes again,
     // nothing is lost.
     // a hung on expected[3]: its cursor is at most just before it.
@@ -479,9 +645,16 @@ async fn one_node_reads_a_consumer_in_commit_order_and_a_dead_readers_batch_is_r
         .collect();
     // b picks up where a's cursor stands — a suffix of the commit order that includes the
     // event a died on — and delivers it once each, in order. Together nothing is lost.
-    assert!(got_b.contains(&expected[3]), "the batch a died in is redelivered: {got_b:?}");
+    assert!(
+        got_b.contains(&expected[3]),
+        "the batch a died in is redelivered: {got_b:?}"
+    );
     let from = expected.len() - got_b.len();
-    assert_eq!(got_b, expected[from..], "b delivers a suffix, in commit order, each once");
+    assert_eq!(
+        got_b,
+        expected[from..],
+        "b delivers a suffix, in commit order, each once"
+    );
     for id in &expected {
         assert!(s.iter().any(|x| x.1 == *id), "event {id} lost");
     }
@@ -493,7 +666,18 @@ async fn a_poisoned_event_is_parked_and_the_rest_flow_past_it() {
     let db = shared_db(dir.path()).await;
     let clock = Arc::new(ManualClock::new());
     let seen = Seen::default();
-    let a = node(dir.path(), &db, &clock, extra_consumer(Consumer { node: "a", seen: seen.clone(), poison: Some("W1".into()), hang_at: None })).await;
+    let a = node(
+        dir.path(),
+        &db,
+        &clock,
+        extra_consumer(Consumer {
+            node: "a",
+            seen: seen.clone(),
+            poison: Some("W1".into()),
+            hang_at: None,
+        }),
+    )
+    .await;
     let app = Api::at(&a);
     make_events(&app, &a.state, 3).await;
     let expected = workspace_events(&a.state.db).await;
@@ -508,19 +692,41 @@ async fn a_poisoned_event_is_parked_and_the_rest_flow_past_it() {
     {
         let s = seen.0.lock().unwrap();
         assert!(s.iter().any(|x| x.1 == expected[0]));
-        assert!(!s.iter().any(|x| x.1 == expected[1]), "the poisoned event never succeeded");
+        assert!(
+            !s.iter().any(|x| x.1 == expected[1]),
+            "the poisoned event never succeeded"
+        );
     }
-    let parked = count(&a.state.db, "SELECT COUNT(*) AS n FROM outbox_parked WHERE consumer = 'test' AND resolved_at IS NULL").await;
+    let parked = count(
+        &a.state.db,
+        "SELECT COUNT(*) AS n FROM outbox_parked WHERE consumer = 'test' AND resolved_at IS NULL",
+    )
+    .await;
     assert!(parked >= 1, "the failing event is parked");
     let root = app.user(&a.state, true).await;
     let r = app.get("/api/admin/consumers", &root).await;
     assert_eq!(r.status(), StatusCode::OK);
     let list = body(r).await;
-    let test = list.as_array().unwrap().iter().find(|c| c["name"] == "test").expect("listed").clone();
+    let test = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "test")
+        .expect("listed")
+        .clone();
     let p = &test["parked"][0];
     assert_eq!(p["last_error"], "cannot handle \"W1\"", "{test}");
     assert_eq!(p["event_id"], expected[1].to_string());
-    let r = app.post(&format!("/api/admin/consumers/parked/{}/discard", p["id"].as_str().unwrap()), &root, json!({})).await;
+    let r = app
+        .post(
+            &format!(
+                "/api/admin/consumers/parked/{}/discard",
+                p["id"].as_str().unwrap()
+            ),
+            &root,
+            json!({}),
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     assert_eq!(
         count(&a.state.db, "SELECT COUNT(*) AS n FROM outbox_parked WHERE consumer = 'test' AND resolved_at IS NULL").await,
@@ -541,12 +747,18 @@ impl CronTask for Tick {
     }
 }
 
-fn extra_cron(node: &'static str, runs: &Arc<Mutex<Vec<(&'static str, chrono::DateTime<chrono::Utc>)>>>) -> Extra {
+fn extra_cron(
+    node: &'static str,
+    runs: &Arc<Mutex<Vec<(&'static str, chrono::DateTime<chrono::Utc>)>>>,
+) -> Extra {
     Extra {
         crons: vec![CronJob {
             name: "test.minutely".into(),
             next_after: every(Duration::from_secs(60)),
-            task: Arc::new(Tick { node, runs: runs.clone() }),
+            task: Arc::new(Tick {
+                node,
+                runs: runs.clone(),
+            }),
         }],
         ..Extra::default()
     }
@@ -569,10 +781,18 @@ async fn cron_runs_each_tick_on_one_node_and_a_missed_stretch_once() {
         clock.advance(Duration::from_secs(60));
         check(&a);
         check(&b);
-        until(&clock, Duration::ZERO, || async { runs.lock().unwrap().len() >= round }).await;
+        until(&clock, Duration::ZERO, || async {
+            runs.lock().unwrap().len() >= round
+        })
+        .await;
         // Give the other node its chance to (wrongly) run the same tick.
         tokio::time::sleep(Duration::from_millis(200)).await;
-        assert_eq!(runs.lock().unwrap().len(), round, "one run per tick: {:?}", runs.lock().unwrap());
+        assert_eq!(
+            runs.lock().unwrap().len(),
+            round,
+            "one run per tick: {:?}",
+            runs.lock().unwrap()
+        );
     }
     let ticks: Vec<_> = runs.lock().unwrap().iter().map(|r| r.1).collect();
     let mut unique = ticks.clone();
@@ -582,7 +802,10 @@ async fn cron_runs_each_tick_on_one_node_and_a_missed_stretch_once() {
     clock.advance(Duration::from_secs(600));
     check(&a);
     check(&b);
-    until(&clock, Duration::ZERO, || async { runs.lock().unwrap().len() >= 4 }).await;
+    until(&clock, Duration::ZERO, || async {
+        runs.lock().unwrap().len() >= 4
+    })
+    .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(runs.lock().unwrap().len(), 4, "{:?}", runs.lock().unwrap());
 }
@@ -590,11 +813,27 @@ async fn cron_runs_each_tick_on_one_node_and_a_missed_stretch_once() {
 #[actix_web::test]
 async fn the_catalogue_lists_every_event_type() {
     let app = spawn_app().await;
-    let r = app.client.get(app.url("/api/events/catalogue")).send().await.unwrap();
+    let r = app
+        .client
+        .get(app.url("/api/events/catalogue"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let b = body(r).await;
-    let types: Vec<&str> = b["events"].as_array().unwrap().iter().map(|e| e["type"].as_str().unwrap()).collect();
-    for t in ["post.created", "post.status_changed", "comment.mentioned", "member.invited", "workspace.deleted"] {
+    let types: Vec<&str> = b["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    for t in [
+        "post.created",
+        "post.status_changed",
+        "comment.mentioned",
+        "member.invited",
+        "workspace.deleted",
+    ] {
         assert!(types.contains(&t), "{t} missing");
     }
     for e in b["events"].as_array().unwrap() {
@@ -613,14 +852,23 @@ async fn a_late_commit_with_a_lower_sequence_is_not_skipped() {
     let app = spawn_app().await;
     let outbox = copydesk::events::outbox::SqlOutbox::new(app.db.clone());
     let start = outbox.head().await.unwrap();
-    let insert = "INSERT INTO events (id, workspace_id, \"type\", data, actor_id, created_at) VALUES ";
+    let insert =
+        "INSERT INTO events (id, workspace_id, \"type\", data, actor_id, created_at) VALUES ";
     let backend = app.db.get_database_backend();
-    let ph = if backend == sea_orm::DbBackend::Postgres { "($1, NULL, 'user.registered', $2, NULL, $3)" } else { "(?, NULL, 'user.registered', ?, NULL, ?)" };
+    let ph = if backend == sea_orm::DbBackend::Postgres {
+        "($1, NULL, 'user.registered', $2, NULL, $3)"
+    } else {
+        "(?, NULL, 'user.registered', ?, NULL, ?)"
+    };
     let row = |id: Uuid| {
         Statement::from_sql_and_values(
             backend,
             format!("{insert}{ph}"),
-            vec![id.into(), sea_orm::Value::Json(Some(Box::new(json!({})))), chrono::Utc::now().into()],
+            vec![
+                id.into(),
+                sea_orm::Value::Json(Some(Box::new(json!({})))),
+                chrono::Utc::now().into(),
+            ],
         )
     };
     let (early, late) = (Uuid::now_v7(), Uuid::now_v7());
@@ -632,15 +880,30 @@ async fn a_late_commit_with_a_lower_sequence_is_not_skipped() {
         t2.execute_raw(row(late)).await.unwrap();
         t2.commit().await.unwrap();
         // While T1 is open, nothing past it is readable: a reader cannot step over it.
-        let visible: Vec<Uuid> = outbox.read_after(start, 100).await.unwrap().iter().map(|e| e.id).collect();
-        assert!(!visible.contains(&late), "read past a transaction still open");
+        let visible: Vec<Uuid> = outbox
+            .read_after(start, 100)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.id)
+            .collect();
+        assert!(
+            !visible.contains(&late),
+            "read past a transaction still open"
+        );
         t1.commit().await.unwrap();
     } else {
         // One writer at a time: the later-started transaction waits and commits after.
         app.db.execute_raw(row(early)).await.unwrap();
         app.db.execute_raw(row(late)).await.unwrap();
     }
-    let read: Vec<Uuid> = outbox.read_after(start, 100).await.unwrap().iter().map(|e| e.id).collect();
+    let read: Vec<Uuid> = outbox
+        .read_after(start, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(|e| e.id)
+        .collect();
     assert!(read.contains(&early) && read.contains(&late), "{read:?}");
 }
 
@@ -673,7 +936,10 @@ async fn maintenance_purges_what_expired_and_keeps_what_a_consumer_still_needs()
         seen.0.lock().unwrap().iter().any(|x| x.1 == expected[2])
     })
     .await;
-    assert_eq!(count(&a.state.db, "SELECT COUNT(*) AS n FROM ws_tickets").await, 1);
+    assert_eq!(
+        count(&a.state.db, "SELECT COUNT(*) AS n FROM ws_tickets").await,
+        1
+    );
     // Forty days later the hourly maintenance runs (once).
     clock.advance(Duration::from_secs(40 * 86_400));
     for c in a.state.work.crons() {
@@ -684,7 +950,12 @@ async fn maintenance_purges_what_expired_and_keeps_what_a_consumer_still_needs()
     })
     .await;
     until(&clock, Duration::ZERO, || async {
-        count(&a.state.db, "SELECT COUNT(*) AS n FROM events WHERE \"type\" = 'workspace.created'").await == 1
+        count(
+            &a.state.db,
+            "SELECT COUNT(*) AS n FROM events WHERE \"type\" = 'workspace.created'",
+        )
+        .await
+            == 1
     })
     .await;
     // What is left is the parked event, which an admin may still retry.

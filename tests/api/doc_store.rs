@@ -16,9 +16,7 @@ use crate::helpers::*;
 async fn a_post(app: &TestApp) -> Uuid {
     let s = app.register_verified(&email("store"), "Store").await;
     let ws = app.create_workspace(&s, "Store").await;
-    let post = app
-        .create_post(&s, &ws, json!({"title": "T"}))
-        .await;
+    let post = app.create_post(&s, &ws, json!({"title": "T"})).await;
     post["id"].as_str().unwrap().parse().unwrap()
 }
 
@@ -48,7 +46,10 @@ impl Writer {
             let len = t.len(&txn);
             t.insert(&mut txn, len, &marker);
         }
-        (marker, self.doc.transact().encode_state_as_update_v1(&before))
+        (
+            marker,
+            self.doc.transact().encode_state_as_update_v1(&before),
+        )
     }
 }
 
@@ -80,7 +81,11 @@ async fn appends_compactions_and_loads_race_without_losing_an_update() {
     let writing = Arc::new(std::sync::atomic::AtomicUsize::new(4));
     let mut tasks = Vec::new();
     for w in 0..4u64 {
-        let store = if w % 2 == 0 { node_a.clone() } else { node_b.clone() };
+        let store = if w % 2 == 0 {
+            node_a.clone()
+        } else {
+            node_b.clone()
+        };
         let (done, writing) = (done.clone(), writing.clone());
         tasks.push(tokio::spawn(async move {
             let mut writer = Writer::new(1000 + w, &format!("w{w}"));
@@ -116,7 +121,10 @@ async fn appends_compactions_and_loads_race_without_losing_an_update() {
                 let before: Vec<String> = done.lock().unwrap().iter().cloned().collect();
                 let caption = caption_of(&store.load(post).await.unwrap());
                 for m in &before {
-                    assert!(caption.contains(m.as_str()), "a load missed {m}, appended before it began");
+                    assert!(
+                        caption.contains(m.as_str()),
+                        "a load missed {m}, appended before it began"
+                    );
                 }
                 loads += 1;
             }
@@ -134,7 +142,10 @@ async fn appends_compactions_and_loads_race_without_losing_an_update() {
         n
     };
     let loads = reader.await.unwrap();
-    assert!(runs >= 4 && loads > 0, "the race ran ({runs} compactions, {loads} loads)");
+    assert!(
+        runs >= 4 && loads > 0,
+        "the race ran ({runs} compactions, {loads} loads)"
+    );
 
     node_a.compact(post).await.unwrap();
     let caption = caption_of(&node_b.load(post).await.unwrap());
@@ -162,7 +173,9 @@ async fn a_slow_append_is_never_skipped_by_a_compaction() {
 
     // The slow append takes its position and holds its transaction open.
     let txn = copydesk::store::begin(&app.db).await.unwrap();
-    DbDocStore::append_in(&txn, post, &[slow_update]).await.unwrap();
+    DbDocStore::append_in(&txn, post, &[slow_update])
+        .await
+        .unwrap();
     // Meanwhile a second append and a compaction start (they wait for the slow one's lock
     // on PostgreSQL and for the write lock on SQLite).
     let fast_append = {
@@ -183,8 +196,14 @@ async fn a_slow_append_is_never_skipped_by_a_compaction() {
     store.compact(post).await.unwrap();
 
     let caption = caption_of(&store.load(post).await.unwrap());
-    assert!(caption.contains(&slow_marker), "the slow append was lost: {caption:?}");
-    assert!(caption.contains(&fast_marker), "the fast append was lost: {caption:?}");
+    assert!(
+        caption.contains(&slow_marker),
+        "the slow append was lost: {caption:?}"
+    );
+    assert!(
+        caption.contains(&fast_marker),
+        "the fast append was lost: {caption:?}"
+    );
 }
 
 /// Waits (bounded) until `n` sessions of this database wait on a lock.
@@ -206,7 +225,10 @@ async fn wait_for_lock_waiters(app: &TestApp, n: i64) {
         if waiting >= n {
             return;
         }
-        assert!(tokio::time::Instant::now() < deadline, "only {waiting} of {n} waiters");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {waiting} of {n} waiters"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
 }

@@ -264,7 +264,12 @@ async fn verification_mails_are_throttled_per_address() {
         "no mail went out over the limit"
     );
     // That newest link works and sets the password chosen with it.
-    let r = verify(&app, &last.token_after(VERIFY).unwrap(), "password-after-window").await;
+    let r = verify(
+        &app,
+        &last.token_after(VERIFY).unwrap(),
+        "password-after-window",
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(
         app.login(&e, "password-after-window").await.status(),

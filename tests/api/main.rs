@@ -4,12 +4,12 @@
 mod evclient;
 mod helpers;
 mod smtp;
-mod yclient;
 mod webhook_support;
+mod yclient;
 
 mod activity;
-mod backbone;
 mod auth;
+mod backbone;
 mod cluster;
 mod collab;
 mod comments;

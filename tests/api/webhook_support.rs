@@ -55,7 +55,12 @@ async fn receive(req: HttpRequest, body: web::Bytes, st: web::Data<Arc<State>>) 
     let headers = req
         .headers()
         .iter()
-        .map(|(k, v)| (k.as_str().to_string(), v.to_str().unwrap_or_default().to_string()))
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                v.to_str().unwrap_or_default().to_string(),
+            )
+        })
         .collect();
     let clock_at = st.clock.lock().unwrap().as_ref().map(|c| c.now());
     st.got.lock().unwrap().push(Delivery {
@@ -68,7 +73,12 @@ async fn receive(req: HttpRequest, body: web::Bytes, st: web::Data<Arc<State>>) 
     if let Some(h) = hold {
         h.acquire().await.unwrap().forget();
     }
-    let planned = st.plan.lock().unwrap().get_mut(&path).and_then(|q| q.pop_front());
+    let planned = st
+        .plan
+        .lock()
+        .unwrap()
+        .get_mut(&path)
+        .and_then(|q| q.pop_front());
     let (status, hs) = planned.unwrap_or((200, Vec::new()));
     let mut r = HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
     for (k, v) in hs {
@@ -83,12 +93,16 @@ impl Receiver {
         let data = web::Data::new(state.clone());
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        let server = HttpServer::new(move || App::new().app_data(data.clone()).default_service(web::to(receive)))
-            .workers(2)
-            .disable_signals()
-            .listen(listener)
-            .unwrap()
-            .run();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .default_service(web::to(receive))
+        })
+        .workers(2)
+        .disable_signals()
+        .listen(listener)
+        .unwrap()
+        .run();
         actix_web::rt::spawn(server);
         Self {
             base: format!("http://127.0.0.1:{port}"),
@@ -108,8 +122,13 @@ impl Receiver {
     /// The next answer on `path` (after those already planned; then 200).
     pub fn plan(&self, path: &str, status: u16, headers: &[(&str, &str)]) {
         let mut p = self.state.plan.lock().unwrap();
-        let hs = headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        p.entry(path.to_string()).or_default().push_back((status, hs));
+        let hs = headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        p.entry(path.to_string())
+            .or_default()
+            .push_back((status, hs));
     }
 
     pub fn plan_many(&self, path: &str, statuses: &[u16]) {
@@ -120,7 +139,11 @@ impl Receiver {
 
     /// Requests on `path` wait (after being recorded) until released.
     pub fn hold(&self, path: &str) {
-        self.state.holds.lock().unwrap().insert(path.to_string(), Arc::new(Semaphore::new(0)));
+        self.state
+            .holds
+            .lock()
+            .unwrap()
+            .insert(path.to_string(), Arc::new(Semaphore::new(0)));
     }
 
     pub fn release(&self, path: &str) {
@@ -130,7 +153,14 @@ impl Receiver {
     }
 
     pub fn got(&self, path: &str) -> Vec<Delivery> {
-        self.state.got.lock().unwrap().iter().filter(|d| d.path == path).cloned().collect()
+        self.state
+            .got
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|d| d.path == path)
+            .cloned()
+            .collect()
     }
 }
 
@@ -143,7 +173,10 @@ pub struct TestResolver {
 
 impl TestResolver {
     pub fn set(&self, name: &str, answers: &[&[&str]]) {
-        let q = answers.iter().map(|a| a.iter().map(|s| s.parse().unwrap()).collect()).collect();
+        let q = answers
+            .iter()
+            .map(|a| a.iter().map(|s| s.parse().unwrap()).collect())
+            .collect();
         self.names.lock().unwrap().insert(name.to_string(), q);
     }
 }
@@ -153,7 +186,13 @@ impl copydesk::outbound::Resolve for TestResolver {
     async fn lookup(&self, host: &str) -> std::io::Result<Vec<IpAddr>> {
         let answer = {
             let mut names = self.names.lock().unwrap();
-            names.get_mut(host).map(|q| if q.len() > 1 { q.pop_front().unwrap() } else { q[0].clone() })
+            names.get_mut(host).map(|q| {
+                if q.len() > 1 {
+                    q.pop_front().unwrap()
+                } else {
+                    q[0].clone()
+                }
+            })
         };
         match answer {
             Some(a) => Ok(a),
@@ -167,11 +206,20 @@ pub fn signed_by(d: &Delivery, secret: &str) -> usize {
     let key = base64::engine::general_purpose::STANDARD
         .decode(secret.trim_start_matches("whsec_"))
         .unwrap();
-    let content = format!("{}.{}.{}", d.headers["webhook-id"], d.headers["webhook-timestamp"], d.body);
+    let content = format!(
+        "{}.{}.{}",
+        d.headers["webhook-id"], d.headers["webhook-timestamp"], d.body
+    );
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
     mac.update(content.as_bytes());
-    let expected = format!("v1,{}", base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes()));
-    d.headers["webhook-signature"].split(' ').filter(|s| *s == expected).count()
+    let expected = format!(
+        "v1,{}",
+        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    );
+    d.headers["webhook-signature"]
+        .split(' ')
+        .filter(|s| *s == expected)
+        .count()
 }
 
 /// Verifies deliveries with the official `standardwebhooks` Python library.
@@ -181,7 +229,10 @@ pub fn verify_with_official_library(deliveries: &[(&Delivery, &str)]) {
         .iter()
         .map(|(d, secret)| json!({ "secret": secret, "headers": d.headers, "body": d.body }))
         .collect();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/verify_standard_webhooks.py");
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/support/verify_standard_webhooks.py"
+    );
     let mut child = std::process::Command::new("python3")
         .arg(script)
         .stdin(std::process::Stdio::piped())
@@ -196,12 +247,19 @@ pub fn verify_with_official_library(deliveries: &[(&Delivery, &str)]) {
         .write_all(serde_json::to_string(&input).unwrap().as_bytes())
         .unwrap();
     let out = child.wait_with_output().unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(
         out.status.success(),
         "the official standardwebhooks library refused a delivery (pip install standardwebhooks if missing): {text}"
     );
-    assert!(text.contains(&format!("verified {}", deliveries.len())), "{text}");
+    assert!(
+        text.contains(&format!("verified {}", deliveries.len())),
+        "{text}"
+    );
 }
 
 /// Polls `cond` until it holds, moving the clock by `step` between polls; fails after 30 s.
@@ -215,21 +273,30 @@ where
         if cond().await {
             return;
         }
-        assert!(tokio::time::Instant::now() < deadline, "not reached in time: {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not reached in time: {what}"
+        );
         clock.advance(step);
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
 
 /// A fresh sign-in (after the clock moved past the access token's 15 minutes).
-pub async fn relogin(app: &crate::helpers::TestApp, s: &crate::helpers::Session) -> crate::helpers::Session {
+pub async fn relogin(
+    app: &crate::helpers::TestApp,
+    s: &crate::helpers::Session,
+) -> crate::helpers::Session {
     let r = app.login(&s.email, crate::helpers::PASSWORD).await;
     assert_eq!(r.status(), reqwest::StatusCode::OK, "sign in again");
     crate::helpers::session(crate::helpers::body(r).await)
 }
 
 /// An endpoint's row, read from the database (polls need no token).
-pub async fn endpoint_row(app: &crate::helpers::TestApp, id: &str) -> copydesk::webhooks::entities::endpoints::Model {
+pub async fn endpoint_row(
+    app: &crate::helpers::TestApp,
+    id: &str,
+) -> copydesk::webhooks::entities::endpoints::Model {
     use sea_orm::EntityTrait;
     copydesk::webhooks::entities::endpoints::Entity::find_by_id(id.parse::<uuid::Uuid>().unwrap())
         .one(&app.db)
@@ -239,9 +306,12 @@ pub async fn endpoint_row(app: &crate::helpers::TestApp, id: &str) -> copydesk::
 }
 
 /// An endpoint's messages, read from the database.
-pub async fn message_rows(app: &crate::helpers::TestApp, endpoint: &str) -> Vec<copydesk::webhooks::entities::messages::Model> {
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+pub async fn message_rows(
+    app: &crate::helpers::TestApp,
+    endpoint: &str,
+) -> Vec<copydesk::webhooks::entities::messages::Model> {
     use copydesk::webhooks::entities::messages;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
     messages::Entity::find()
         .filter(messages::Column::EndpointId.eq(endpoint.parse::<uuid::Uuid>().unwrap()))
         .order_by_asc(messages::Column::CreatedAt)
