@@ -54,6 +54,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub outbound: crate::outbound::OutboundSettings,
     pub webhooks: crate::webhooks::WebhookSettings,
+    pub approvals: crate::approvals::ApprovalSettings,
 }
 
 #[derive(Clone, Debug, Deserialize)]

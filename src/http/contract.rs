@@ -31,6 +31,7 @@ impl utoipa::Modify for Contract {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         openapi.merge(Extra::openapi());
         openapi.merge(crate::webhooks::WebhooksDoc::openapi());
+        openapi.merge(crate::approvals::ApprovalsDoc::openapi());
         let mut doc = serde_json::to_value(&*openapi).expect("the OpenAPI document serialises");
         for problem in patch(&mut doc) {
             tracing::error!(%problem, "openapi contract table out of date");
