@@ -37,7 +37,7 @@ async fn load_workflow(
     Ok(w)
 }
 
-#[utoipa::path(get, path = "/workspaces/{id}/approval-workflows", tag = "approvals", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/workspaces/{id}/approval-workflows", tag = "approvals", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses((status = 200, body = WorkflowList), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn list_workflows(
@@ -53,7 +53,7 @@ pub async fn list_workflows(
     }))
 }
 
-#[utoipa::path(post, path = "/workspaces/{id}/approval-workflows", tag = "approvals", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/workspaces/{id}/approval-workflows", tag = "approvals", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = WorkflowInput,
     responses((status = 201, body = WorkflowView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 422, body = ErrorBody, description = "multi_level_required")))]
@@ -79,7 +79,7 @@ pub async fn create_workflow(
     Ok(HttpResponse::Created().json(WorkflowView::new(&w)))
 }
 
-#[utoipa::path(get, path = "/approval-workflows/{id}", tag = "approvals", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/approval-workflows/{id}", tag = "approvals", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses((status = 200, body = WorkflowView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get_workflow(
@@ -91,7 +91,7 @@ pub async fn get_workflow(
     Ok(HttpResponse::Ok().json(WorkflowView::new(&w)))
 }
 
-#[utoipa::path(put, path = "/approval-workflows/{id}", tag = "approvals", security(("bearer" = [])),
+#[utoipa::path(put, path = "/api/approval-workflows/{id}", tag = "approvals", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = WorkflowInput,
     responses((status = 200, body = WorkflowView), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -117,7 +117,7 @@ pub async fn update_workflow(
     Ok(HttpResponse::Ok().json(WorkflowView::new(&w)))
 }
 
-#[utoipa::path(delete, path = "/approval-workflows/{id}", tag = "approvals", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/approval-workflows/{id}", tag = "approvals", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses((status = 204, description = "Deleted; rounds in flight keep their steps"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete_workflow(
@@ -132,12 +132,12 @@ pub async fn delete_workflow(
     Ok(HttpResponse::NoContent().finish())
 }
 
-fn body_or_default(body: Option<web::Json<ActionInput>>) -> ActionInput {
-    body.map(|b| b.into_inner()).unwrap_or_default()
+fn body_or_default(body: web::Json<ActionInput>) -> ActionInput {
+    body.into_inner()
 }
 
-#[utoipa::path(post, path = "/posts/{id}/submit", tag = "approvals", security(("bearer" = [])),
-    params(("id" = Uuid, Path)), request_body(content = ActionInput, description = "Optional"),
+#[utoipa::path(post, path = "/api/posts/{id}/submit", tag = "approvals", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body(content = ActionInput, description = "`{}` or a comment (and, to submit, a workflow)"),
     responses((status = 200, body = ApprovalView, description = "The new round"), (status = 403, body = ErrorBody),
               (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody, description = "approval_disabled, invalid_transition, already_in_review")))]
@@ -146,7 +146,7 @@ pub async fn submit(
     user: AuthUser,
     meta: RequestMeta,
     path: web::Path<Uuid>,
-    body: Option<web::Json<ActionInput>>,
+    body: web::Json<ActionInput>,
 ) -> Result<HttpResponse, ApiError> {
     let (post, m) = posts::load_post(&state, &user, path.into_inner()).await?;
     m.require(Action::PostSubmit)?;
@@ -169,7 +169,7 @@ async fn decide(
     user: AuthUser,
     meta: RequestMeta,
     id: Uuid,
-    body: Option<web::Json<ActionInput>>,
+    body: web::Json<ActionInput>,
     decision: Decision,
 ) -> Result<HttpResponse, ApiError> {
     let (post, m) = posts::load_post(&state, &user, id).await?;
@@ -184,8 +184,8 @@ async fn decide(
     Ok(HttpResponse::Ok().json(view))
 }
 
-#[utoipa::path(post, path = "/posts/{id}/approve", tag = "approvals", security(("bearer" = [])),
-    params(("id" = Uuid, Path)), request_body(content = ActionInput, description = "Optional `comment`"),
+#[utoipa::path(post, path = "/api/posts/{id}/approve", tag = "approvals", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body(content = ActionInput, description = "`{}` or `{\"comment\"}`"),
     responses((status = 200, body = ApprovalView), (status = 403, body = ErrorBody, description = "forbidden, not_an_approver"),
               (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody, description = "not_in_review, already_decided, content_changed")))]
@@ -194,7 +194,7 @@ pub async fn approve(
     user: AuthUser,
     meta: RequestMeta,
     path: web::Path<Uuid>,
-    body: Option<web::Json<ActionInput>>,
+    body: web::Json<ActionInput>,
 ) -> Result<HttpResponse, ApiError> {
     decide(
         state,
@@ -207,8 +207,8 @@ pub async fn approve(
     .await
 }
 
-#[utoipa::path(post, path = "/posts/{id}/reject", tag = "approvals", security(("bearer" = [])),
-    params(("id" = Uuid, Path)), request_body(content = ActionInput, description = "Optional `comment`"),
+#[utoipa::path(post, path = "/api/posts/{id}/reject", tag = "approvals", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body(content = ActionInput, description = "`{}` or `{\"comment\"}`"),
     responses((status = 200, body = ApprovalView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody)))]
 pub async fn reject(
@@ -216,13 +216,13 @@ pub async fn reject(
     user: AuthUser,
     meta: RequestMeta,
     path: web::Path<Uuid>,
-    body: Option<web::Json<ActionInput>>,
+    body: web::Json<ActionInput>,
 ) -> Result<HttpResponse, ApiError> {
     decide(state, user, meta, path.into_inner(), body, Decision::Reject).await
 }
 
-#[utoipa::path(post, path = "/posts/{id}/request-changes", tag = "approvals", security(("bearer" = [])),
-    params(("id" = Uuid, Path)), request_body(content = ActionInput, description = "Optional `comment`"),
+#[utoipa::path(post, path = "/api/posts/{id}/request-changes", tag = "approvals", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body(content = ActionInput, description = "`{}` or `{\"comment\"}`"),
     responses((status = 200, body = ApprovalView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody)))]
 pub async fn request_changes(
@@ -230,7 +230,7 @@ pub async fn request_changes(
     user: AuthUser,
     meta: RequestMeta,
     path: web::Path<Uuid>,
-    body: Option<web::Json<ActionInput>>,
+    body: web::Json<ActionInput>,
 ) -> Result<HttpResponse, ApiError> {
     decide(
         state,
@@ -243,8 +243,8 @@ pub async fn request_changes(
     .await
 }
 
-#[utoipa::path(post, path = "/posts/{id}/withdraw", tag = "approvals", security(("bearer" = [])),
-    params(("id" = Uuid, Path)), request_body(content = ActionInput, description = "Optional `comment`"),
+#[utoipa::path(post, path = "/api/posts/{id}/withdraw", tag = "approvals", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body(content = ActionInput, description = "`{}` or `{\"comment\"}`"),
     responses((status = 200, body = ApprovalView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
               (status = 409, body = ErrorBody, description = "not_in_review")))]
 pub async fn withdraw(
@@ -252,7 +252,7 @@ pub async fn withdraw(
     user: AuthUser,
     meta: RequestMeta,
     path: web::Path<Uuid>,
-    body: Option<web::Json<ActionInput>>,
+    body: web::Json<ActionInput>,
 ) -> Result<HttpResponse, ApiError> {
     let (post, m) = posts::load_post(&state, &user, path.into_inner()).await?;
     m.require(Action::PostSubmit)?;
@@ -269,7 +269,7 @@ pub async fn withdraw(
     Ok(HttpResponse::Ok().json(view))
 }
 
-#[utoipa::path(get, path = "/posts/{id}/approval", tag = "approvals", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/posts/{id}/approval", tag = "approvals", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses((status = 200, body = ApprovalView, description = "The current (or latest) round"), (status = 404, body = ErrorBody)))]
 pub async fn current(
@@ -284,7 +284,7 @@ pub async fn current(
     Ok(HttpResponse::Ok().json(views::approval(&state.db, &r).await?))
 }
 
-#[utoipa::path(get, path = "/posts/{id}/approvals", tag = "approvals", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/posts/{id}/approvals", tag = "approvals", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses((status = 200, body = RoundsView, description = "Every round, newest first"), (status = 404, body = ErrorBody)))]
 pub async fn history(
@@ -305,7 +305,7 @@ pub async fn history(
     Ok(HttpResponse::Ok().json(RoundsView { rounds: rounds_out }))
 }
 
-#[utoipa::path(get, path = "/workspaces/{id}/approvals/inbox", tag = "approvals", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/workspaces/{id}/approvals/inbox", tag = "approvals", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
     responses((status = 200, body = Inbox, description = "Posts waiting on the caller's decision"), (status = 404, body = ErrorBody)))]
 pub async fn inbox(

@@ -256,7 +256,7 @@ pub async fn validate<C: ConnectionTrait>(
     let members: Vec<Uuid> = roles.keys().copied().collect();
     let mut orders = std::collections::BTreeSet::new();
     for (i, s) in input.steps.iter_mut().enumerate() {
-        let f = |name: &str| format!("steps[{i}].{name}");
+        let f = |name: &str| format!("steps.{i}.{name}");
         s.name = s.name.trim().to_string();
         if s.name.is_empty() || s.name.chars().count() > 100 {
             return Err(invalid(

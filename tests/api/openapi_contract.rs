@@ -944,6 +944,11 @@ fn semantic_fields(method: &str, path: &str) -> &'static [&'static str] {
             &["cursor"]
         }
         ("get", "/api/workspaces/{id}/webhooks/{endpoint_id}/messages") => &["before"],
+        // Approvers and backups must be members who may approve; reassigning needs a backup.
+        ("post", "/api/workspaces/{id}/approval-workflows")
+        | ("put", "/api/approval-workflows/{id}") => &["steps"],
+        // The posts must be this workspace's.
+        ("post", "/api/workspaces/{id}/share-links") => &["post_ids"],
         _ => &[],
     }
 }
