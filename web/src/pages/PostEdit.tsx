@@ -42,7 +42,8 @@ export default function PostEditPage({ workspaceId, postId }: Props) {
   const isNew = !postId;
   const me = useUser();
   const { items: workspaces } = useWorkspaces();
-  const role = workspaces?.find((w) => w.id === workspaceId)?.role;
+  const workspace = workspaces?.find((w) => w.id === workspaceId);
+  const role = workspace?.role;
 
   // The loaded post's validation goes to the live-validation state (created further down).
   const loaded = useRef<(validation: Validation, key: string) => void>(() => {});
@@ -437,6 +438,10 @@ export default function PostEditPage({ workspaceId, postId }: Props) {
         <div class="composer">
           {formEl}
           <SidePanel
+            workspaceId={workspaceId}
+            post={post}
+            approvalMode={workspace?.approval_mode}
+            onPostChanged={pf.refreshSettings}
             postId={postId!}
             me={me}
             role={role}
