@@ -79,7 +79,7 @@ export function AppLayout({ workspaceId, children }: Props) {
             {current?.role !== 'client' && navLink(`/w/${workspaceId}/approvals`, 'Approvals', 'nav-approvals', inbox)}
             {can(current?.role, 'members_view') && navLink(`/w/${workspaceId}/members`, 'Members', 'nav-members')}
             {current && can(current.role, 'webhooks_manage') && navLink(`/w/${workspaceId}/webhooks`, 'Webhooks', 'nav-webhooks')}
-            {current && can(current.role, 'approvals_manage') && navLink(`/w/${workspaceId}/settings/approvals`, 'Settings', 'nav-approval-settings')}
+            {current && can(current.role, 'approvals_manage') && navLink(`/w/${workspaceId}/settings/approvals`, 'Workflows', 'nav-approval-settings')}
           </nav>
         )}
 

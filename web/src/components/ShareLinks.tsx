@@ -115,7 +115,7 @@ export function ShareLinkCreator({ workspaceId, postIds, onCreated }: CreatorPro
         <legend class="small">The client may</legend>
         <div class="row">
           {(Object.keys(PERMISSION_TEXT) as SharePermission[]).map((p) => (
-            <label key={p} class="check">
+            <label key={p} class="opt">
               <input type="checkbox" checked={perms.includes(p)} disabled={p === 'view'} onChange={(e) => toggle(p, e.currentTarget.checked)} data-testid={`share-perm-${p}`} />{' '}
               {PERMISSION_TEXT[p]}
             </label>
@@ -234,7 +234,7 @@ export function ShareLinkList({ workspaceId, postId, refreshKey = 0, compact = f
         </ul>
       )}
       {mine.some((l) => !isLive(l)) && (
-        <label class="check small">
+        <label class="opt small">
           <input type="checkbox" checked={showOld} onChange={(e) => setShowOld(e.currentTarget.checked)} /> Show revoked and expired links
         </label>
       )}
