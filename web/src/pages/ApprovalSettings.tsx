@@ -101,7 +101,7 @@ function StepEditor({ step: s, index: i, count, members, onChange, onRemove, onM
       </legend>
       <div class="row">
         <div class="field grow">
-          <label for={id('name')}>Name</label>
+          <label for={id('name')}>Step name</label>
           <input id={id('name')} value={s.name} required onInput={(e) => set({ name: e.currentTarget.value })} data-testid="step-name" />
         </div>
         <div class="field">
@@ -283,7 +283,7 @@ function WorkflowForm({
       <h2 id="wf-form-h">{editing ? `Edit “${editing.name}”` : 'New workflow'}</h2>
       <ErrorBanner error={error} testid="workflow-error" />
       <div class="field">
-        <label for="wf-name">Name</label>
+        <label for="wf-name">Workflow name</label>
         <input id="wf-name" required value={w.name} onInput={(e) => setW({ ...w, name: e.currentTarget.value })} data-testid="workflow-name" />
       </div>
       <label class="opt">

@@ -1,0 +1,184 @@
+// Scenario 4 of the e2e test (issue #9): approvals, the client review link, notifications.
+//
+// The workspace owner (signed in on page A) makes a new workspace, invites a content
+// creator and an approver (each signs up from the invitation email in a browser of their
+// own), switches the approval mode to multi-level and creates a two-step workflow: "Team
+// review" by the approver, then "Client sign-off" by the client role (which a review link
+// with "approve" stands for). Then:
+//   the creator writes a post and submits it, and keeps the post page open →
+//   the approver's bell shows the request (live) → the approver approves from the inbox →
+//   the creator's page shows step 1 approved and step 2 active, live →
+//   the creator makes a review link for the post → a client opens it in a fresh browser
+//   context with no account (phone-sized), gives a name, sees the X preview with its
+//   count, approves → the creator's page shows the round approved, live, never reloaded →
+//   a tampered link says the link does not work.
+// Written against the contract (/work/spec9.md): roles, labels and text first, the
+// data-testid attributes of the UI where a role would be ambiguous; no fixed sleeps.
+
+const PASSWORD = 'correct horse battery staple';
+
+/**
+ * `pages.A`: the owner's page (signed in); `pages.newPage(who, opts)` opens a page in a
+ * fresh browser context. `h`: run.mjs's helpers.
+ */
+export async function approvalsFlow(pages, base, mailDir, info, state, h) {
+  const { expectVisible, expectCount, waitUntil, waitForPath, joinByInvitation, snap } = h;
+  const { A } = pages;
+  const rnd = Math.random().toString(36).slice(2, 8);
+  const creatorName = 'Cora Creator';
+  const approverName = 'Amos Approver';
+  const clientName = 'Cleo Client';
+  const creatorEmail = `creator-${rnd}@example.com`;
+  const approverEmail = `approver-${rnd}@example.com`;
+
+  state.step = 'approvals: a new workspace';
+  await A.goto(`${base}/workspaces`);
+  await A.getByTestId('workspace-name').fill(`Approvals ${rnd}`);
+  await A.getByTestId('workspace-create').click();
+  await waitForPath(A, /^\/w\/[^/]+\/posts$/, 'the new workspace');
+  const wsId = new URL(A.url()).pathname.split('/')[2];
+
+  state.step = 'approvals: invite a creator and an approver';
+  await A.goto(`${base}/w/${wsId}/members`);
+  for (const [email, role] of [
+    [creatorEmail, 'content_creator'],
+    [approverEmail, 'reviewer'],
+  ]) {
+    await A.getByTestId('invite-email').fill(email);
+    await A.getByTestId('invite-role').selectOption(role);
+    await A.getByTestId('invite-submit').click();
+    await expectVisible(A.locator(`[data-testid="invitation-row"][data-email="${email}"]`), `the invitation of ${email}`);
+  }
+  const C = await pages.newPage('creator');
+  const P = await pages.newPage('approver');
+  await joinByInvitation(C, base, mailDir, creatorEmail, creatorName, PASSWORD);
+  await joinByInvitation(P, base, mailDir, approverEmail, approverName, PASSWORD);
+
+  state.step = 'approvals: multi-level mode';
+  await A.goto(`${base}/w/${wsId}/posts`);
+  await A.getByRole('link', { name: 'Workflows' }).click();
+  await waitForPath(A, new RegExp(`^/w/${wsId}/settings/approvals$`), 'the approval settings');
+  await A.getByRole('radio', { name: /Multi level/i }).check();
+  await A.getByRole('button', { name: 'Save mode' }).click();
+  await expectVisible(A.getByText('Approval mode: Multi level.'), 'the saved approval mode');
+
+  state.step = 'approvals: a two-step workflow';
+  await A.getByRole('button', { name: 'New workflow' }).click();
+  const form = A.getByTestId('workflow-form');
+  await form.getByLabel('Workflow name').fill('Standard review');
+  await form.getByRole('checkbox', { name: /Default workflow/ }).check();
+  const step1 = form.getByTestId('step-editor').nth(0);
+  await step1.getByLabel('Step name').fill('Team review');
+  await step1.getByRole('checkbox', { name: new RegExp(approverName) }).check();
+  await form.getByRole('button', { name: 'Add a next step' }).click();
+  const step2 = form.getByTestId('step-editor').nth(1);
+  await step2.getByLabel('Step name').fill('Client sign-off');
+  await step2.getByRole('checkbox', { name: /^Client/ }).check();
+  await form.getByRole('button', { name: 'Create workflow' }).click();
+  await expectVisible(A.locator('[data-testid="workflow-row"][data-name="Standard review"]'), 'the new workflow in the list');
+  const summary = (await A.locator('[data-testid="workflow-row"][data-name="Standard review"]').textContent()) ?? '';
+  if (!summary.includes('Team review') || !summary.includes('Client sign-off')) throw new Error(`the workflow row reads "${summary}"`);
+
+  state.step = 'approvals: the creator writes a post';
+  const title = `Spring launch ${rnd}`;
+  await C.goto(`${base}/w/${wsId}/posts/new`);
+  await C.getByTestId('post-title').fill(title);
+  await C.getByTestId('platform-x').check();
+  await C.getByTestId('post-caption').fill(`Spring is here ${rnd}: see https://example.com/spring for the full collection.`);
+  await C.getByTestId('post-save').click();
+  await waitForPath(C, new RegExp(`^/w/${wsId}/posts/[0-9a-f-]{36}$`), "the creator's saved post");
+  const postUrl = C.url();
+  const panel = C.getByTestId('approval-panel');
+  await expectVisible(panel.getByText('Not submitted for approval yet.'), 'the approval card of a post never submitted');
+  // The page must follow everything that happens next without a reload.
+  await C.evaluate(() => {
+    window.__e2eSamePage = true;
+  });
+
+  state.step = 'approvals: the creator submits';
+  await panel.getByRole('button', { name: 'Submit for approval' }).click();
+  await panel.getByLabel('Comment for the approvers (optional)').fill('Ready for review, thanks!');
+  await panel.getByRole('button', { name: 'Submit for approval' }).click();
+  await expectVisible(panel.getByTestId('approval-status').getByText('In review'), 'the round in review');
+  const stepOf = (page, name, status = null) =>
+    page.locator(`[data-testid="approval-panel"] [data-testid="approval-step"][data-step="${name}"]${status ? `[data-status="${status}"]` : ''}`);
+  await expectVisible(stepOf(C, 'Team review', 'active'), 'step 1 active');
+  await expectVisible(stepOf(C, 'Team review').getByText(`Waiting on ${approverName}`), 'step 1 waiting on the approver');
+  await expectVisible(stepOf(C, 'Client sign-off', 'waiting'), 'step 2 waiting');
+  await expectVisible(C.getByTestId('post-status').getByText('In review'), 'the post status "In review"');
+  await snap(C, '9-creator-submitted');
+
+  state.step = "approvals: the approver's bell";
+  const bell = P.getByRole('button', { name: /^Notifications, 1 unread$/ });
+  await expectVisible(bell, "the approver's bell with 1 unread");
+  await bell.click();
+  const note = P.getByRole('region', { name: 'Notifications' }).getByRole('link', { name: new RegExp(title) });
+  await expectVisible(note, 'the approval request in the bell');
+  await snap(P, '10-approver-bell');
+  await P.keyboard.press('Escape');
+
+  state.step = 'approvals: the approver approves from the inbox';
+  const inboxLink = P.getByRole('link', { name: /^Approvals/ });
+  await waitUntil(() => inboxLink.textContent(), (t) => /1/.test(t ?? ''), 'the inbox count 1 in the nav');
+  await inboxLink.click();
+  await waitForPath(P, new RegExp(`^/w/${wsId}/approvals$`), 'the approvals inbox');
+  const item = P.locator(`[data-testid="inbox-item"][data-title="${title}"]`);
+  await expectVisible(item, 'the post in the inbox');
+  await item.getByLabel('Comment (optional)').fill('Looks good to me.');
+  await item.getByRole('button', { name: 'Approve' }).click();
+  await expectVisible(P.getByText(`Approved “${title}”.`), 'the approval confirmation');
+  await expectCount(item, 0, 'the post in the inbox after approving');
+
+  state.step = "approvals: the creator's page follows live (step 1)";
+  await expectVisible(stepOf(C, 'Team review', 'approved'), 'step 1 approved on the open page');
+  await expectVisible(stepOf(C, 'Team review').getByText('Looks good to me.'), "the approver's comment on the open page");
+  await expectVisible(stepOf(C, 'Client sign-off', 'active'), 'step 2 active on the open page');
+
+  state.step = 'approvals: the creator makes a review link';
+  await panel.getByRole('button', { name: 'Share for review' }).click();
+  const approveBox = panel.getByRole('checkbox', { name: 'Approve / reject' });
+  if (!(await approveBox.isChecked())) await approveBox.check();
+  await panel.getByRole('button', { name: 'Create review link' }).click();
+  const linkField = panel.getByLabel('Review link');
+  await expectVisible(linkField, 'the new review link');
+  const reviewUrl = await linkField.inputValue();
+  if (!/\/review\/[^/]+$/.test(new URL(reviewUrl).pathname)) throw new Error(`the review link is "${reviewUrl}"`);
+  await expectVisible(panel.getByTestId('share-link-row'), 'the link listed under the post');
+
+  state.step = 'approvals: the client approves through the link';
+  const K = await pages.newPage('client', { viewport: { width: 360, height: 740 } });
+  await K.goto(base + new URL(reviewUrl).pathname);
+  await K.getByLabel('Your name').fill(clientName);
+  await K.getByRole('button', { name: 'Continue' }).click();
+  await waitUntil(() => K.getByTestId('review-name').textContent(), (t) => t === clientName, 'the name the client reviews as');
+  const card = K.locator(`[data-testid="review-post"][data-title="${title}"]`);
+  await expectVisible(card, 'the post on the review page');
+  await expectVisible(card.getByRole('article', { name: 'X preview' }), 'the X preview');
+  const count = (await card.getByTestId('review-count').textContent())?.trim() ?? '';
+  if (!/^\d+\/280/.test(count)) throw new Error(`the X count reads "${count}"`);
+  const width = await K.evaluate(() => document.documentElement.scrollWidth);
+  if (width > 360) throw new Error(`the review page is ${width} px wide at 360 px`);
+  await snap(K, '11-client-review');
+  await card.getByLabel('Your feedback (optional)').fill('Lovely, go ahead.');
+  await card.getByRole('button', { name: 'Approve' }).click();
+  await expectVisible(card.getByText('Thanks: you approved this post.'), "the client's confirmation");
+  await expectVisible(card.getByTestId('review-approval-status').getByText('Approved'), 'the round approved on the review page');
+  const remembered = await K.evaluate(() => localStorage.getItem('copydesk.review_name'));
+  if (remembered !== clientName) throw new Error(`the name kept in localStorage is ${JSON.stringify(remembered)}`);
+
+  state.step = "approvals: the creator's page follows live (approved)";
+  await expectVisible(stepOf(C, 'Client sign-off', 'approved'), 'step 2 approved on the open page');
+  await expectVisible(stepOf(C, 'Client sign-off').getByText(clientName), "the client's name in the decisions");
+  await expectVisible(panel.getByTestId('approval-status').getByText('Approved'), 'the round approved on the open page');
+  await expectVisible(C.getByTestId('post-status').getByText('Approved'), 'the post status "Approved" on the open page');
+  if (!(await C.evaluate(() => window.__e2eSamePage === true))) throw new Error("the creator's page was reloaded");
+  if (C.url() !== postUrl) throw new Error(`the creator left the post page: ${C.url()}`);
+  await snap(C, '12-creator-approved');
+
+  state.step = 'approvals: the creator is told';
+  await expectVisible(C.getByRole('button', { name: /^Notifications, [1-9]\d* unread$/ }), "the creator's bell with the approval");
+
+  state.step = 'approvals: a tampered link';
+  await K.goto(`${base}/review/${encodeURIComponent('not-a-real-token')}`);
+  await expectVisible(K.getByRole('heading', { name: 'This review link does not work' }), 'the invalid-link message');
+}
