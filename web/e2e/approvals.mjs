@@ -74,6 +74,7 @@ export async function approvalsFlow(pages, base, mailDir, info, state, h) {
   const step2 = form.getByTestId('step-editor').nth(1);
   await step2.getByLabel('Step name').fill('Client sign-off');
   await step2.getByRole('checkbox', { name: /^Client/ }).check();
+  await snap(A, '8-workflow-form');
   await form.getByRole('button', { name: 'Create workflow' }).click();
   await expectVisible(A.locator('[data-testid="workflow-row"][data-name="Standard review"]'), 'the new workflow in the list');
   const summary = (await A.locator('[data-testid="workflow-row"][data-name="Standard review"]').textContent()) ?? '';
@@ -173,10 +174,47 @@ export async function approvalsFlow(pages, base, mailDir, info, state, h) {
   await expectVisible(C.getByTestId('post-status').getByText('Approved'), 'the post status "Approved" on the open page');
   if (!(await C.evaluate(() => window.__e2eSamePage === true))) throw new Error("the creator's page was reloaded");
   if (C.url() !== postUrl) throw new Error(`the creator left the post page: ${C.url()}`);
+  // A status changed by approvals is not "someone else's settings" and leaves nothing unsaved.
+  await expectCount(C.getByTestId('post-remote-settings'), 0, 'notices that someone else changed the settings');
+  const settingsState = (await C.getByTestId('settings-state').textContent())?.trim();
+  if (settingsState !== 'Text saves as you type') throw new Error(`the settings state reads "${settingsState}"`);
   await snap(C, '12-creator-approved');
 
   state.step = 'approvals: the creator is told';
   await expectVisible(C.getByRole('button', { name: /^Notifications, [1-9]\d* unread$/ }), "the creator's bell with the approval");
+
+  state.step = 'approvals: notification preferences';
+  await C.getByRole('button', { name: /^Notifications/ }).click();
+  await C.getByRole('link', { name: 'Notification settings' }).click();
+  await waitForPath(C, /^\/settings\/notifications$/, 'the notification preferences');
+  const push = C.getByTestId('pref-approval_requested-push');
+  await expectVisible(push, 'the push switch of "approval requested"');
+  const wasOn = await push.isChecked();
+  await push.setChecked(!wasOn);
+  await C.getByRole('combobox', { name: 'Email digest' }).selectOption('daily');
+  await C.getByRole('button', { name: 'Save preferences' }).click();
+  await expectVisible(C.getByText('Preferences saved.'), 'the saved preferences');
+  await C.reload();
+  await expectVisible(C.getByTestId('pref-approval_requested-push'), 'the preferences after a reload');
+  if ((await C.getByTestId('pref-approval_requested-push').isChecked()) === wasOn) throw new Error('the push preference did not stay changed');
+  const digest = await C.getByRole('combobox', { name: 'Email digest' }).inputValue();
+  if (digest !== 'daily') throw new Error(`the digest reads "${digest}" after a reload`);
+  await snap(C, '13-preferences');
+
+  state.step = 'approvals: the new pages fit 360 px';
+  for (const [pg, path, heading, shot] of [
+    [C, '/settings/notifications', 'Notifications', '14-preferences-360'],
+    [P, `/w/${wsId}/approvals`, /^Approvals/, '15-inbox-360'],
+    [A, `/w/${wsId}/settings/approvals`, /^Approval settings/, '16-settings-360'],
+    [C, new URL(postUrl).pathname, title, '17-post-360'],
+  ]) {
+    await pg.setViewportSize({ width: 360, height: 740 });
+    await pg.goto(base + path);
+    await expectVisible(pg.getByRole('heading', { level: 1, name: heading }), `the page ${path} at 360 px`);
+    const w = await pg.evaluate(() => document.documentElement.scrollWidth);
+    if (w > 360) throw new Error(`${path} is ${w} px wide at 360 px`);
+    await snap(pg, shot);
+  }
 
   state.step = 'approvals: a tampered link';
   await K.goto(`${base}/review/${encodeURIComponent('not-a-real-token')}`);
