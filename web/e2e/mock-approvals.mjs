@@ -245,7 +245,8 @@ export function createApprovals({ db, roleIn, HttpError, now, live, publicUrl, g
     const a = {
       id: randomUUID(), post_id: post.id, round: (rounds.get(post.id)?.length ?? 0) + 1, status: 'pending',
       workflow: { id: wf?.id ?? null, name: wf?.name ?? 'Default' }, content_hash: randomBytes(8).toString('hex'), version_id: null,
-      submitted_by: ref(u.id), submitted_at: now(), decided_at: null, current_order: null, comment: body.comment || null,
+      submitted_by: ref(u.id), submitted_at: now(), decided_at: null, current_order: null, submit_comment: body.comment || null,
+      approved_version_id: null,
       steps: steps.map((s) => ({
         id: randomUUID(), name: s.name, order: s.order, status: 'waiting', required: s.required, approvals: 0,
         roles: s.approvers.roles, deadline_at: null, decisions: [], _hours: s.deadline_hours, _auto: s.auto_approve,
@@ -257,7 +258,7 @@ export function createApprovals({ db, roleIn, HttpError, now, live, publicUrl, g
     if (!rounds.has(post.id)) rounds.set(post.id, []);
     rounds.get(post.id).push(a);
     post.status = 'in_review';
-    emitApproval('approval.submitted', post, a, { by: { ...ref(u.id), share_link_id: null }, comment: a.comment, recipients: [] }, u.id);
+    emitApproval('approval.submitted', post, a, { by: { ...ref(u.id), share_link_id: null }, comment: a.submit_comment, recipients: [] }, u.id);
     advance(post, a, u.id);
     return a;
   }
@@ -335,7 +336,7 @@ export function createApprovals({ db, roleIn, HttpError, now, live, publicUrl, g
     return {
       id: post.id, title: m.title, status: post.status, caption: m.caption, platforms: m.platforms, platform_content: m.platform_content,
       media: m.media, previews, approval: a ? view(a) : null,
-      comments: live.clientComments(post.id).map((c) => ({ id: c.id, body: c.body, created_at: c.created_at, author: c.author })),
+      comments: live.clientComments(post.id).map((c) => ({ id: c.id, body: c.body, created_at: c.created_at, author: c.author?.name ?? 'Someone' })),
     };
   }
 
@@ -372,7 +373,8 @@ export function createApprovals({ db, roleIn, HttpError, now, live, publicUrl, g
       const name = String(body.name ?? '').trim();
       const text = String(body.body ?? '').trim();
       if (!name || !text) throw invalid({ ...(name ? {} : { name: 'must not be empty' }), ...(text ? {} : { body: 'must not be empty' }) });
-      return [201, live.addGuestComment(post, name, text)];
+      const c = live.addGuestComment(post, name, text);
+      return [201, { id: c.id, body: c.body, author: name, created_at: c.created_at }];
     }
     if ((r = route(m, p, ['POST', '/api/review/:token/posts/:pid/:action'])) && ['approve', 'reject', 'request-changes'].includes(r.action)) {
       const l = linkByToken(r.token);
@@ -391,7 +393,7 @@ export function createApprovals({ db, roleIn, HttpError, now, live, publicUrl, g
     // ---- workspace mode
     if ((r = route(m, p, ['PATCH', '/api/workspaces/:id']))) {
       const { w, role } = wsOf(r.id, u);
-      if (role !== 'workspace_admin') throw new HttpError(403, 'forbidden', 'Only workspace admins change workspace settings.');
+      if (!MANAGERS.includes(role)) throw new HttpError(403, 'forbidden', 'Only workspace admins and content managers change the approval mode.');
       if (body.approval_mode !== undefined) {
         if (!['none', 'optional', 'required', 'multi_level'].includes(body.approval_mode)) throw invalid({ approval_mode: 'must be none, optional, required or multi_level' });
         w.approval_mode = body.approval_mode;

@@ -51,6 +51,7 @@ export type Decision = 'approve' | 'reject' | 'request_changes';
 export interface PersonRef {
   user_id: string;
   name: string;
+  share_link_id?: string | null;
 }
 
 /** Who acted: a member (user_id) or a client through a share link (share_link_id). */
@@ -79,6 +80,7 @@ export interface ApprovalStep {
   approvers: PersonRef[];
   roles: string[];
   deadline_at: string | null;
+  on_deadline?: DeadlineAction | string;
   waiting_on: PersonRef[];
   decisions: StepDecision[];
 }
@@ -91,13 +93,15 @@ export interface Approval {
   workflow: { id: string | null; name: string };
   content_hash: string;
   version_id: string | null;
-  submitted_by: PersonRef;
+  /** null when the submitter's account is gone. */
+  submitted_by: PersonRef | null;
+  /** The comment given when submitting. */
+  submit_comment?: string | null;
   submitted_at: string;
   decided_at: string | null;
   current_order: number | null;
   steps: ApprovalStep[];
-  /** Submit / withdraw comment, if the server adds it (beyond the contract). */
-  comment?: string | null;
+  approved_version_id?: string | null;
 }
 
 export interface InboxItem {
@@ -112,7 +116,8 @@ export interface ShareLink {
   permissions: SharePermission[];
   expires_at: string | null;
   revoked_at: string | null;
-  created_by: PersonRef | string | null;
+  /** The creator's user id. */
+  created_by: string | PersonRef | null;
   created_at: string;
   url: string;
   token?: string;
@@ -125,9 +130,18 @@ const post = (id: string) => `/api/posts/${encodeURIComponent(id)}`;
 
 // ---------------------------------------------------------------- mode
 
-/** Set the workspace's approval mode (`PATCH /api/workspaces/{id}`). */
-export function setApprovalMode(workspaceId: string, approval_mode: ApprovalMode): Promise<{ approval_mode?: ApprovalMode }> {
-  return request(ws(workspaceId), { method: 'PATCH', body: { approval_mode } });
+/**
+ * Set the workspace's approval mode (`PATCH /api/workspaces/{id}`; a server that only has
+ * `PUT` for workspace updates takes the same body there).
+ */
+export async function setApprovalMode(workspaceId: string, approval_mode: ApprovalMode): Promise<{ approval_mode?: ApprovalMode }> {
+  try {
+    return await request(ws(workspaceId), { method: 'PATCH', body: { approval_mode } });
+  } catch (e) {
+    const status = (e as { status?: number }).status;
+    if (status !== 405 && status !== 404) throw e;
+    return request(ws(workspaceId), { method: 'PUT', body: { approval_mode } });
+  }
 }
 
 // ---------------------------------------------------------------- workflows
@@ -185,7 +199,7 @@ export async function approvalInbox(workspaceId: string): Promise<InboxItem[]> {
 
 export function createShareLink(
   workspaceId: string,
-  input: { post_ids: string[]; permissions: SharePermission[]; expires_in_hours: number | null; label?: string },
+  input: { post_ids: string[]; permissions: SharePermission[]; expires_in_hours?: number; label?: string },
 ): Promise<ShareLink> {
   return request(`${ws(workspaceId)}/share-links`, { method: 'POST', body: input });
 }
@@ -222,8 +236,8 @@ export interface ReviewComment {
   id: string;
   body: string;
   created_at: string;
-  /** Shape not pinned by the contract: a name, an author object, or both. */
-  author?: { id?: string | null; name: string } | null;
+  /** The author's name (the server's shape); an object is accepted too. */
+  author?: string | { id?: string | null; name: string } | null;
   author_name?: string | null;
   name?: string | null;
 }

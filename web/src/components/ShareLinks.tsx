@@ -13,12 +13,13 @@ import {
 } from '../api';
 import { ErrorBanner, Spinner, formatDateTime } from './ui';
 
-export const EXPIRY_CHOICES: { hours: number | null; label: string }[] = [
+/** Links always expire (the server allows up to 90 days). */
+export const EXPIRY_CHOICES: { hours: number; label: string }[] = [
   { hours: 24, label: '1 day' },
   { hours: 72, label: '3 days' },
   { hours: 168, label: '7 days' },
   { hours: 720, label: '30 days' },
-  { hours: null, label: 'Never' },
+  { hours: 2160, label: '90 days' },
 ];
 
 const PERMISSION_TEXT: Record<SharePermission, string> = {
@@ -93,7 +94,7 @@ export function ShareLinkCreator({ workspaceId, postIds, onCreated }: CreatorPro
       const l = await createShareLink(workspaceId, {
         post_ids: postIds,
         permissions: perms,
-        expires_in_hours: hours === '' ? null : Number(hours),
+        expires_in_hours: Number(hours) || 168,
         ...(label.trim() ? { label: label.trim() } : {}),
       });
       setCreated(l);
@@ -127,7 +128,7 @@ export function ShareLinkCreator({ workspaceId, postIds, onCreated }: CreatorPro
           <label for="share-expiry">Expires after</label>
           <select id="share-expiry" value={hours} onChange={(e) => setHours(e.currentTarget.value)} data-testid="share-expiry">
             {EXPIRY_CHOICES.map((c) => (
-              <option key={c.label} value={c.hours === null ? '' : String(c.hours)}>
+              <option key={c.label} value={String(c.hours)}>
                 {c.label}
               </option>
             ))}

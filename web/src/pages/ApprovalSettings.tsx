@@ -30,10 +30,10 @@ import { PLATFORMS, platformLabel } from '../platforms';
 import { reloadWorkspaces, useWorkspaces } from '../session';
 
 const MODE_TEXT: Record<ApprovalMode, string> = {
-  none: 'No approvals: posts cannot be submitted for approval.',
-  optional: 'Optional: posts can be submitted, but scheduling does not need an approval.',
-  required: 'Required: scheduling and publishing need an approved round matching the content.',
-  multi_level: 'Multi-level: like required, and workflows may have several successive steps.',
+  none: 'posts cannot be submitted for approval.',
+  optional: 'posts can be submitted; scheduling does not need an approval.',
+  required: 'scheduling and publishing need an approved round that matches the content.',
+  multi_level: 'like required, and workflows may have several successive steps.',
 };
 
 const ACTION_TEXT: Record<string, string> = {
@@ -369,6 +369,7 @@ export default function ApprovalSettingsPage({ workspaceId }: { workspaceId: str
   const { items: workspaces } = useWorkspaces();
   const workspace = workspaces?.find((w) => w.id === workspaceId);
   const allowed = can(workspace?.role, 'approvals_manage');
+  const modeAllowed = allowed;
   const [mode, setMode] = useState<ApprovalMode | null>(null);
   const [savedMode, setSavedMode] = useState<ApprovalMode | null>(null);
   const [workflows, setWorkflows] = useState<Workflow[] | null>(null);
@@ -451,14 +452,14 @@ export default function ApprovalSettingsPage({ workspaceId }: { workspaceId: str
             <legend class="sr-only">Approval mode</legend>
             {APPROVAL_MODES.map((m) => (
               <label key={m} class="opt">
-                <input type="radio" name="approval_mode" value={m} checked={mode === m} onChange={() => setMode(m)} disabled={!allowed} data-testid={`approval-mode-${m}`} />{' '}
+                <input type="radio" name="approval_mode" value={m} checked={mode === m} onChange={() => setMode(m)} disabled={!modeAllowed} data-testid={`approval-mode-${m}`} />{' '}
                 <strong>{humanize(m)}</strong> <span class="muted small">— {MODE_TEXT[m]}</span>
               </label>
             ))}
           </fieldset>
         )}
         <div>
-          <button type="submit" class="btn btn-primary btn-sm" disabled={!allowed || modeBusy || mode === savedMode} data-testid="approval-mode-save">
+          <button type="submit" class="btn btn-primary btn-sm" disabled={!modeAllowed || modeBusy || mode === savedMode} data-testid="approval-mode-save">
             {modeBusy ? 'Saving…' : 'Save mode'}
           </button>
         </div>

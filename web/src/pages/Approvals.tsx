@@ -49,7 +49,7 @@ function InboxRow({ workspaceId, item, onDone }: { workspaceId: string; item: In
         {active.length ? ` · waiting for: ${active.map((s) => s.name).join(', ')}` : ''}
         {deadline ? ` · due ${formatDateTime(deadline)}` : ''}
       </p>
-      {approval.comment && <blockquote class="decision-comment">{approval.comment}</blockquote>}
+      {approval.submit_comment && <blockquote class="decision-comment">{approval.submit_comment}</blockquote>}
       <details>
         <summary class="small">Steps</summary>
         <ApprovalSteps approval={approval} />

@@ -42,6 +42,7 @@ function storeName(name: string): void {
 const URL_RE = /https?:\/\/[^\s<>"]+/i;
 
 function commentAuthor(c: ReviewComment): string {
+  if (typeof c.author === 'string') return c.author || 'Someone';
   return c.author?.name || c.author_name || c.name || 'Someone';
 }
 

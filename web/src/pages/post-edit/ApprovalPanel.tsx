@@ -206,7 +206,7 @@ export function ApprovalPanel({ workspaceId, post, me, role, approvalMode, onCha
             {formatDateTime(approval.submitted_at)}
             {approval.decided_at ? ` · decided ${formatDateTime(approval.decided_at)}` : ''}
           </p>
-          {approval.comment && <blockquote class="decision-comment">{approval.comment}</blockquote>}
+          {approval.submit_comment && <blockquote class="decision-comment">{approval.submit_comment}</blockquote>}
           <ApprovalSteps approval={approval} />
         </div>
       )}
