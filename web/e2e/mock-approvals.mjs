@@ -98,7 +98,9 @@ export function createApprovals({ db, roleIn, HttpError, now, live, publicUrl, g
       read_at: null, created_at: now(), actor: actor ?? null,
     };
     notifications.push(n);
-    live.emit(wsId, 'notification.created', { ...n }, actor?.user_id ?? null);
+    // Like the server: {user_id, notification: <as listed>}.
+    const { user_id: _u, ...listed } = n;
+    live.emit(wsId, 'notification.created', { user_id: userId, notification: listed }, actor?.user_id ?? null);
   }
 
   const TEXT = {

@@ -64,8 +64,11 @@ export function NotificationBell() {
     !!me,
     (ev) => {
       if (ev.type !== 'notification.created') return;
-      const n = ev.data as unknown as AppNotification & { user_id?: string };
-      if (n.user_id && me && n.user_id !== me.id) return;
+      // data: {user_id, notification: {…}} (the notification as listed), or the notification
+      // itself with user_id beside its fields.
+      const data = ev.data as { user_id?: string; notification?: AppNotification };
+      if (data.user_id && me && data.user_id !== me.id) return;
+      const n = (data.notification && typeof data.notification === 'object' ? data.notification : data) as AppNotification;
       if (!n.id) {
         void loadCount();
         return;

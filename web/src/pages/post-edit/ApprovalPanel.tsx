@@ -125,7 +125,9 @@ export function ApprovalPanel({ workspaceId, post, me, role, approvalMode, onCha
   const isSubmitter = !!me && approval?.submitted_by?.user_id === me.id;
   const canWithdraw = pending && (isSubmitter || can(role, 'post_delete'));
   const disabled = approvalMode === 'none';
-  const canSubmit = canEdit && !pending && !disabled;
+  // An approved round stays valid until the content changes (then the server voids it and
+  // starts a new round itself).
+  const canSubmit = canEdit && !pending && approval?.status !== 'approved' && !disabled;
   const matching = workflows ? matchingWorkflows(workflows, post) : [];
 
   const openSubmit = () => {
