@@ -576,10 +576,20 @@ export function createApprovals({ db, roleIn, HttpError, now, live, publicUrl, g
     return null;
   }
 
-  /** A comment mentioned someone: notify them (comment.mentioned's recipient). */
-  function mentioned(post, userId, actorId, body) {
-    notify(userId, post.workspace_id, 'mentioned', { post_id: post.id, title: `Mentioned: ${live.merge(post).title}`, body, actor: actorId ? { user_id: actorId, name: user(actorId)?.name ?? '' } : null });
-  }
+  // comment.mentioned → a `mentioned` notification for data.user_id.
+  live.onEmit((ev) => {
+    if (ev.type !== 'comment.mentioned') return;
+    const post = db.posts.get(ev.data.post_id);
+    const uid = ev.data.user_id;
+    if (!post || !uid || !roleIn(post.workspace_id, uid)) return;
+    const by = ev.data.by;
+    notify(uid, post.workspace_id, 'mentioned', {
+      post_id: post.id,
+      title: `${user(by)?.name ?? 'Someone'} mentioned you: ${live.merge(post).title}`,
+      body: String(ev.data.comment?.body ?? '').slice(0, 200),
+      actor: by ? { user_id: by, name: user(by)?.name ?? '' } : null,
+    });
+  });
 
-  return { api, publicApi, mentioned };
+  return { api, publicApi };
 }

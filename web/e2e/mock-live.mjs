@@ -145,11 +145,19 @@ export function createLive({ db, roleIn, HttpError, now, accessUser }) {
 
   // ------------------------------------------------------------ events
 
+  const hooks = new Set(); // fn(ev): server-side consumers (the notifier of issue #9)
+
   function emit(workspace_id, type, data, actor_id = null) {
     const ev = { id: String(++eventSeq), type, workspace_id, data, actor_id, at: now() };
     events.push(ev);
     if (events.length > 1000) events.shift();
     for (const s of subscribers) deliver(s, ev);
+    for (const h of hooks) h(ev);
+  }
+
+  /** Run `fn` for every event emitted from now on (like an outbox consumer). */
+  function onEmit(fn) {
+    hooks.add(fn);
   }
 
   function visibleTo(userId, ev) {
@@ -499,6 +507,9 @@ export function createLive({ db, roleIn, HttpError, now, accessUser }) {
       comments.set(c.id, c);
       const view = commentView(c);
       emit(c.workspace_id, 'comment.created', { comment: view, post_id: c.post_id }, user.id);
+      for (const uid of c.mentions) {
+        if (uid !== user.id) emit(c.workspace_id, 'comment.mentioned', { comment_id: c.id, post_id: c.post_id, visibility: c.visibility, comment: view, user_id: uid, by: user.id }, user.id);
+      }
       return [201, view];
     }
     if ((r = route(m, p, ['PUT', '/api/comments/:id']))) {
@@ -591,5 +602,5 @@ export function createLive({ db, roleIn, HttpError, now, accessUser }) {
     return null;
   }
 
-  return { handleUpgrade, writeContent, readContent, merge, dropPost, emit, snapshot, api, closeUser, roleChanged, clientComments, addGuestComment };
+  return { handleUpgrade, writeContent, readContent, merge, dropPost, emit, snapshot, api, closeUser, roleChanged, clientComments, addGuestComment, onEmit };
 }

@@ -76,7 +76,7 @@ export function AppLayout({ workspaceId, children }: Props) {
         {workspaceId && (
           <nav class="mainnav" aria-label="Workspace">
             {navLink(`/w/${workspaceId}/posts`, 'Posts', 'nav-posts')}
-            {current?.role !== 'client' && navLink(`/w/${workspaceId}/approvals`, 'Approvals', 'nav-approvals', inbox)}
+            {navLink(`/w/${workspaceId}/approvals`, 'Approvals', 'nav-approvals', inbox)}
             {can(current?.role, 'members_view') && navLink(`/w/${workspaceId}/members`, 'Members', 'nav-members')}
             {current && can(current.role, 'webhooks_manage') && navLink(`/w/${workspaceId}/webhooks`, 'Webhooks', 'nav-webhooks')}
             {current && can(current.role, 'approvals_manage') && navLink(`/w/${workspaceId}/settings/approvals`, 'Workflows', 'nav-approval-settings')}

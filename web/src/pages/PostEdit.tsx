@@ -426,6 +426,12 @@ export default function PostEditPage({ workspaceId, postId }: Props) {
                 {humanize(post.status)}
               </span>{' '}
               Created {formatDateTime(post.created_at)} · Updated {formatDateTime(post.updated_at)}
+              <span class="approval-jump">
+                {' · '}
+                <a href="#approval-h" data-testid="approval-jump">
+                  Approval
+                </a>
+              </span>
             </p>
           )}
         </div>

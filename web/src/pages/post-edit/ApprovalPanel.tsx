@@ -121,7 +121,8 @@ export function ApprovalPanel({ workspaceId, post, me, role, approvalMode, onCha
   const canEdit = can(role, 'post_edit');
   const pending = approval?.status === 'pending';
   const activeSteps = approval?.steps.filter((s) => s.status === 'active') ?? [];
-  const waitingOnMe = !!me && activeSteps.some((s) => s.waiting_on.some((p) => p.user_id === me.id));
+  // Super admins may decide any step (the server never lists them among those waited on).
+  const waitingOnMe = !!me && (activeSteps.some((s) => s.waiting_on.some((p) => p.user_id === me.id)) || (me.is_super_admin && activeSteps.length > 0));
   const isSubmitter = !!me && approval?.submitted_by?.user_id === me.id;
   const canWithdraw = pending && (isSubmitter || can(role, 'post_delete'));
   const disabled = approvalMode === 'none';
