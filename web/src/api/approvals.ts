@@ -227,6 +227,8 @@ export function shareLinkUrl(l: Pick<ShareLink, 'url' | 'token'>): string {
 
 export interface ReviewPreview {
   platform: Platform;
+  /** The platform's display name. */
+  name?: string;
   text: string;
   char_count: number;
   limit: number;

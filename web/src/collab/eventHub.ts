@@ -24,7 +24,9 @@ function setConnected(c: boolean): void {
 }
 
 function open(): void {
-  if (stream) return;
+  // A stream that gave up (e.g. access refused) is replaced when someone listens again.
+  if (stream && !stream.closed) return;
+  stream = null;
   userId = getCurrentUser()?.id ?? null;
   stream = new EventStream({
     onEvent: (ev) => {

@@ -78,7 +78,7 @@ function PlatformPreview({ post, preview }: { post: ReviewPost; preview: ReviewP
   return (
     <article class={`platform-preview pv-${preview.platform}`} data-testid="review-preview" data-platform={preview.platform} aria-label={`${platformLabel(preview.platform)} preview`}>
       <header class="pv-head">
-        <strong>{platformLabel(preview.platform)}</strong>
+        <strong>{preview.name || platformLabel(preview.platform)}</strong>
         <span class={`small${over ? ' over' : ' muted'}`} data-testid="review-count">
           {preview.char_count}/{preview.limit || '∞'}
           {over ? ' — too long' : ''}
