@@ -130,6 +130,7 @@ export async function approvalsFlow(pages, base, mailDir, info, state, h) {
   const item = P.locator(`[data-testid="inbox-item"][data-title="${title}"]`);
   await expectVisible(item, 'the post in the inbox');
   await item.getByLabel('Comment (optional)').fill('Looks good to me.');
+  await snap(P, '10b-inbox');
   await item.getByRole('button', { name: 'Approve' }).click();
   await expectVisible(P.getByText(`Approved “${title}”.`), 'the approval confirmation');
   await expectCount(item, 0, 'the post in the inbox after approving');

@@ -392,7 +392,7 @@ export default function PostEditPage({ workspaceId, postId }: Props) {
 
       <MediaSection form={form} err={err} readOnly={readOnly} editorPending={editorPending} setMediaList={setMediaList} live={liveMedia} />
 
-      <SettingsSection form={form} update={update} err={err} readOnly={readOnly} status={status} />
+      <SettingsSection form={form} update={update} err={err} readOnly={readOnly} status={status} approvalMode={workspace?.approval_mode} />
 
       {!readOnly && (
         <div class="form-actions">
