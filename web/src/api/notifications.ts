@@ -74,8 +74,12 @@ export function getNotificationPreferences(): Promise<NotificationPreferences> {
   return request('/api/notifications/preferences');
 }
 
+/** Save preferences (only the settable fields are sent: type and the three channels). */
 export function updateNotificationPreferences(input: Partial<NotificationPreferences>): Promise<NotificationPreferences> {
-  return request('/api/notifications/preferences', { method: 'PUT', body: input });
+  const body: { types?: Omit<TypePreference, 'label'>[]; email_digest?: string } = {};
+  if (input.types) body.types = input.types.map(({ type, in_app, email, push }) => ({ type, in_app, email, push }));
+  if (input.email_digest) body.email_digest = input.email_digest;
+  return request('/api/notifications/preferences', { method: 'PUT', body });
 }
 
 export async function vapidPublicKey(): Promise<string> {
