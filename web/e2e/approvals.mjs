@@ -224,4 +224,107 @@ export async function approvalsFlow(pages, base, mailDir, info, state, h) {
   state.step = 'approvals: a tampered link';
   await K.goto(`${base}/review/${encodeURIComponent('not-a-real-token')}`);
   await expectVisible(K.getByRole('heading', { name: 'This review link does not work' }), 'the invalid-link message');
+
+  if (process.env.COPYDESK_E2E_APPROVALS_MORE === '1') {
+    for (const pg of [A, C, P, K]) await pg.setViewportSize({ width: 1280, height: 900 });
+    await moreFlows({ A, C, P, K }, base, wsId, { title, approverName }, state, h);
+  }
+}
+
+/**
+ * More of the UI (COPYDESK_E2E_APPROVALS_MORE=1): the workflow picker, request changes on
+ * the post page, reject from the inbox, withdraw, the round history, a view-only link for
+ * two posts made from the posts list, and revoking it.
+ */
+async function moreFlows({ A, C, P, K }, base, wsId, { title, approverName }, state, h) {
+  const { expectVisible, expectCount, waitForPath } = h;
+
+  state.step = 'approvals+: a second workflow that matches every post';
+  await A.goto(`${base}/w/${wsId}/settings/approvals`);
+  await A.getByRole('button', { name: 'New workflow' }).click();
+  const form = A.getByTestId('workflow-form');
+  await form.getByLabel('Workflow name').fill('Quick check');
+  const step = form.getByTestId('step-editor').nth(0);
+  await step.getByLabel('Step name').fill('Editor');
+  await step.getByRole('checkbox', { name: new RegExp(approverName) }).check();
+  await step.getByLabel('Deadline (hours)').fill('48');
+  await step.getByLabel('When it passes').selectOption('escalate');
+  await form.getByRole('button', { name: 'Create workflow' }).click();
+  await expectVisible(A.locator('[data-testid="workflow-row"][data-name="Quick check"]'), 'the second workflow');
+
+  state.step = 'approvals+: submit with the workflow picker';
+  const title2 = `${title} second`;
+  await C.goto(`${base}/w/${wsId}/posts/new`);
+  await C.getByTestId('post-title').fill(title2);
+  await C.getByTestId('platform-bluesky').check();
+  await C.getByTestId('post-caption').fill('A second post for the edge cases.');
+  await C.getByTestId('post-save').click();
+  await waitForPath(C, new RegExp(`^/w/${wsId}/posts/[0-9a-f-]{36}$`), 'the second post');
+  const post2 = C.url();
+  const panel = C.getByTestId('approval-panel');
+  await panel.getByRole('button', { name: 'Submit for approval' }).click();
+  const picker = panel.getByLabel('Workflow');
+  await expectVisible(picker, 'the workflow picker (two workflows match)');
+  if ((await picker.locator('option:checked').textContent())?.includes('(default)') !== true) throw new Error('the default workflow is not preselected');
+  await picker.selectOption({ label: 'Quick check' });
+  await panel.getByRole('button', { name: 'Submit for approval' }).click();
+  await expectVisible(panel.locator('[data-testid="approval-step"][data-step="Editor"][data-status="active"]'), 'the "Quick check" step active');
+  await expectVisible(panel.getByTestId('approval-deadline'), 'the step deadline');
+
+  state.step = 'approvals+: request changes on the post page';
+  await P.goto(post2);
+  const pp = P.getByTestId('approval-panel');
+  await pp.getByRole('button', { name: /Review: approve or reject/ }).click();
+  await pp.getByLabel('Comment (optional)').fill('Please shorten it.');
+  await pp.getByRole('button', { name: 'Request changes' }).click();
+  await expectVisible(pp.getByTestId('approval-status').getByText('Changes requested'), "changes requested on the approver's page");
+  await expectVisible(panel.getByTestId('approval-status').getByText('Changes requested'), "changes requested on the creator's open page");
+  await expectVisible(panel.getByText('Please shorten it.'), "the approver's comment on the creator's page");
+
+  state.step = 'approvals+: submit again, reject from the inbox';
+  await panel.getByRole('button', { name: 'Submit again' }).click();
+  await panel.getByRole('button', { name: 'Submit for approval' }).click();
+  await expectVisible(panel.getByTestId('approval-status').getByText('In review'), 'round 2 in review');
+  await P.goto(`${base}/w/${wsId}/approvals`);
+  const item = P.locator(`[data-testid="inbox-item"][data-title="${title2}"]`);
+  await item.getByRole('button', { name: 'Reject' }).click();
+  await expectCount(item, 0, 'the rejected post in the inbox');
+  await expectVisible(panel.getByTestId('approval-status').getByText('Rejected'), "rejected on the creator's open page");
+
+  state.step = 'approvals+: submit again and withdraw';
+  await panel.getByRole('button', { name: 'Submit again' }).click();
+  await panel.getByRole('button', { name: 'Submit for approval' }).click();
+  await expectVisible(panel.getByTestId('approval-status').getByText('In review'), 'round 3 in review');
+  C.once('dialog', (d) => void d.accept());
+  await panel.getByRole('button', { name: 'Withdraw' }).click();
+  await expectVisible(panel.getByTestId('approval-status').getByText('Withdrawn'), 'the withdrawn round');
+
+  state.step = 'approvals+: the decision history';
+  await panel.getByText('Decision history').click();
+  await expectCount(panel.getByTestId('approval-round'), 3, 'rounds in the history');
+
+  state.step = 'approvals+: a view-only link for two posts from the posts list';
+  await C.goto(`${base}/w/${wsId}/posts`);
+  for (const t of [title, title2]) await C.getByRole('checkbox', { name: `Select “${t}”` }).check();
+  await C.getByRole('button', { name: 'Share for review…' }).click();
+  const sel = C.getByTestId('posts-selection');
+  await sel.getByRole('checkbox', { name: 'Comment' }).uncheck();
+  await sel.getByRole('checkbox', { name: 'Approve / reject' }).uncheck();
+  await sel.getByLabel('Label (optional)').fill('Both posts');
+  await sel.getByRole('button', { name: 'Create review link' }).click();
+  const url = await sel.getByLabel('Review link').inputValue();
+  await K.goto(base + new URL(url).pathname);
+  await expectCount(K.getByTestId('review-post'), 2, 'posts on the view-only review page');
+  await expectVisible(K.getByRole('heading', { name: 'Both posts' }), 'the link label');
+  await expectCount(K.getByRole('button', { name: 'Approve' }), 0, 'approve buttons on a view-only link');
+  await expectCount(K.getByLabel('Add a comment'), 0, 'comment boxes on a view-only link');
+
+  state.step = 'approvals+: revoke the link';
+  await C.goto(`${base}/w/${wsId}/approvals`);
+  const row = C.getByTestId('share-link-row').filter({ hasText: 'Both posts' });
+  C.once('dialog', (d) => void d.accept());
+  await row.getByRole('button', { name: 'Revoke' }).click();
+  await expectCount(C.getByTestId('share-link-row').filter({ hasText: 'Both posts' }), 0, 'the revoked link among active links');
+  await K.reload();
+  await expectVisible(K.getByRole('heading', { name: 'This review link does not work' }), 'the revoked link refused');
 }

@@ -22,6 +22,7 @@
 //   COPYDESK_E2E_HEADFUL=1 show the browser (needs a display)
 //   COPYDESK_E2E_LIVE=0 skip scenario 3 (the live composer)
 //   COPYDESK_E2E_APPROVALS=0 skip scenario 4 (approvals, review link, notifications)
+//   COPYDESK_E2E_APPROVALS_MORE=1 more of scenario 4 (see e2e/approvals.mjs, moreFlows)
 //   COPYDESK_E2E_SHOTS=<dir> save screenshots of scenario 3's key moments there
 //
 // Starts its own server(s) on free ports with a fresh database and a mail outbox
