@@ -193,8 +193,14 @@ function ReviewPostCard({ token, post, perms, name, onChanged }: { token: string
       <ErrorBanner error={error} testid="review-error" />
       {done && <Notice testid="review-done">{done}</Notice>}
 
+      {perms.includes('approve') && !canDecide && !done && (
+        <p class="small muted" data-testid="review-not-pending">
+          {a ? 'This post is not waiting for a decision right now.' : 'This post has not been submitted for approval yet.'}
+        </p>
+      )}
       {canDecide && (
         <div class="stack review-decide" data-testid="review-decide">
+          {!name && <p class="small muted">Enter your name above to decide.</p>}
           <div class="field">
             <label for={id('note')}>Your feedback (optional)</label>
             <textarea id={id('note')} rows={2} value={note} onInput={(e) => setNote(e.currentTarget.value)} data-testid="review-note" />
