@@ -65,7 +65,7 @@ pub async fn user_refs<C: ConnectionTrait>(
 }
 
 /// Event type prefixes that are about accounts, not workspaces; never shown in a feed.
-const HIDDEN_PREFIXES: [&str; 2] = ["session.", "user."];
+const HIDDEN_PREFIXES: [&str; 3] = ["session.", "user.", "notification."];
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -33,6 +33,7 @@
 
 pub mod access;
 pub mod activity;
+pub mod approvals;
 pub mod auth;
 pub mod bus;
 pub mod collab;

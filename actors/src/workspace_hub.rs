@@ -82,7 +82,13 @@ pub struct WorkspaceHub {
 /// events, which the server sets only for a client comment on a shared post), plus presence.
 pub fn visible_to_clients(event: &serde_json::Value) -> bool {
     let data = &event["data"];
-    event["type"] == "presence" || data["client_visible"] == true || data["visibility"] == "client"
+    // Notifications go to one user whatever their role; the socket checks it is theirs.
+    event["type"] == "presence"
+        || event["type"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("notification."))
+        || data["client_visible"] == true
+        || data["visibility"] == "client"
 }
 
 impl WorkspaceHub {

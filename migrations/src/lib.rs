@@ -12,6 +12,7 @@ mod m20261130_000004_hardening;
 mod m20261130_000005_backbone;
 mod m20261130_000006_doc_positions;
 mod m20261201_000010_webhooks;
+mod m20261202_000011_approvals;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000005_backbone::Migration),
             Box::new(m20261130_000006_doc_positions::Migration),
             Box::new(m20261201_000010_webhooks::Migration),
+            Box::new(m20261202_000011_approvals::Migration),
         ]
     }
 }

@@ -75,8 +75,8 @@ fn reason(code: u16, text: &str) -> Option<CloseReason> {
 
 /// The workspaces a socket streams: for each, whether the user is a client there and, if
 /// so, the posts shared with them.
-#[derive(Default)]
 struct View {
+    user_id: Uuid,
     workspaces: HashMap<Uuid, Option<HashSet<Uuid>>>,
 }
 
@@ -103,7 +103,10 @@ impl View {
             };
             workspaces.insert(m.workspace_id, shared);
         }
-        Ok(Self { workspaces })
+        Ok(Self {
+            user_id,
+            workspaces,
+        })
     }
 
     fn scope(&self) -> Scope {
@@ -121,6 +124,13 @@ impl View {
         let Some(entry) = self.workspaces.get_mut(&ws) else {
             return false;
         };
+        // A notification is for one user (the `Recipient` audience), whatever their role.
+        if event["type"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("notification."))
+        {
+            return event["data"]["user_id"].as_str() == Some(self.user_id.to_string().as_str());
+        }
         let Some(shared) = entry else {
             return true;
         };

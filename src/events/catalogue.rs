@@ -83,6 +83,19 @@ catalogue! {
     WebhookSecretRevealed = "webhook.secret_revealed", WebhookEvent, Team, "An admin displayed a webhook endpoint's signing secret.";
     WebhookReplayed = "webhook.replayed", WebhookEvent, Team, "Past events were queued again for a webhook endpoint (`reason` says since when).";
     WebhookTest = "webhook.test", WebhookEvent, Team, "A test message, sent only to the endpoint it was requested for.";
+    ApprovalSubmitted = "approval.submitted", ApprovalEvent, SharedPosts, "A post was submitted for approval: a new round started (`recipients`: the approvers now waited on).";
+    ApprovalStepStarted = "approval.step_started", ApprovalEvent, SharedPosts, "A step of a post's approval became active (`step`; `recipients`: its approvers).";
+    ApprovalDecided = "approval.decided", ApprovalEvent, SharedPosts, "One approver decided on a step (`decision`: approve, reject or request_changes; `by`; `comment`).";
+    ApprovalApproved = "approval.approved", ApprovalEvent, SharedPosts, "Every step passed: the post is approved (for the exact content hashed in `content_hash`).";
+    ApprovalRejected = "approval.rejected", ApprovalEvent, SharedPosts, "An approver rejected the post: the round ended.";
+    ApprovalChangesRequested = "approval.changes_requested", ApprovalEvent, SharedPosts, "An approver asked for changes: the round ended.";
+    ApprovalWithdrawn = "approval.withdrawn", ApprovalEvent, SharedPosts, "The post was taken back out of review.";
+    ApprovalVoided = "approval.voided", ApprovalEvent, SharedPosts, "The content changed after it was submitted or approved: that round is void and a new one starts (`approval.submitted` follows).";
+    ApprovalDeadlineNear = "approval.deadline_near", ApprovalEvent, SharedPosts, "A step's deadline is near (`deadline_at`; `recipients`: who has not decided yet).";
+    ApprovalDeadlinePassed = "approval.deadline_passed", ApprovalEvent, SharedPosts, "A step's deadline passed and its rule ran (`action`: remind, reassign, auto_approve or escalate).";
+    ShareLinkCreated = "share_link.created", ShareLinkEvent, Team, "A review link was created for some posts (`post_ids`, `permissions`).";
+    ShareLinkRevoked = "share_link.revoked", ShareLinkEvent, Team, "A review link was revoked.";
+    NotificationCreated = "notification.created", NotificationEvent, Recipient, "An in-app notification for one user (`user_id`); only that user's event stream receives it, webhooks never do.";
 }
 
 /// Who, besides the team, may receive an event.
@@ -97,6 +110,9 @@ pub enum Audience {
     Team,
     /// Account events: in the audit log, never in a workspace's stream.
     Account,
+    /// One user (`data.user_id`): only that user's event stream; not in the activity feed,
+    /// never delivered to webhooks.
+    Recipient,
 }
 
 /// Payload of `post.*` events.
@@ -190,6 +206,63 @@ pub struct WebhookEvent {
     pub reason: Option<String>,
 }
 
+/// Who acted on an approval: a member, or a named guest through a review link.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ApprovalActor {
+    pub user_id: Option<Uuid>,
+    pub name: String,
+    pub share_link_id: Option<Uuid>,
+}
+
+/// The step an approval event is about.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ApprovalStepRef {
+    pub id: Uuid,
+    pub name: String,
+    pub order: i32,
+}
+
+/// Payload of `approval.*` events.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ApprovalEvent {
+    pub post_id: Uuid,
+    pub title: String,
+    pub request_id: Uuid,
+    pub client_visible: bool,
+    /// The post's status after this event.
+    pub status: String,
+    /// SHA-256 (hex) of the content the round is about.
+    pub content_hash: String,
+    pub step: Option<ApprovalStepRef>,
+    /// `approve`, `reject` or `request_changes` (`approval.decided` and the round's end).
+    pub decision: Option<String>,
+    pub comment: Option<String>,
+    pub by: Option<ApprovalActor>,
+    /// `approval.deadline_passed`: remind, reassign, auto_approve or escalate.
+    pub action: Option<String>,
+    pub deadline_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The users to notify of this event (decided by the approval rules; never the actor).
+    pub recipients: Vec<Uuid>,
+}
+
+/// Payload of `share_link.*` events.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ShareLinkEvent {
+    pub share_link_id: Uuid,
+    pub label: Option<String>,
+    pub post_ids: Vec<Uuid>,
+    pub permissions: Vec<String>,
+}
+
+/// Payload of `notification.created`: the notification as `GET /api/notifications` lists it,
+/// plus its `user_id`.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct NotificationEvent {
+    pub user_id: Uuid,
+    #[schema(value_type = Object)]
+    pub notification: serde_json::Value,
+}
+
 /// A payload that documents which event types it belongs to.
 pub trait EventPayload: Serialize {
     const NAME: &'static str;
@@ -205,7 +278,10 @@ payload!(
     MemberEvent,
     WorkspaceEvent,
     UserEvent,
-    WebhookEvent
+    WebhookEvent,
+    ApprovalEvent,
+    ShareLinkEvent,
+    NotificationEvent
 );
 
 /// One entry of the served catalogue.

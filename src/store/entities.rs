@@ -104,6 +104,8 @@ pub mod workspaces {
         pub id: Uuid,
         pub name: String,
         pub slug: String,
+        /// `none`, `optional`, `required` or `multi_level` (see `approvals::ApprovalMode`).
+        pub approval_mode: String,
         pub created_by: Option<Uuid>,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,

@@ -126,7 +126,7 @@ impl EventHandler for FanOut {
         let Some(ws) = ev.workspace_id else {
             return Ok(());
         };
-        if ev.event_type.starts_with("webhook.") {
+        if ev.event_type.starts_with("webhook.") || ev.event_type.starts_with("notification.") {
             return Ok(());
         }
         let d = &self.0;

@@ -246,6 +246,7 @@ pub async fn events_since<C: ConnectionTrait>(
         .into_iter()
         .filter(|r| {
             !r.event_type.starts_with("webhook.")
+                && !r.event_type.starts_with("notification.")
                 && super::service::matches(&patterns, &r.event_type)
         })
         .map(|r| (r.id, r.event_type, r.data, r.created_at))

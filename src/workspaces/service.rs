@@ -166,6 +166,7 @@ pub async fn create(
         id: Set(Uuid::now_v7()),
         name: Set(name.trim().to_string()),
         slug: Set(slug),
+        approval_mode: Set("optional".into()),
         created_by: Set(Some(user_id)),
         created_at: Set(now),
         updated_at: Set(now),
