@@ -130,18 +130,9 @@ const post = (id: string) => `/api/posts/${encodeURIComponent(id)}`;
 
 // ---------------------------------------------------------------- mode
 
-/**
- * Set the workspace's approval mode (`PATCH /api/workspaces/{id}`; a server that only has
- * `PUT` for workspace updates takes the same body there).
- */
-export async function setApprovalMode(workspaceId: string, approval_mode: ApprovalMode): Promise<{ approval_mode?: ApprovalMode }> {
-  try {
-    return await request(ws(workspaceId), { method: 'PATCH', body: { approval_mode } });
-  } catch (e) {
-    const status = (e as { status?: number }).status;
-    if (status !== 405 && status !== 404) throw e;
-    return request(ws(workspaceId), { method: 'PUT', body: { approval_mode } });
-  }
+/** Set the workspace's approval mode (`PUT /api/workspaces/{id}` with `approval_mode`). */
+export function setApprovalMode(workspaceId: string, approval_mode: ApprovalMode): Promise<{ approval_mode?: ApprovalMode }> {
+  return request(ws(workspaceId), { method: 'PUT', body: { approval_mode } });
 }
 
 // ---------------------------------------------------------------- workflows
