@@ -192,6 +192,25 @@ impl Application {
                 public_url.clone(),
             ),
         );
+        let notify = crate::notify::Notify::new(
+            db.clone(),
+            crate::events::Announcer {
+                bus: bus.clone(),
+                work: work.clone(),
+                clock: clock.clone(),
+            },
+            encryption_key.clone(),
+            outbound.clone(),
+            &mailer,
+            settings.push.clone(),
+            public_url.clone(),
+        );
+        crate::notify::register(
+            &mut extra,
+            notify.clone(),
+            &settings.notifications,
+            &settings.jobs.time_zone,
+        )?;
         work.set_tail(LiveTail::spawn(outbox.clone(), collab.clone(), bus.clone()));
         if settings.jobs.enabled {
             start_work(
@@ -241,6 +260,7 @@ impl Application {
             work,
             outbox,
             outbound,
+            notify,
         };
         let server = build_server(listener, state.clone())?;
         tracing::info!(
@@ -406,6 +426,7 @@ fn build_server(listener: TcpListener, state: AppState) -> anyhow::Result<Server
             .configure(crate::activity::routes)
             .configure(crate::jobs::admin::routes)
             .configure(crate::webhooks::routes)
+            .configure(crate::notify::routes)
             .route(
                 "/events/catalogue",
                 web::get().to(crate::events::catalogue::serve_catalogue),
