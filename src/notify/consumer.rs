@@ -26,7 +26,10 @@ pub struct Notifier(pub Notify);
 #[async_trait]
 impl EventHandler for Notifier {
     async fn handle(&self, ev: &OutboxEvent) -> Result<(), String> {
-        handle(&self.0, ev).await.map_err(|e| e.to_string())
+        let (n, ev) = (self.0.clone(), ev.clone());
+        self.0
+            .on_main(async move { handle(&n, &ev).await.map_err(|e| e.to_string()) })
+            .await
     }
 }
 

@@ -110,6 +110,8 @@ pub struct Notify {
     pub push: PushSettings,
     pub public_url: String,
     vapid: Arc<tokio::sync::OnceCell<push::vapid::VapidKey>>,
+    /// The runtime the server was built on (see [`Notify::on_main`]).
+    rt: tokio::runtime::Handle,
 }
 
 impl Notify {
@@ -133,6 +135,22 @@ impl Notify {
             push,
             public_url,
             vapid: Arc::default(),
+            rt: tokio::runtime::Handle::current(),
+        }
+    }
+
+    /// Runs a handler's work on the server's runtime rather than on the background-work
+    /// thread. When a node's work stops (shutdown, `Work::kill`), that thread's runtime goes
+    /// away first and whatever its tasks held — a pooled database or SMTP connection — would
+    /// be dropped outside any runtime, where sqlx and lettre panic (and abort the process).
+    /// Here the work finishes, or is dropped, where a runtime exists.
+    pub async fn on_main<F>(&self, f: F) -> Result<(), String>
+    where
+        F: std::future::Future<Output = Result<(), String>> + Send + 'static,
+    {
+        match self.rt.spawn(f).await {
+            Ok(r) => r,
+            Err(e) => Err(format!("notification task stopped: {e}")),
         }
     }
 

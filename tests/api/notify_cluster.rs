@@ -130,7 +130,7 @@ async fn people(a: &Node) -> People {
         .db
         .execute_raw(copydesk::jobs::store::stmt(
             &a.state.db,
-            "INSERT INTO workspace_members (id, workspace_id, user_id, role, created_at, updated_at) VALUES ($1, $2, $3, 'editor', $4, $4)",
+            "INSERT INTO workspace_members (id, workspace_id, user_id, role, created_at, updated_at) VALUES ($1, $2, $3, 'content_creator', $4, $4)",
             vec![Uuid::now_v7().into(), ws.parse::<Uuid>().unwrap().into(), editor_id.into(), now.into()],
         ))
         .await

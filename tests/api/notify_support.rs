@@ -244,7 +244,7 @@ pub struct Team {
 pub async fn team(app: &TestApp) -> Team {
     let admin = app.register_verified(&email("admin"), "Ada Admin").await;
     let ws = app.create_workspace(&admin, "Notify").await;
-    let editor = app.member_with_role(&admin, &ws, "editor").await;
+    let editor = app.member_with_role(&admin, &ws, "content_creator").await;
     let post = app
         .create_post(
             &admin,

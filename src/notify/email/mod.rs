@@ -57,6 +57,15 @@ static TEMPLATES: LazyLock<Environment<'static>> = LazyLock::new(|| {
     env
 });
 
+/// A link for an `href`: our links (the public URL, ids, base64url tokens) need no escaping
+/// beyond refusing the characters that would; marked safe so `/` stays readable.
+pub fn link(url: String) -> minijinja::Value {
+    if url.contains(['<', '>', '"', '\'', '&']) {
+        return minijinja::Value::from(url);
+    }
+    minijinja::Value::from_safe_string(url)
+}
+
 /// Renders one of the templates (`.html` ones escape every value).
 pub fn render(name: &str, ctx: minijinja::Value) -> Result<String, String> {
     TEMPLATES
@@ -101,9 +110,9 @@ pub fn compose(
         lead => lead,
         action => action,
         label => t.label(),
-        link => format!("{public_url}{}", n.url),
-        unsubscribe_url => unsubscribe_url,
-        preferences_url => format!("{public_url}{PREFERENCES_PATH}"),
+        link => link(format!("{public_url}{}", n.url)),
+        unsubscribe_url => link(unsubscribe_url.clone()),
+        preferences_url => link(format!("{public_url}{PREFERENCES_PATH}")),
     };
     let host = url::Url::parse(public_url)
         .ok()
@@ -205,7 +214,15 @@ pub struct EmailJob(pub Notify);
 #[async_trait]
 impl JobHandler for EmailJob {
     async fn run(&self, job: &ClaimedJob) -> Result<(), String> {
-        let n = &self.0;
+        let (n, job) = (self.0.clone(), job.clone());
+        self.0
+            .on_main(async move { send_email(&n, &job).await })
+            .await
+    }
+}
+
+async fn send_email(n: &Notify, job: &ClaimedJob) -> Result<(), String> {
+    {
         let id = notification_id(job)?;
         match delivery(n, id, "email").await? {
             Some(d) if d.status == "pending" => {}

@@ -41,7 +41,13 @@ pub struct PushJob(pub Notify);
 #[async_trait]
 impl JobHandler for PushJob {
     async fn run(&self, job: &ClaimedJob) -> Result<(), String> {
-        let n = &self.0;
+        let (n, job) = (self.0.clone(), job.clone());
+        self.0.on_main(async move { fan_out(&n, &job).await }).await
+    }
+}
+
+async fn fan_out(n: &Notify, job: &ClaimedJob) -> Result<(), String> {
+    {
         let id = notification_id(job)?;
         match delivery(n, id, "push").await? {
             Some(d) if d.status == "pending" => {}
@@ -195,7 +201,15 @@ pub struct PushOneJob(pub Notify);
 #[async_trait]
 impl JobHandler for PushOneJob {
     async fn run(&self, job: &ClaimedJob) -> Result<(), String> {
-        let n = &self.0;
+        let (n, job) = (self.0.clone(), job.clone());
+        self.0
+            .on_main(async move { push_one(&n, &job).await })
+            .await
+    }
+}
+
+async fn push_one(n: &Notify, job: &ClaimedJob) -> Result<(), String> {
+    {
         let sub_id: Uuid = job.payload["subscription_id"]
             .as_str()
             .and_then(|s| s.parse().ok())
