@@ -101,6 +101,7 @@ pub fn payload(row: &Row) -> Value {
         "id": row.id,
         "type": row.kind,
         "workspace_id": row.workspace_id,
+        "post_id": row.post_id,
         "title": row.title.chars().take(200).collect::<String>(),
         "body": body,
         "url": row.url,
