@@ -58,6 +58,7 @@ pub struct Settings {
     pub push: crate::notify::PushSettings,
     /// Notifications (the daily digest's schedule).
     pub notifications: crate::notify::NotificationSettings,
+    pub approvals: crate::approvals::ApprovalSettings,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -67,6 +67,12 @@ pub enum Action {
     /// See internal comments (clients see only comments marked `client`).
     CommentViewInternal,
     PostApprove,
+    /// Send a post for approval (or take it back).
+    PostSubmit,
+    /// Approval mode and workflows of the workspace.
+    ApprovalWorkflowsManage,
+    /// Create and revoke review links for people without an account.
+    ShareLinksManage,
     PostSchedule,
     PostPublish,
     ActivityView,
@@ -76,7 +82,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 19] = [
+    pub const ALL: [Action; 22] = [
         Action::WorkspaceView,
         Action::WorkspaceUpdate,
         Action::WorkspaceDelete,
@@ -90,6 +96,9 @@ impl Action {
         Action::PostComment,
         Action::CommentViewInternal,
         Action::PostApprove,
+        Action::PostSubmit,
+        Action::ApprovalWorkflowsManage,
+        Action::ShareLinksManage,
         Action::PostSchedule,
         Action::PostPublish,
         Action::ActivityView,
@@ -135,6 +144,8 @@ fn allowed(action: Action) -> &'static [Role] {
         Action::PostComment => EVERYONE,
         Action::CommentViewInternal => TEAM,
         Action::PostApprove => APPROVERS,
+        Action::PostSubmit | Action::ShareLinksManage => EDITORS,
+        Action::ApprovalWorkflowsManage => MANAGERS,
         Action::PostSchedule | Action::PostPublish => MANAGERS,
         Action::ActivityView => TEAM,
         Action::SocialAccountsManage | Action::WebhooksManage => ADMINS,

@@ -145,6 +145,7 @@ impl Application {
         let mailer = Arc::new(Mailer::from_settings(&settings)?);
         let c = &settings.collab;
         let work = Work::default();
+        let keeper = crate::approvals::Keeper::default();
         let announcer = crate::events::Announcer {
             bus: bus.clone(),
             work: work.clone(),
@@ -153,7 +154,7 @@ impl Application {
         let deps = SessionDeps {
             store: Arc::new(DbDocStore::new(db.clone())),
             bus: bus.clone(),
-            hooks: Arc::new(ServerHooks::new(db.clone(), announcer)),
+            hooks: Arc::new(ServerHooks::new(db.clone(), announcer, keeper.clone())),
             node_id: uuid::Uuid::new_v4(),
             config: SessionConfig {
                 idle_unload: Duration::from_secs(c.idle_unload_secs),
@@ -222,6 +223,21 @@ impl Application {
                 doc_store,
                 extra,
             )?;
+            let deadlines = crate::approvals::deadlines::SqlDeadlines::new(
+                db.clone(),
+                crate::events::Announcer {
+                    bus: bus.clone(),
+                    work: work.clone(),
+                    clock: clock.clone(),
+                },
+            );
+            keeper.set(actix::Actor::start(
+                copydesk_actors::approval_deadlines::DeadlineKeeper::new(
+                    deadlines,
+                    clock.clone(),
+                    Duration::from_secs(settings.approvals.poll_secs),
+                ),
+            ));
         }
         crate::access::spawn_watcher(bus.clone(), sockets.clone(), collab.clone());
         let edit_rules = Arc::new(EditRules {
@@ -261,6 +277,7 @@ impl Application {
             outbox,
             outbound,
             notify,
+            approvals: keeper,
         };
         let server = build_server(listener, state.clone())?;
         tracing::info!(
@@ -427,6 +444,7 @@ fn build_server(listener: TcpListener, state: AppState) -> anyhow::Result<Server
             .configure(crate::jobs::admin::routes)
             .configure(crate::webhooks::routes)
             .configure(crate::notify::routes)
+            .configure(crate::approvals::handlers::routes)
             .route(
                 "/events/catalogue",
                 web::get().to(crate::events::catalogue::serve_catalogue),

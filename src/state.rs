@@ -44,6 +44,8 @@ pub struct AppState {
     pub outbound: crate::outbound::Guard,
     /// Notifications: the VAPID key, push sending, settings.
     pub notify: crate::notify::Notify,
+    /// This node's approval deadline keeper (re-armed when a step with a deadline starts).
+    pub approvals: crate::approvals::Keeper,
 }
 
 impl AppState {

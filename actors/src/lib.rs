@@ -19,6 +19,7 @@
 //! - [`outbox_consumer`]: `OutboxConsumer`, a named, leased, at-least-once outbox reader.
 //! - [`cron`]: `CronActor`, periodic work with one leader per tick across nodes.
 
+pub mod approval_deadlines;
 pub mod collab;
 pub mod cron;
 pub mod doc;

@@ -319,3 +319,15 @@ pub trait CronStore: Send + Sync + 'static {
 pub trait CronTask: Send + Sync + 'static {
     async fn run(&self, tick: DateTime<Utc>) -> Result<(), String>;
 }
+
+/// Durable approval deadlines: reminders before a step's deadline and the step's rule when
+/// it passes. The database is the truth; [`crate::approval_deadlines::DeadlineKeeper`] only
+/// decides when to look.
+#[async_trait]
+pub trait ApprovalDeadlines: Send + Sync + 'static {
+    /// The earliest moment something is due (a reminder or a deadline), if anything is.
+    async fn next_due(&self) -> Result<Option<DateTime<Utc>>, String>;
+    /// Runs everything due at `now`, each exactly once across every node (a conditional
+    /// claim in the same transaction as its effects). Returns how many ran.
+    async fn fire_due(&self, now: DateTime<Utc>) -> Result<usize, String>;
+}

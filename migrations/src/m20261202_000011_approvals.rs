@@ -50,6 +50,22 @@ impl MigrationTrait for Migration {
         )
         .await?;
 
+        // Comments by review-link guests: a name and the link, no account.
+        m.alter_table(
+            Table::alter()
+                .table("comments")
+                .add_column(string_null("guest_name"))
+                .to_owned(),
+        )
+        .await?;
+        m.alter_table(
+            Table::alter()
+                .table("comments")
+                .add_column(uuid_null("share_link_id"))
+                .to_owned(),
+        )
+        .await?;
+
         m.create_table(
             Table::create()
                 .table("approval_workflows")
@@ -223,6 +239,10 @@ impl MigrationTrait for Migration {
             "approval_workflows",
         ] {
             m.drop_table(Table::drop().table(t).if_exists().to_owned())
+                .await?;
+        }
+        for col in ["guest_name", "share_link_id"] {
+            m.alter_table(Table::alter().table("comments").drop_column(col).to_owned())
                 .await?;
         }
         m.alter_table(

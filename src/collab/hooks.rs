@@ -16,11 +16,20 @@ use crate::versions;
 pub struct ServerHooks {
     db: DatabaseConnection,
     announcer: Announcer,
+    keeper: crate::approvals::Keeper,
 }
 
 impl ServerHooks {
-    pub fn new(db: DatabaseConnection, announcer: Announcer) -> Self {
-        Self { db, announcer }
+    pub fn new(
+        db: DatabaseConnection,
+        announcer: Announcer,
+        keeper: crate::approvals::Keeper,
+    ) -> Self {
+        Self {
+            db,
+            announcer,
+            keeper,
+        }
     }
 
     /// Saves an automatic version and its `post.version_saved` event, in one unit of work.
@@ -50,6 +59,18 @@ impl DocHooks for ServerHooks {
             posts::write_doc_content(&self.db, post_id, &content, editors.last().copied()).await
         {
             tracing::warn!(%post_id, error = %e, "could not write derived fields");
+            return;
+        }
+        // An edit voids an approval of other content (a new round starts).
+        if let Err(e) = crate::approvals::service::content_changed(
+            &self.db,
+            self.announcer.clone(),
+            Some(&self.keeper),
+            post_id,
+        )
+        .await
+        {
+            tracing::warn!(%post_id, error = %e, "could not check the post's approval");
         }
     }
 

@@ -248,6 +248,8 @@ pub async fn create(
         post_id: Set(post.id),
         parent_id: Set(root.map(|r| r.id)),
         author_id: Set(Some(user_id)),
+        guest_name: Set(None),
+        share_link_id: Set(None),
         body: Set(text),
         visibility: Set(visibility.as_str().into()),
         anchor: Set(input.anchor.map(|a| json!(a))),

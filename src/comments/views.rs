@@ -30,8 +30,10 @@ pub struct CommentView {
     pub workspace_id: Uuid,
     /// The thread's root; `null` for a root.
     pub parent_id: Option<Uuid>,
-    /// `null` once the author's account is deleted.
+    /// `null` once the author's account is deleted, and for review-link guests.
     pub author: Option<UserRef>,
+    /// A review-link guest's name (`author` is null then).
+    pub guest_name: Option<String>,
     pub body: String,
     pub visibility: Visibility,
     pub anchor: Option<Anchor>,
@@ -100,6 +102,7 @@ pub async fn views<C: ConnectionTrait>(
             workspace_id: c.workspace_id,
             parent_id: c.parent_id,
             author: c.author_id.and_then(|a| names.get(&a).cloned()),
+            guest_name: c.guest_name.clone(),
             body: c.body.clone(),
             visibility: visibility_of(c),
             anchor: c

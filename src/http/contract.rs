@@ -32,6 +32,7 @@ impl utoipa::Modify for Contract {
         openapi.merge(Extra::openapi());
         openapi.merge(crate::webhooks::WebhooksDoc::openapi());
         openapi.merge(crate::notify::NotifyDoc::openapi());
+        openapi.merge(crate::approvals::ApprovalsDoc::openapi());
         let mut doc = serde_json::to_value(&*openapi).expect("the OpenAPI document serialises");
         for problem in patch(&mut doc) {
             tracing::error!(%problem, "openapi contract table out of date");
@@ -283,12 +284,86 @@ pub fn schema_constraints() -> Vec<(&'static str, &'static str, Value)> {
         (
             "VersionView",
             "kind",
-            json!({ "enum": ["auto", "named", "restore"] }),
+            json!({ "enum": ["auto", "named", "restore", "submitted", "approved"] }),
         ),
         (
             "DiffOp",
             "op",
             json!({ "enum": ["equal", "insert", "delete"] }),
+        ),
+        // approvals::workflow::validate
+        ("WorkflowInput", "name", name_1_100()),
+        (
+            "WorkflowInput",
+            "steps",
+            json!({ "minItems": 1, "maxItems": crate::approvals::workflow::MAX_STEPS }),
+        ),
+        ("StepSpec", "name", name_1_100()),
+        (
+            "StepSpec",
+            "order",
+            json!({ "minimum": 1, "maximum": crate::approvals::workflow::MAX_STEPS }),
+        ),
+        (
+            "StepSpec",
+            "required",
+            json!({ "minimum": 1, "maximum": 100 }),
+        ),
+        (
+            "StepSpec",
+            "deadline_hours",
+            json!({ "minimum": 1, "maximum": crate::approvals::workflow::MAX_DEADLINE_HOURS }),
+        ),
+        (
+            "Approvers",
+            "roles",
+            json!({ "items": { "enum": assignable_roles() } }),
+        ),
+        (
+            "Conditions",
+            "platforms",
+            json!({ "items": { "enum": platforms.clone() } }),
+        ),
+        (
+            "Conditions",
+            "tags",
+            json!({ "maxItems": 50, "items": { "maxLength": 50 } }),
+        ),
+        ("Conditions", "campaign", name_1_100()),
+        // approvals::service::clean_comment
+        ("ActionInput", "comment", json!({ "maxLength": 5000 })),
+        // approvals::share
+        (
+            "LinkCreate",
+            "post_ids",
+            json!({ "minItems": 1, "maxItems": 50 }),
+        ),
+        (
+            "LinkCreate",
+            "permissions",
+            json!({ "items": { "enum": ["view", "comment", "approve"] } }),
+        ),
+        (
+            "LinkCreate",
+            "expires_in_hours",
+            json!({ "minimum": 1, "maximum": 24 * 90 }),
+        ),
+        ("LinkCreate", "label", json!({ "maxLength": 100 })),
+        (
+            "GuestAction",
+            "name",
+            json!({ "minLength": 1, "maxLength": 80, "pattern": NOT_BLANK_PATTERN }),
+        ),
+        ("GuestAction", "comment", json!({ "maxLength": 5000 })),
+        (
+            "GuestCommentInput",
+            "name",
+            json!({ "minLength": 1, "maxLength": 80, "pattern": NOT_BLANK_PATTERN }),
+        ),
+        (
+            "GuestCommentInput",
+            "body",
+            json!({ "minLength": 1, "maxLength": 10_000, "pattern": NOT_BLANK_PATTERN }),
         ),
         // answers with fixed values
         ("AuthResponse", "token_type", json!({ "enum": ["Bearer"] })),
@@ -369,6 +444,8 @@ pub fn param_constraints() -> Vec<(&'static str, &'static str, &'static str, Val
                         "pattern": EMOJI_PATTERN, "example": "👍" });
     let posts = "/api/workspaces/{id}/posts";
     let activity = "/api/workspaces/{id}/activity";
+    let review_token = json!({ "minLength": 43, "maxLength": 43, "pattern": CURSOR_PATTERN,
+                        "description": "A review link's token (unpadded base64url of the link id and its signature)." });
     vec![
         // posts::listing::list_posts
         (
@@ -410,6 +487,32 @@ pub fn param_constraints() -> Vec<(&'static str, &'static str, &'static str, Val
             activity,
             "type",
             json!({ "maxLength": 100, "pattern": EVENT_TYPE_FILTER_PATTERN }),
+        ),
+        // approvals::share::verify
+        ("get", "/api/review/{token}", "token", review_token.clone()),
+        (
+            "post",
+            "/api/review/{token}/posts/{post_id}/comments",
+            "token",
+            review_token.clone(),
+        ),
+        (
+            "post",
+            "/api/review/{token}/posts/{post_id}/approve",
+            "token",
+            review_token.clone(),
+        ),
+        (
+            "post",
+            "/api/review/{token}/posts/{post_id}/reject",
+            "token",
+            review_token.clone(),
+        ),
+        (
+            "post",
+            "/api/review/{token}/posts/{post_id}/request-changes",
+            "token",
+            review_token,
         ),
         // comments::input::valid_emoji
         (

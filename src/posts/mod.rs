@@ -23,8 +23,8 @@ use actix_web::web;
 
 pub use crate::platforms::Platform;
 pub use service::{
-    live_content, live_edit, live_session, live_snapshot, load_visible, lock_row, post_event,
-    view_with, write_doc_content, write_doc_content_on,
+    current_content, live_content, live_edit, live_session, live_snapshot, load_visible, lock_row,
+    post_event, view_with, write_doc_content, write_doc_content_on,
 };
 pub(crate) use service::{load_post, visible_to};
 pub use status::{can_transition, PostStatus, Transition};

@@ -106,6 +106,13 @@ pub async fn live_edit(
         })
 }
 
+/// The title and content a post has now: its row with the live document laid over it.
+pub fn current_content(post: &posts::Model, c: &DocContent) -> (String, PostContent) {
+    let mut draft = Draft::from_model(post);
+    draft.overlay(c);
+    (draft.title, draft.content)
+}
+
 /// The row with the document's content laid over it.
 pub fn view_with(post: &posts::Model, c: &DocContent) -> PostView {
     let mut draft = Draft::from_model(post);
@@ -313,6 +320,14 @@ pub async fn update(
         });
     }
     uow.commit().await?;
+    // An edit voids an approval of other content (a new round starts).
+    crate::approvals::service::content_changed(
+        &state.db,
+        crate::events::Announcer::of(state),
+        Some(&state.approvals),
+        post.id,
+    )
+    .await?;
     Ok(post)
 }
 

@@ -1,9 +1,10 @@
 //! A post's status and the one table of the moves between statuses.
 //!
 //! Like [`crate::roles`], nothing else decides: writes ask [`can_transition`] with the way
-//! the move is made ([`Transition`]). Today only [`Transition::Edit`] is reachable (the
-//! `status` field of `PUT /api/posts/{id}`: back to `draft`, or `archived`); the approval and
-//! publishing actions add their endpoints on the rows already in the table.
+//! the move is made ([`Transition`]). [`Transition::Edit`] is the `status` field of
+//! `PUT /api/posts/{id}` (back to `draft`, or `archived`); submit, approve, reject, request
+//! changes, withdraw and void are made by [`crate::approvals`]; the publishing rows wait for
+//! the publisher.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -81,6 +82,12 @@ pub enum Transition {
     RequestChanges,
     /// A reviewer approved.
     Approve,
+    /// A reviewer rejected: the post goes back to draft.
+    Reject,
+    /// The submitter took it back out of review.
+    Withdraw,
+    /// The content changed after it was submitted or approved: a new round of review.
+    Void,
     /// Given a publication time.
     Schedule,
     /// Taken off the schedule.
@@ -94,11 +101,14 @@ pub enum Transition {
 }
 
 impl Transition {
-    pub const ALL: [Transition; 9] = [
+    pub const ALL: [Transition; 12] = [
         Transition::Edit,
         Transition::Submit,
         Transition::RequestChanges,
         Transition::Approve,
+        Transition::Reject,
+        Transition::Withdraw,
+        Transition::Void,
         Transition::Schedule,
         Transition::Unschedule,
         Transition::StartPublishing,
@@ -126,7 +136,11 @@ fn allowed(by: Transition) -> (&'static [PostStatus], &'static [PostStatus]) {
         Transition::Edit => (EDITABLE, &[Draft, Archived]),
         Transition::Submit => (&[Draft, ChangesRequested, Failed], &[InReview]),
         Transition::RequestChanges => (&[InReview, Approved], &[ChangesRequested]),
-        Transition::Approve => (&[InReview], &[Approved]),
+        // Final approval moves a post that already has a time straight onto the schedule.
+        Transition::Approve => (&[InReview], &[Approved, Scheduled]),
+        Transition::Reject => (&[InReview], &[Draft]),
+        Transition::Withdraw => (&[InReview, Approved, ChangesRequested], &[Draft]),
+        Transition::Void => (&[Approved, Scheduled], &[InReview]),
         Transition::Schedule => (&[Approved, Failed], &[Scheduled]),
         Transition::Unschedule => (&[Scheduled], &[Approved]),
         Transition::StartPublishing => (&[Approved, Scheduled, Failed], &[Publishing]),

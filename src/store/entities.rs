@@ -379,6 +379,10 @@ pub mod comments {
         /// The thread's root; `None` for a root.
         pub parent_id: Option<Uuid>,
         pub author_id: Option<Uuid>,
+        /// A review-link guest's name (no account; `author_id` is null).
+        pub guest_name: Option<String>,
+        /// The review link a guest commented through.
+        pub share_link_id: Option<Uuid>,
         #[sea_orm(column_type = "Text")]
         pub body: String,
         /// `internal` or `client`.

@@ -19,7 +19,7 @@ pub mod views;
 use actix_web::web;
 
 pub use diff::diff_words;
-pub use service::{insert, version_event};
+pub use service::{insert, state_of, version_event};
 pub use views::*;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {

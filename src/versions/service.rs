@@ -227,3 +227,15 @@ pub async fn restore(
     uow.commit().await?;
     Ok(posts::view_with(&updated, &target))
 }
+
+/// The saved document state of version `id` (empty when there is none).
+pub async fn state_of<C: ConnectionTrait>(db: &C, id: Option<Uuid>) -> Result<Vec<u8>, ApiError> {
+    let Some(id) = id else {
+        return Ok(Vec::new());
+    };
+    Ok(versions::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .map(|v| v.data)
+        .unwrap_or_default())
+}

@@ -68,9 +68,23 @@ pub async fn update_workspace(
     body: web::Json<WorkspaceUpdate>,
 ) -> Result<HttpResponse, ApiError> {
     let m = membership(&state.db, &user.0, path.into_inner()).await?;
-    m.require(Action::WorkspaceUpdate)?;
     let req = body.into_inner();
-    let ws = service::update(&state, user.id(), &meta, &m.workspace, req.name, req.slug).await?;
+    if req.name.is_some() || req.slug.is_some() || req.approval_mode.is_none() {
+        m.require(Action::WorkspaceUpdate)?;
+    }
+    if req.approval_mode.is_some() {
+        m.require(Action::ApprovalWorkflowsManage)?;
+    }
+    let ws = service::update(
+        &state,
+        user.id(),
+        &meta,
+        &m.workspace,
+        req.name,
+        req.slug,
+        req.approval_mode,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(WorkspaceView::new(&ws, m.role)))
 }
 

@@ -206,8 +206,12 @@ pub async fn update(
     ws: &workspaces::Model,
     name: Option<String>,
     slug: Option<String>,
+    approval_mode: Option<crate::approvals::ApprovalMode>,
 ) -> Result<workspaces::Model, ApiError> {
     check_fields(name.as_deref(), slug.as_deref())?;
+    if let Some(mode) = approval_mode {
+        crate::approvals::workflow::check_mode(&state.db, ws.id, mode).await?;
+    }
     if let Some(s) = &slug {
         if slug_taken(&state.db, s, Some(ws.id)).await? {
             return Err(slug_conflict(s));
@@ -220,6 +224,9 @@ pub async fn update(
     }
     if let Some(s) = slug {
         active.slug = Set(s);
+    }
+    if let Some(mode) = approval_mode {
+        active.approval_mode = Set(mode.as_str().into());
     }
     active.updated_at = Set(uow.now());
     let ws = active.update(uow.txn()).await?;

@@ -15,6 +15,8 @@ pub struct WorkspaceView {
     pub slug: String,
     /// The caller's role here.
     pub role: Role,
+    /// How posts are approved here: none, optional, required or multi_level.
+    pub approval_mode: crate::approvals::ApprovalMode,
     pub created_at: chrono::DateTime<Utc>,
     pub updated_at: chrono::DateTime<Utc>,
 }
@@ -26,6 +28,7 @@ impl WorkspaceView {
             name: w.name.clone(),
             slug: w.slug.clone(),
             role,
+            approval_mode: crate::approvals::rounds::mode_of(w),
             created_at: w.created_at,
             updated_at: w.updated_at,
         }
@@ -43,6 +46,8 @@ pub struct WorkspaceCreate {
 pub struct WorkspaceUpdate {
     pub name: Option<String>,
     pub slug: Option<String>,
+    /// none, optional, required or multi_level (workspace admins and managers).
+    pub approval_mode: Option<crate::approvals::ApprovalMode>,
 }
 
 #[derive(Serialize, ToSchema)]

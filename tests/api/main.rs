@@ -9,6 +9,7 @@ mod webhook_support;
 mod yclient;
 
 mod activity;
+mod approvals;
 mod auth;
 mod backbone;
 mod cluster;

@@ -945,6 +945,11 @@ fn semantic_fields(method: &str, path: &str) -> &'static [&'static str] {
         }
         ("get", "/api/workspaces/{id}/webhooks/{endpoint_id}/messages") => &["before"],
         ("get", "/api/notifications") => &["before"],
+        // Approvers and backups must be members who may approve; reassigning needs a backup.
+        ("post", "/api/workspaces/{id}/approval-workflows")
+        | ("put", "/api/approval-workflows/{id}") => &["steps"],
+        // The posts must be this workspace's.
+        ("post", "/api/workspaces/{id}/share-links") => &["post_ids"],
         _ => &[],
     }
 }

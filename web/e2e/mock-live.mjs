@@ -145,16 +145,26 @@ export function createLive({ db, roleIn, HttpError, now, accessUser }) {
 
   // ------------------------------------------------------------ events
 
+  const hooks = new Set(); // fn(ev): server-side consumers (the notifier of issue #9)
+
   function emit(workspace_id, type, data, actor_id = null) {
     const ev = { id: String(++eventSeq), type, workspace_id, data, actor_id, at: now() };
     events.push(ev);
     if (events.length > 1000) events.shift();
     for (const s of subscribers) deliver(s, ev);
+    for (const h of hooks) h(ev);
+  }
+
+  /** Run `fn` for every event emitted from now on (like an outbox consumer). */
+  function onEmit(fn) {
+    hooks.add(fn);
   }
 
   function visibleTo(userId, ev) {
     const role = roleIn(ev.workspace_id, userId);
     if (!role) return false;
+    // notification.created: only its user (issue #9).
+    if (ev.type === 'notification.created') return ev.data?.user_id === userId;
     if (role === 'client' && ev.data?.comment && ev.data.comment.visibility !== 'client') return false;
     return true;
   }
@@ -409,7 +419,26 @@ export function createLive({ db, roleIn, HttpError, now, accessUser }) {
   const versionView = ({ content: _c, ...v }) => v;
 
   function commentView(c) {
-    return { ...c, author: userRef(c.author_id), author_id: undefined, resolved_by: userRef(c.resolved_by_id), resolved_by_id: undefined };
+    const author = userRef(c.author_id) ?? (c.guest_name ? { id: null, name: c.guest_name } : null);
+    return { ...c, author, author_id: undefined, guest_name: undefined, resolved_by: userRef(c.resolved_by_id), resolved_by_id: undefined };
+  }
+
+  /** Client-visible comments of a post (the review page's). */
+  function clientComments(postId) {
+    return [...comments.values()].filter((c) => c.post_id === postId && c.visibility === 'client').map(commentView);
+  }
+
+  /** A comment written through a review link (no account): client-visible, by name. */
+  function addGuestComment(post, name, body) {
+    const c = {
+      id: randomUUID(), post_id: post.id, workspace_id: post.workspace_id, parent_id: null, author_id: null, guest_name: name,
+      body, visibility: 'client', anchor: null, mentions: [], reactions: [], resolved_at: null, resolved_by_id: null, edited_at: null,
+      created_at: now(), updated_at: now(),
+    };
+    comments.set(c.id, c);
+    const view = commentView(c);
+    emit(c.workspace_id, 'comment.created', { comment: view, post_id: c.post_id }, null);
+    return view;
   }
 
   function route(method, url, pattern) {
@@ -478,6 +507,9 @@ export function createLive({ db, roleIn, HttpError, now, accessUser }) {
       comments.set(c.id, c);
       const view = commentView(c);
       emit(c.workspace_id, 'comment.created', { comment: view, post_id: c.post_id }, user.id);
+      for (const uid of c.mentions) {
+        if (uid !== user.id) emit(c.workspace_id, 'comment.mentioned', { comment_id: c.id, post_id: c.post_id, visibility: c.visibility, comment: view, user_id: uid, by: user.id }, user.id);
+      }
       return [201, view];
     }
     if ((r = route(m, p, ['PUT', '/api/comments/:id']))) {
@@ -570,5 +602,5 @@ export function createLive({ db, roleIn, HttpError, now, accessUser }) {
     return null;
   }
 
-  return { handleUpgrade, writeContent, readContent, merge, dropPost, emit, snapshot, api, closeUser, roleChanged };
+  return { handleUpgrade, writeContent, readContent, merge, dropPost, emit, snapshot, api, closeUser, roleChanged, clientComments, addGuestComment, onEmit };
 }

@@ -18,6 +18,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { createLive } from './mock-live.mjs';
+import { createApprovals } from './mock-approvals.mjs';
 
 const PORT = Number(process.env.COPYDESK__SERVER__PORT ?? 8080);
 const OUTBOX = process.env.COPYDESK__MAIL__OUTBOX_DIR ?? '';
@@ -64,6 +65,8 @@ class HttpError extends Error {
 
 // Post documents, comments, versions and events (issue #3), set up below HttpError.
 let live = null;
+// Approvals, share links, review, notifications (issue #9).
+let approvals = null;
 
 function sendMail(to, subject, body) {
   if (!OUTBOX) return;
@@ -326,6 +329,9 @@ async function api(req, urlObj, body) {
     return [204, null];
   }
 
+  const pub = approvals.publicApi(m, p, body);
+  if (pub) return pub;
+
   const user = requireUser(req);
 
   if ((r = route(m, p, ['GET', '/api/users/profile']))) return [200, user];
@@ -366,7 +372,7 @@ async function api(req, urlObj, body) {
     if (!name) throw new HttpError(422, 'validation_failed', 'Some fields are invalid', { fields: { name: 'must not be empty' } });
     const slug = (body.slug || name).toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
     if ([...db.workspaces.values()].some((w) => w.slug === slug)) throw new HttpError(409, 'conflict', 'That slug is taken', { fields: { slug: 'already in use' } });
-    const w = { id: randomUUID(), name, slug, created_at: now(), updated_at: now() };
+    const w = { id: randomUUID(), name, slug, approval_mode: 'optional', created_at: now(), updated_at: now() };
     db.workspaces.set(w.id, w);
     db.members.push({ workspace_id: w.id, user_id: user.id, role: 'workspace_admin', joined_at: now() });
     return [201, { ...w, role: 'workspace_admin' }];
@@ -489,6 +495,8 @@ async function api(req, urlObj, body) {
   }
   const lr = live.api(m, p, body, user);
   if (lr) return lr;
+  const ar = approvals.api(m, p, body, user, urlObj);
+  if (ar) return ar;
   throw new HttpError(404, 'not_found', `No route for ${m} ${p}`);
 }
 
@@ -534,6 +542,7 @@ const server = http.createServer(async (req, res) => {
 });
 
 live = createLive({ db, roleIn, HttpError, now, accessUser });
+approvals = createApprovals({ db, roleIn, HttpError, now, live, publicUrl: () => publicUrl, graphemes, LIMITS });
 server.on('upgrade', (req, socket, head) => live.handleUpgrade(req, socket, head));
 
 server.listen(PORT, '127.0.0.1', () => {

@@ -21,6 +21,8 @@
 //   COPYDESK_E2E_KEEP=1 keep the temp dir (database, mail, browser profile)
 //   COPYDESK_E2E_HEADFUL=1 show the browser (needs a display)
 //   COPYDESK_E2E_LIVE=0 skip scenario 3 (the live composer)
+//   COPYDESK_E2E_APPROVALS=0 skip scenario 4 (approvals, review link, notifications)
+//   COPYDESK_E2E_APPROVALS_MORE=1 more of scenario 4 (see e2e/approvals.mjs, moreFlows)
 //   COPYDESK_E2E_SHOTS=<dir> save screenshots of scenario 3's key moments there
 //
 // Starts its own server(s) on free ports with a fresh database and a mail outbox
@@ -40,6 +42,9 @@
 //    demoted to reviewer, goes read-only on the open socket → the reviewer, removed from
 //    the workspace, sees "no longer have access" and nothing reconnects. Every socket URL
 //    carries a ticket, never a token.
+// 4. approvals (e2e/approvals.mjs): a creator submits a post, the approver's bell shows it,
+//    the approver approves from the inbox, a client approves through a review link (no
+//    account, phone-sized), and the creator's open post page follows every step live.
 // With two nodes, the owner uses node 1 and the others node 2.
 // Prints `e2e: N passed, M failed` last (N + M = the scenarios); exits 1 on a failure.
 import { spawn, spawnSync } from 'node:child_process';
@@ -49,6 +54,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { approvalsFlow } from './approvals.mjs';
 
 const WEB_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const REPO_DIR = path.resolve(WEB_DIR, '..');
@@ -62,6 +68,7 @@ const DATABASE_URL = process.env.COPYDESK_E2E_DATABASE_URL || '';
 const REDIS_URL = process.env.COPYDESK_E2E_REDIS_URL || '';
 const ACCESS_TTL = Number(process.env.COPYDESK_E2E_ACCESS_TTL || 30);
 const LIVE = process.env.COPYDESK_E2E_LIVE !== '0';
+const APPROVALS = process.env.COPYDESK_E2E_APPROVALS !== '0';
 const STEP_TIMEOUT = 15_000;
 
 const log = (...a) => console.log('[e2e]', ...a);
@@ -859,7 +866,7 @@ function socketRecorder() {
 const BROWSER_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 async function main() {
-  const scenarios = LIVE ? ['setup', 'accounts and posts', 'live composer'] : ['setup', 'accounts and posts'];
+  const scenarios = ['setup', 'accounts and posts', ...(LIVE ? ['live composer'] : []), ...(APPROVALS ? ['approvals'] : [])];
   const results = new Map(); // name -> 'passed' | 'failed'
   const summary = () => {
     const passed = [...results.values()].filter((r) => r === 'passed').length;
@@ -1004,6 +1011,33 @@ async function main() {
     } else if (LIVE) {
       console.error('[e2e] live composer not run: the accounts and posts scenario failed');
     }
+
+    // Scenario 4: approvals, the client review link and notifications (e2e/approvals.mjs).
+    if (APPROVALS && info) {
+      try {
+        state.step = 'approvals: launch browser';
+        browser2 ??= await chromium.launch({
+          executablePath: CHROMIUM,
+          headless: process.env.COPYDESK_E2E_HEADFUL !== '1',
+          args: BROWSER_ARGS,
+        });
+        const newPage = async (who, opts = {}) => {
+          const ctx = await browser2.newContext({ viewport: { width: 1280, height: 900 }, ...opts });
+          ctx.setDefaultTimeout(STEP_TIMEOUT);
+          const pg = await ctx.newPage();
+          watch(pg, who);
+          return pg;
+        };
+        await approvalsFlow({ A: page, newPage }, base1, mailDir, info, state, { expectVisible, expectCount, waitUntil, waitForPath, joinByInvitation, snap });
+        checkErrors();
+        results.set('approvals', 'passed');
+        log('approvals flow completed');
+      } catch (e) {
+        await fail('approvals', e);
+      }
+    } else if (APPROVALS) {
+      console.error('[e2e] approvals not run: the accounts and posts scenario failed');
+    }
   } catch (e) {
     await fail('(harness)', e);
   } finally {
@@ -1020,7 +1054,7 @@ async function main() {
 main()
   .catch((e) => {
     console.error(`[e2e] ${e instanceof Error ? e.message : e}`);
-    return { passed: 0, failed: LIVE ? 3 : 2 };
+    return { passed: 0, failed: 2 + (LIVE ? 1 : 0) + (APPROVALS ? 1 : 0) };
   })
   .then(({ passed, failed }) => {
     console.log(`e2e: ${passed} passed, ${failed} failed`);

@@ -5,15 +5,19 @@ import { Spinner } from './components/ui';
 import { matchPath, navigate, Redirect, useLocation, type Params } from './router';
 import { bootSession, homePath, resetWorkspaces, useUser } from './session';
 
+import ApprovalSettingsPage from './pages/ApprovalSettings';
+import ApprovalsPage from './pages/Approvals';
 import ForgotPasswordPage from './pages/ForgotPassword';
 import InvitePage from './pages/Invite';
 import LoginPage from './pages/Login';
 import MembersPage from './pages/Members';
 import NotFoundPage from './pages/NotFound';
+import NotificationSettingsPage from './pages/NotificationSettings';
 import PostEditPage from './pages/PostEdit';
 import PostsPage from './pages/Posts';
 import RegisterPage from './pages/Register';
 import ResetPasswordPage from './pages/ResetPassword';
+import ReviewPage from './pages/Review';
 import SetupPage from './pages/Setup';
 import VerifyEmailPage from './pages/VerifyEmail';
 import WebhooksPage from './pages/Webhooks';
@@ -48,6 +52,15 @@ const ROUTES: Route[] = [
   },
   { path: '/w/:workspaceId/members', access: 'auth', render: (p) => <MembersPage workspaceId={p.workspaceId!} /> },
   { path: '/w/:workspaceId/webhooks', access: 'auth', render: (p) => <WebhooksPage key={p.workspaceId} workspaceId={p.workspaceId!} /> },
+  { path: '/w/:workspaceId/approvals', access: 'auth', render: (p) => <ApprovalsPage key={p.workspaceId} workspaceId={p.workspaceId!} /> },
+  {
+    path: '/w/:workspaceId/settings/approvals',
+    access: 'auth',
+    render: (p) => <ApprovalSettingsPage key={p.workspaceId} workspaceId={p.workspaceId!} />,
+  },
+  { path: '/settings/notifications', access: 'auth', render: () => <NotificationSettingsPage /> },
+  // The client review page: no account.
+  { path: '/review/:token', access: 'public', render: (p) => <ReviewPage key={p.token} token={p.token!} /> },
 ];
 
 function Home() {

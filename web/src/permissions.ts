@@ -14,7 +14,9 @@ export type Action =
   | 'post_create'
   | 'post_edit'
   | 'post_delete'
-  | 'webhooks_manage';
+  | 'webhooks_manage'
+  | 'approvals_manage'
+  | 'share_links';
 
 const ALLOWED: Record<Action, Role[]> = {
   members_view: TEAM,
@@ -23,6 +25,8 @@ const ALLOWED: Record<Action, Role[]> = {
   post_edit: EDITORS,
   post_delete: MANAGERS,
   webhooks_manage: ADMINS,
+  approvals_manage: MANAGERS,
+  share_links: EDITORS,
 };
 
 /** Whether the signed-in user may do `action` with workspace role `role` (unknown role: allow). */

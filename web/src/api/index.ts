@@ -10,6 +10,8 @@
 //   versions    version history
 //   events      the event stream's messages
 //   webhooks    outgoing webhook endpoints, secrets, message and attempt log
+//   approvals   approval mode, workflows, rounds and decisions, inbox, share links, review
+//   notifications  in-app notifications, preferences, push subscriptions
 export * from './errors';
 export * from './tokens';
 export { request, type RequestOptions } from './client';
@@ -21,3 +23,5 @@ export * from './comments';
 export * from './versions';
 export * from './events';
 export * from './webhooks';
+export * from './approvals';
+export * from './notifications';

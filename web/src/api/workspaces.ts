@@ -22,6 +22,8 @@ export interface Workspace {
   name: string;
   slug: string;
   role: Role;
+  /** Issue #9: how approvals work in this workspace (default `optional`). */
+  approval_mode?: 'none' | 'optional' | 'required' | 'multi_level';
   created_at: string;
   updated_at: string;
 }

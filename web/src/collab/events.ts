@@ -155,6 +155,11 @@ export class EventStream {
     };
   }
 
+  /** True once the stream gave up (access lost, refused) or was closed: it never reopens. */
+  get closed(): boolean {
+    return this.stopped;
+  }
+
   private stop(notify = true): void {
     if (this.stopped) return;
     this.stopped = true;

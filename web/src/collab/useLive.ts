@@ -2,7 +2,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import type { DomainEvent, User } from '../api';
 import { CollabConnection, type CollabState, type PresenceUser } from './connection';
-import { EventStream } from './events';
+import { subscribeEvents } from './eventHub';
 
 export interface LivePost {
   conn: CollabConnection | null;
@@ -65,20 +65,20 @@ export function useLivePost(postId: string | null, user: User | null): LivePost 
   return { conn, state, presence, tick };
 }
 
-/** Listens to the live event stream while `enabled`. */
+/** Listens to the live event stream while `enabled` (one socket per tab, see eventHub.ts). */
 export function useEvents(enabled: boolean, onEvent: (ev: DomainEvent) => void, onReconnect: () => void): boolean {
   const handlers = useRef({ onEvent, onReconnect });
   handlers.current = { onEvent, onReconnect };
   const [connected, setConnected] = useState(false);
   useEffect(() => {
     if (!enabled) return;
-    const s = new EventStream({
+    const off = subscribeEvents({
       onEvent: (ev) => handlers.current.onEvent(ev),
       onReconnect: () => handlers.current.onReconnect(),
       onStatus: setConnected,
     });
     return () => {
-      s.close();
+      off();
       setConnected(false);
     };
   }, [enabled]);

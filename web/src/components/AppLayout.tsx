@@ -3,6 +3,9 @@ import { logout } from '../api';
 import { can } from '../permissions';
 import { Link, navigate, useLocation } from '../router';
 import { resetWorkspaces, useUser, useWorkspaces } from '../session';
+import { closeEvents } from '../collab/eventHub';
+import { NotificationBell } from './NotificationBell';
+import { useInboxCount } from './useInboxCount';
 
 interface Props {
   workspaceId?: string;
@@ -15,13 +18,14 @@ export function AppLayout({ workspaceId, children }: Props) {
   const { items } = useWorkspaces();
   const { path } = useLocation();
   const current = items?.find((w) => w.id === workspaceId);
+  const inbox = useInboxCount(workspaceId);
 
   const onSwitch = (id: string) => {
     if (id === '__new') navigate('/workspaces');
     else if (id) navigate(`/w/${id}/posts`);
   };
 
-  const navLink = (href: string, label: string, testid: string) => (
+  const navLink = (href: string, label: string, testid: string, count?: number | null) => (
     <Link
       href={href}
       class={`nav-link${path.startsWith(href) ? ' active' : ''}`}
@@ -29,6 +33,12 @@ export function AppLayout({ workspaceId, children }: Props) {
       data-testid={testid}
     >
       {label}
+      {count ? (
+        <span class="nav-count" data-testid={`${testid}-count`}>
+          <span aria-hidden="true">{count}</span>
+          <span class="sr-only">, {count} waiting</span>
+        </span>
+      ) : null}
     </Link>
   );
 
@@ -66,12 +76,15 @@ export function AppLayout({ workspaceId, children }: Props) {
         {workspaceId && (
           <nav class="mainnav" aria-label="Workspace">
             {navLink(`/w/${workspaceId}/posts`, 'Posts', 'nav-posts')}
+            {navLink(`/w/${workspaceId}/approvals`, 'Approvals', 'nav-approvals', inbox)}
             {can(current?.role, 'members_view') && navLink(`/w/${workspaceId}/members`, 'Members', 'nav-members')}
             {current && can(current.role, 'webhooks_manage') && navLink(`/w/${workspaceId}/webhooks`, 'Webhooks', 'nav-webhooks')}
+            {current && can(current.role, 'approvals_manage') && navLink(`/w/${workspaceId}/settings/approvals`, 'Workflows', 'nav-approval-settings')}
           </nav>
         )}
 
         <div class="account">
+          <NotificationBell />
           {user && (
             <span class="muted account-name" data-testid="current-user" title={user.email}>
               {user.name || user.email}
@@ -82,6 +95,7 @@ export function AppLayout({ workspaceId, children }: Props) {
             class="btn btn-ghost btn-sm"
             data-testid="logout"
             onClick={async () => {
+              closeEvents();
               await logout();
               resetWorkspaces();
               navigate('/login');

@@ -42,7 +42,8 @@ export default function PostEditPage({ workspaceId, postId }: Props) {
   const isNew = !postId;
   const me = useUser();
   const { items: workspaces } = useWorkspaces();
-  const role = workspaces?.find((w) => w.id === workspaceId)?.role;
+  const workspace = workspaces?.find((w) => w.id === workspaceId);
+  const role = workspace?.role;
 
   // The loaded post's validation goes to the live-validation state (created further down).
   const loaded = useRef<(validation: Validation, key: string) => void>(() => {});
@@ -391,7 +392,7 @@ export default function PostEditPage({ workspaceId, postId }: Props) {
 
       <MediaSection form={form} err={err} readOnly={readOnly} editorPending={editorPending} setMediaList={setMediaList} live={liveMedia} />
 
-      <SettingsSection form={form} update={update} err={err} readOnly={readOnly} status={status} />
+      <SettingsSection form={form} update={update} err={err} readOnly={readOnly} status={status} approvalMode={workspace?.approval_mode} />
 
       {!readOnly && (
         <div class="form-actions">
@@ -425,6 +426,12 @@ export default function PostEditPage({ workspaceId, postId }: Props) {
                 {humanize(post.status)}
               </span>{' '}
               Created {formatDateTime(post.created_at)} · Updated {formatDateTime(post.updated_at)}
+              <span class="approval-jump">
+                {' · '}
+                <a href="#approval-h" data-testid="approval-jump">
+                  Approval
+                </a>
+              </span>
             </p>
           )}
         </div>
@@ -437,6 +444,10 @@ export default function PostEditPage({ workspaceId, postId }: Props) {
         <div class="composer">
           {formEl}
           <SidePanel
+            workspaceId={workspaceId}
+            post={post}
+            approvalMode={workspace?.approval_mode}
+            onPostChanged={pf.refreshSettings}
             postId={postId!}
             me={me}
             role={role}

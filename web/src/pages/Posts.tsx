@@ -10,6 +10,7 @@ import {
   type PostFilters,
 } from '../api';
 import { AppLayout } from '../components/AppLayout';
+import { ShareLinkCreator } from '../components/ShareLinks';
 import { ErrorBanner, Notice, Spinner, formatDateTime, humanize } from '../components/ui';
 import { can } from '../permissions';
 import { PLATFORMS, platformLabel } from '../platforms';
@@ -166,6 +167,11 @@ export default function PostsPage({ workspaceId }: { workspaceId: string }) {
   const hasFilters = FILTER_KEYS.some((k) => k !== 'sort' && form[k]);
   const clearFilters = () => setForm({ ...fromQuery(new URLSearchParams()), sort: form.sort });
 
+  const [selected, setSelected] = useState<string[]>([]);
+  const [sharing, setSharing] = useState(false);
+  const canShare = can(workspace?.role, 'share_links');
+  const toggleSelected = (id: string, on: boolean) => setSelected((cur) => (on ? [...new Set([...cur, id])] : cur.filter((x) => x !== id)));
+
   const onDuplicate = async (p: Post) => {
     setError(null);
     setNotice(null);
@@ -275,6 +281,21 @@ export default function PostsPage({ workspaceId }: { workspaceId: string }) {
       {notice && <Notice testid="posts-notice">{notice}</Notice>}
       <ErrorBanner error={error} testid="posts-error" />
 
+      {canShare && selected.length > 0 && (
+        <div class="card selection-bar" role="region" aria-label="Selected posts" data-testid="posts-selection">
+          <div class="row">
+            <strong>{selected.length} selected</strong>
+            <button type="button" class="btn btn-sm btn-primary" aria-expanded={sharing} onClick={() => setSharing((x) => !x)} data-testid="posts-share">
+              Share for review…
+            </button>
+            <button type="button" class="btn btn-sm btn-ghost" onClick={() => { setSelected([]); setSharing(false); }}>
+              Clear selection
+            </button>
+          </div>
+          {sharing && <ShareLinkCreator key={selected.join(',')} workspaceId={workspaceId} postIds={selected} />}
+        </div>
+      )}
+
       <section aria-label="Posts" aria-busy={loading} data-testid="posts-list" data-loading={loading ? 'true' : 'false'}>
         {items === null ? (
           <Spinner />
@@ -288,6 +309,15 @@ export default function PostsPage({ workspaceId }: { workspaceId: string }) {
               <li key={p.id} class="post-row card" data-testid="post-row" data-post-id={p.id} data-title={p.title}>
                 <div class="post-main">
                   <div class="post-title-line">
+                    {canShare && (
+                      <input
+                        type="checkbox"
+                        checked={selected.includes(p.id)}
+                        onChange={(e) => toggleSelected(p.id, e.currentTarget.checked)}
+                        aria-label={`Select “${p.title || 'Untitled post'}”`}
+                        data-testid="post-select"
+                      />
+                    )}
                     <Link href={`/w/${workspaceId}/posts/${p.id}`} class="post-title" data-testid="post-link">
                       {p.title || 'Untitled post'}
                     </Link>

@@ -5,6 +5,8 @@ import { FieldError } from '../../components/ui';
 import type { FormState } from './form';
 
 interface Props {
+  /** The workspace's approval mode (issue #9). */
+  approvalMode?: string;
   form: FormState;
   update: (patch: Partial<FormState>) => void;
   err: ApiError | null;
@@ -12,7 +14,8 @@ interface Props {
   status: PostStatus | null;
 }
 
-export function SettingsSection({ form, update, err, readOnly, status }: Props) {
+export function SettingsSection({ form, update, err, readOnly, status, approvalMode }: Props) {
+  const needsApproval = (approvalMode === 'required' || approvalMode === 'multi_level') && status !== 'approved' && status !== 'scheduled';
   return (
     <fieldset class="card grid-fields" disabled={readOnly}>
       <h2 class="span-all">Organise &amp; schedule</h2>
@@ -43,6 +46,11 @@ export function SettingsSection({ form, update, err, readOnly, status }: Props) 
           data-testid="post-scheduled-at"
         />
         <p class="hint">Your local time. Leave empty for no schedule.</p>
+        {needsApproval && (
+          <p class="hint" data-testid="schedule-needs-approval">
+            This workspace needs an approved round (for this exact content) before a post is scheduled or published.
+          </p>
+        )}
         <FieldError error={err} name="scheduled_at" />
       </div>
       <label class="check-line">

@@ -1,13 +1,19 @@
-// The composer's sidebar: comments and (for the team) version history.
-import type { Role, User } from '../../api';
+// The composer's sidebar: the approval card, then comments and (for the team) version history.
+import type { Post, Role, User } from '../../api';
 import type { CollabConnection } from '../../collab/connection';
 import { CommentsPanel } from '../../components/CommentsPanel';
 import { HistoryPanel } from '../../components/HistoryPanel';
+import { ApprovalPanel } from './ApprovalPanel';
 import type { PostComments } from './usePostComments';
 
 export type SideTab = 'comments' | 'history';
 
 interface Props {
+  workspaceId: string;
+  /** The saved post (null while loading). */
+  post: Post | null;
+  approvalMode: string | undefined;
+  onPostChanged: () => void;
   postId: string;
   me: User | null;
   role: Role | undefined;
@@ -26,6 +32,10 @@ interface Props {
 }
 
 export function SidePanel({
+  workspaceId,
+  post,
+  approvalMode,
+  onPostChanged,
   postId,
   me,
   role,
@@ -42,7 +52,10 @@ export function SidePanel({
   bumpHistory,
 }: Props) {
   return (
-    <aside class="composer-side card" aria-label="Comments and history">
+    <aside class="composer-side card" aria-label="Approval, comments and history">
+      {post && (
+        <ApprovalPanel workspaceId={workspaceId} post={post} me={me} role={role} approvalMode={approvalMode} onChanged={onPostChanged} />
+      )}
       <div class="side-tabs" role="tablist">
         <button type="button" role="tab" aria-selected={sideTab === 'comments'} class={sideTab === 'comments' ? 'active' : ''} onClick={() => setSideTab('comments')} data-testid="side-tab-comments">
           Comments{openComments ? ` (${openComments})` : ''}

@@ -70,18 +70,23 @@ export function usePostForm(postId: string | undefined, { onLoaded }: Loaded): P
   const settingsRefresh = useRef<ReturnType<typeof setTimeout> | null>(null);
   const savedSettingsKeyRef = useRef(savedSettingsKey);
   savedSettingsKeyRef.current = savedSettingsKey;
+  const statusRef = useRef<Post['status'] | null>(null);
+  statusRef.current = post?.status ?? null;
   const refreshSettings = () => {
     if (!postId) return;
     if (settingsRefresh.current) clearTimeout(settingsRefresh.current);
     settingsRefresh.current = setTimeout(() => {
       getPost(postId)
         .then((p) => {
+          // Compare under the status the saved key was made with: a status change alone (an
+          // approval decision, say) is neither a local edit nor someone else's settings.
+          const was = statusRef.current ?? p.status;
           setPost(p);
           setForm((f) => {
-            const cur = settingsKey(toInput(f, p.status));
+            const cur = settingsKey(toInput(f, was));
             if (savedSettingsKeyRef.current !== null && cur !== savedSettingsKeyRef.current) {
               // Local unsaved edits: keep them, say so.
-              if (settingsKey(toInput(fromPost(p), p.status)) !== savedSettingsKeyRef.current) setRemoteSettings(true);
+              if (settingsKey(toInput(fromPost(p), was)) !== savedSettingsKeyRef.current) setRemoteSettings(true);
               return f;
             }
             const next = { ...fromPost(p), title: f.title, caption: f.caption, media: f.media };
