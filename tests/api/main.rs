@@ -27,6 +27,7 @@ mod infra;
 mod notify_api;
 mod notify_cluster;
 mod notify_email;
+mod notify_flow;
 mod notify_push;
 mod openapi_contract;
 mod permissions;
