@@ -636,6 +636,32 @@ mod tests {
     }
 
     #[test]
+    fn push_settings_are_checked() {
+        let mut s = Settings::default();
+        s.push.vapid_private_key = Secret::new("not-a-key");
+        let err = s.validate().unwrap_err().to_string();
+        assert!(err.contains("push.vapid_private_key"), "{err}");
+        assert!(!err.contains("not-a-key"), "the value is not echoed: {err}");
+        let mut s = Settings::default();
+        s.push.subject = "ops@example.com".into();
+        assert!(s
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("push.subject"));
+        let mut s = Settings::default();
+        s.push.vapid_private_key =
+            Secret::new(crate::notify::push::vapid::VapidKey::generate().private_b64());
+        s.validate().unwrap();
+        s.notifications.digest_cron = "every day".into();
+        assert!(s
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("notifications.digest_cron"));
+    }
+
+    #[test]
     fn default_database_is_sqlite_under_data_dir() {
         let s = Settings::default();
         assert_eq!(s.database.url(), "sqlite://data/copydesk.db?mode=rwc");
