@@ -54,6 +54,10 @@ pub struct Settings {
     pub log: LogSettings,
     pub outbound: crate::outbound::OutboundSettings,
     pub webhooks: crate::webhooks::WebhookSettings,
+    /// Web Push (VAPID key, contact, TTL).
+    pub push: crate::notify::PushSettings,
+    /// Notifications (the daily digest's schedule).
+    pub notifications: crate::notify::NotificationSettings,
     pub approvals: crate::approvals::ApprovalSettings,
 }
 
@@ -544,6 +548,31 @@ impl Settings {
                 "timeout_secs, max_in_flight_per_endpoint and disable_after_days must be positive",
             ));
         }
+        let p = &self.push;
+        if !(p.subject.starts_with("mailto:") || p.subject.starts_with("https://")) {
+            return Err(invalid(
+                "push.subject",
+                "must be a mailto: or https: URL (RFC 8292)",
+            ));
+        }
+        if !p.vapid_private_key.is_empty() {
+            if let Err(e) =
+                crate::notify::push::vapid::VapidKey::from_b64(p.vapid_private_key.expose())
+            {
+                return Err(invalid("push.vapid_private_key", e));
+            }
+        }
+        if p.ttl_secs > 2_419_200 || p.timeout_secs == 0 {
+            return Err(invalid(
+                "push.ttl_secs",
+                "ttl_secs at most 2419200 (28 days), timeout_secs positive",
+            ));
+        }
+        if let Err(e) =
+            crate::jobs::cron_schedule(&self.notifications.digest_cron, &self.jobs.time_zone)
+        {
+            return Err(invalid("notifications.digest_cron", e.to_string()));
+        }
         if !matches!(self.log.format.as_str(), "json" | "pretty") {
             return Err(invalid("log.format", "must be json or pretty"));
         }
@@ -604,6 +633,32 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("auth.jwt_secret"));
+    }
+
+    #[test]
+    fn push_settings_are_checked() {
+        let mut s = Settings::default();
+        s.push.vapid_private_key = Secret::new("not-a-key");
+        let err = s.validate().unwrap_err().to_string();
+        assert!(err.contains("push.vapid_private_key"), "{err}");
+        assert!(!err.contains("not-a-key"), "the value is not echoed: {err}");
+        let mut s = Settings::default();
+        s.push.subject = "ops@example.com".into();
+        assert!(s
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("push.subject"));
+        let mut s = Settings::default();
+        s.push.vapid_private_key =
+            Secret::new(crate::notify::push::vapid::VapidKey::generate().private_b64());
+        s.validate().unwrap();
+        s.notifications.digest_cron = "every day".into();
+        assert!(s
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("notifications.digest_cron"));
     }
 
     #[test]

@@ -31,6 +31,8 @@
 //!   deadlines (the `DeadlineKeeper` actor's store), review links for guests.
 //! - [`webhooks`]: outgoing webhooks (Standard Webhooks): endpoints, signing, delivery.
 //! - [`outbound`]: the SSRF guard every request to a user-supplied URL goes through.
+//! - [`notify`]: notifications — in-app, email (with digest and one-click unsubscribe) and
+//!   Web Push; the `notifier` outbox consumer and its delivery jobs.
 //! - [`http`]: health, metrics, OpenAPI, static files, middleware.
 
 pub mod access;
@@ -47,6 +49,7 @@ pub mod http;
 pub mod jobs;
 pub mod keys;
 pub mod mail;
+pub mod notify;
 pub mod outbound;
 pub mod platforms;
 pub mod posts;

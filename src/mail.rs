@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use lettre::message::header::{ContentTransferEncoding, ContentType};
-use lettre::message::{Body, Mailbox, SinglePart};
+use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
+use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
@@ -31,6 +31,19 @@ pub struct Email {
     pub to: String,
     pub subject: String,
     pub body: String,
+}
+
+/// One message with an HTML and a plain-text part (`multipart/alternative`), extra headers
+/// (e.g. `List-Unsubscribe`) and, optionally, a fixed `Message-ID` (a resend after a crash
+/// then carries the same id, which mail clients fold).
+pub struct RichEmail {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    pub headers: Vec<(String, String)>,
+    /// Without angle brackets, e.g. `abc.notify@copydesk.example`.
+    pub message_id: Option<String>,
 }
 
 /// Plain 8-bit text when every line fits RFC 5322's 998-byte limit, so links stay whole in
@@ -92,6 +105,42 @@ impl Mailer {
                     .header(ContentType::TEXT_PLAIN)
                     .body(plain_body(&email.body)),
             )?;
+        self.deliver(msg).await
+    }
+
+    /// Sends a [`RichEmail`].
+    pub async fn send_rich(&self, email: &RichEmail) -> anyhow::Result<()> {
+        let mut b = Message::builder()
+            .from(self.from.clone())
+            .to(email.to.parse()?)
+            .subject(email.subject.clone());
+        if let Some(id) = &email.message_id {
+            b = b.message_id(Some(format!("<{id}>")));
+        }
+        for (name, value) in &email.headers {
+            b = b.raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii(name.clone())
+                    .map_err(|_| anyhow::anyhow!("invalid header name {name:?}"))?,
+                value.clone(),
+            ));
+        }
+        let msg = b.multipart(
+            MultiPart::alternative()
+                .singlepart(
+                    SinglePart::builder()
+                        .header(ContentType::TEXT_PLAIN)
+                        .body(plain_body(&email.text)),
+                )
+                .singlepart(
+                    SinglePart::builder()
+                        .header(ContentType::TEXT_HTML)
+                        .body(plain_body(&email.html)),
+                ),
+        )?;
+        self.deliver(msg).await
+    }
+
+    async fn deliver(&self, msg: Message) -> anyhow::Result<()> {
         match &self.transport {
             Transport::Smtp(t) => {
                 t.send(msg).await?;

@@ -28,6 +28,18 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Web Push.
+    Push {
+        #[command(subcommand)]
+        command: PushCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PushCommand {
+    /// Generates a VAPID key pair and prints the configuration lines that use it (the same
+    /// key on every node keeps browsers' subscriptions valid).
+    VapidKeys,
 }
 
 #[derive(Subcommand)]
@@ -61,6 +73,21 @@ async fn main() -> anyhow::Result<()> {
             println!(
                 "{}",
                 copydesk::http::openapi::ApiDoc::openapi().to_pretty_json()?
+            );
+        }
+        Command::Push {
+            command: PushCommand::VapidKeys,
+        } => {
+            let k = copydesk::notify::push::vapid::VapidKey::generate();
+            println!("# Web Push (VAPID) key pair. In config/<env>.toml:");
+            println!("[push]");
+            println!("vapid_private_key = \"{}\"", k.private_b64());
+            println!("subject = \"mailto:you@example.com\"");
+            println!("# or in the environment:");
+            println!("# COPYDESK__PUSH__VAPID_PRIVATE_KEY={}", k.private_b64());
+            println!(
+                "# public key (served at /api/push/vapid-public-key): {}",
+                k.public_b64
             );
         }
         Command::Migrate => {

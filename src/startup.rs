@@ -193,6 +193,25 @@ impl Application {
                 public_url.clone(),
             ),
         );
+        let notify = crate::notify::Notify::new(
+            db.clone(),
+            crate::events::Announcer {
+                bus: bus.clone(),
+                work: work.clone(),
+                clock: clock.clone(),
+            },
+            encryption_key.clone(),
+            outbound.clone(),
+            &mailer,
+            settings.push.clone(),
+            public_url.clone(),
+        );
+        crate::notify::register(
+            &mut extra,
+            notify.clone(),
+            &settings.notifications,
+            &settings.jobs.time_zone,
+        )?;
         work.set_tail(LiveTail::spawn(outbox.clone(), collab.clone(), bus.clone()));
         if settings.jobs.enabled {
             start_work(
@@ -257,6 +276,7 @@ impl Application {
             work,
             outbox,
             outbound,
+            notify,
             approvals: keeper,
         };
         let server = build_server(listener, state.clone())?;
@@ -423,6 +443,7 @@ fn build_server(listener: TcpListener, state: AppState) -> anyhow::Result<Server
             .configure(crate::activity::routes)
             .configure(crate::jobs::admin::routes)
             .configure(crate::webhooks::routes)
+            .configure(crate::notify::routes)
             .configure(crate::approvals::handlers::routes)
             .route(
                 "/events/catalogue",

@@ -42,6 +42,8 @@ pub struct AppState {
     pub outbox: crate::events::outbox::SqlOutbox,
     /// The SSRF guard for user-supplied URLs (webhooks, later Web Push and more).
     pub outbound: crate::outbound::Guard,
+    /// Notifications: the VAPID key, push sending, settings.
+    pub notify: crate::notify::Notify,
     /// This node's approval deadline keeper (re-armed when a step with a deadline starts).
     pub approvals: crate::approvals::Keeper,
 }

@@ -13,6 +13,7 @@ mod m20261130_000005_backbone;
 mod m20261130_000006_doc_positions;
 mod m20261201_000010_webhooks;
 mod m20261202_000011_approvals;
+mod m20261202_000012_notifications;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000006_doc_positions::Migration),
             Box::new(m20261201_000010_webhooks::Migration),
             Box::new(m20261202_000011_approvals::Migration),
+            Box::new(m20261202_000012_notifications::Migration),
         ]
     }
 }

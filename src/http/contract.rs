@@ -31,6 +31,7 @@ impl utoipa::Modify for Contract {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         openapi.merge(Extra::openapi());
         openapi.merge(crate::webhooks::WebhooksDoc::openapi());
+        openapi.merge(crate::notify::NotifyDoc::openapi());
         openapi.merge(crate::approvals::ApprovalsDoc::openapi());
         let mut doc = serde_json::to_value(&*openapi).expect("the OpenAPI document serialises");
         for problem in patch(&mut doc) {
@@ -382,8 +383,44 @@ pub fn schema_constraints() -> Vec<(&'static str, &'static str, Value)> {
             "payload",
             json!({ "enum": payload_names() }),
         ),
+        // notify::prefs::parse_update, notify::push::validate
+        (
+            "PreferencesUpdate",
+            "email_digest",
+            json!({ "enum": ["off", "daily"] }),
+        ),
+        (
+            "Preferences",
+            "email_digest",
+            json!({ "enum": ["off", "daily"] }),
+        ),
+        (
+            "SubscriptionCreate",
+            "endpoint",
+            json!({ "minLength": 1, "maxLength": crate::notify::push::MAX_ENDPOINT_LEN,
+            "pattern": "^https?://",
+            "description": "The push service's URL: https (plain http only inside `outbound.allowed_networks`), reachable under the SSRF guard." }),
+        ),
+        (
+            "SubscriptionCreate",
+            "user_agent",
+            json!({ "maxLength": crate::notify::push::MAX_USER_AGENT_LEN }),
+        ),
+        (
+            "SubscriptionKeys",
+            "p256dh",
+            json!({ "pattern": PUSH_KEY_PATTERN }),
+        ),
+        (
+            "SubscriptionKeys",
+            "auth",
+            json!({ "pattern": PUSH_KEY_PATTERN }),
+        ),
     ]
 }
+
+/// base64url (padding tolerated), as browsers give subscription keys.
+pub const PUSH_KEY_PATTERN: &str = "^[A-Za-z0-9_-]+={0,2}$";
 
 /// The payload schemas of the catalogue, once each.
 fn payload_names() -> Vec<&'static str> {
@@ -489,6 +526,31 @@ pub fn param_constraints() -> Vec<(&'static str, &'static str, &'static str, Val
             "/api/comments/{id}/reactions/{emoji}",
             "emoji",
             emoji,
+        ),
+        // notify::handlers::list
+        (
+            "get",
+            "/api/notifications",
+            "limit",
+            json!({ "minimum": 1, "maximum": 100, "default": 50 }),
+        ),
+        (
+            "get",
+            "/api/notifications",
+            "before",
+            json!({ "pattern": CURSOR_PATTERN }),
+        ),
+        (
+            "get",
+            "/api/notifications/unsubscribe",
+            "token",
+            json!({ "pattern": crate::notify::email::unsubscribe::TOKEN_PATTERN }),
+        ),
+        (
+            "post",
+            "/api/notifications/unsubscribe",
+            "token",
+            json!({ "pattern": crate::notify::email::unsubscribe::TOKEN_PATTERN }),
         ),
         // webhooks::messages::message_id
         (

@@ -240,6 +240,27 @@ impl Guard {
         Ok(url)
     }
 
+    /// Whether every address `url`'s host has is in `outbound.allowed_networks` (an
+    /// operator's exception; Web Push allows plain `http` only there).
+    pub async fn in_allowed_network(&self, url: &Url) -> bool {
+        let addrs = match url.host() {
+            Some(url::Host::Ipv4(v4)) => vec![IpAddr::V4(v4)],
+            Some(url::Host::Ipv6(v6)) => vec![IpAddr::V6(v6)],
+            Some(url::Host::Domain(d)) => {
+                tokio::time::timeout(LOOKUP_TIMEOUT, self.resolver.lookup(d))
+                    .await
+                    .ok()
+                    .and_then(Result::ok)
+                    .unwrap_or_default()
+            }
+            None => Vec::new(),
+        };
+        !addrs.is_empty()
+            && addrs
+                .iter()
+                .all(|ip| self.allowed.iter().any(|n| n.contains(ip)))
+    }
+
     /// An HTTP client for user-supplied URLs: it resolves through this guard (connecting
     /// only to vetted addresses), follows no redirects, uses no proxy, and gives up after
     /// `timeout`. IP-literal hosts skip resolution: call [`Guard::check_url`] before each send.

@@ -64,6 +64,12 @@ fn aad(endpoint: Uuid) -> Vec<u8> {
 
 /// Seals a secret for storage.
 pub fn seal(key: &[u8; 32], endpoint: Uuid, secret: &str) -> String {
+    seal_with(key, &aad(endpoint), secret)
+}
+
+/// Seals `secret` with the instance key, bound to `aad` (what the secret is for; the same
+/// `aad` must open it). Also used for other instance secrets (the VAPID key).
+pub fn seal_with(key: &[u8; 32], aad: &[u8], secret: &str) -> String {
     let cipher = XChaCha20Poly1305::new(key.into());
     let mut nonce = [0u8; 24];
     rand::rng().fill_bytes(&mut nonce);
@@ -72,7 +78,7 @@ pub fn seal(key: &[u8; 32], endpoint: Uuid, secret: &str) -> String {
             &XNonce::from(nonce),
             Payload {
                 msg: secret.as_bytes(),
-                aad: &aad(endpoint),
+                aad,
             },
         )
         .expect("XChaCha20-Poly1305 encryption does not fail");
@@ -83,6 +89,17 @@ pub fn seal(key: &[u8; 32], endpoint: Uuid, secret: &str) -> String {
 
 /// Opens a sealed secret (fails on another key, another endpoint, or tampering).
 pub fn open(key: &[u8; 32], endpoint: Uuid, sealed: &str) -> Result<String, String> {
+    open_with(key, &aad(endpoint), sealed).map_err(|e| {
+        if e.starts_with("cannot decrypt") {
+            "cannot decrypt a webhook secret (was security.encryption_key changed?)".to_string()
+        } else {
+            e
+        }
+    })
+}
+
+/// Opens what [`seal_with`] sealed with the same `aad`.
+pub fn open_with(key: &[u8; 32], aad: &[u8], sealed: &str) -> Result<String, String> {
     let raw = B64
         .decode(sealed)
         .map_err(|_| "sealed secret is not base64".to_string())?;
@@ -93,16 +110,8 @@ pub fn open(key: &[u8; 32], endpoint: Uuid, sealed: &str) -> Result<String, Stri
     let nonce: [u8; 24] = nonce.try_into().expect("24 bytes");
     let cipher = XChaCha20Poly1305::new(key.into());
     let pt = cipher
-        .decrypt(
-            &XNonce::from(nonce),
-            Payload {
-                msg: ct,
-                aad: &aad(endpoint),
-            },
-        )
-        .map_err(|_| {
-            "cannot decrypt a webhook secret (was security.encryption_key changed?)".to_string()
-        })?;
+        .decrypt(&XNonce::from(nonce), Payload { msg: ct, aad })
+        .map_err(|_| "cannot decrypt a sealed secret".to_string())?;
     String::from_utf8(pt).map_err(|_| "sealed secret is not text".into())
 }
 

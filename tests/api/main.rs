@@ -3,6 +3,7 @@
 
 mod evclient;
 mod helpers;
+mod notify_support;
 mod smtp;
 mod webhook_support;
 mod yclient;
@@ -23,6 +24,11 @@ mod hardening_infra;
 mod hardening_members;
 mod hardening_sockets;
 mod infra;
+mod notify_api;
+mod notify_cluster;
+mod notify_email;
+mod notify_flow;
+mod notify_push;
 mod openapi_contract;
 mod permissions;
 mod posts;

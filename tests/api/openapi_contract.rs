@@ -944,6 +944,7 @@ fn semantic_fields(method: &str, path: &str) -> &'static [&'static str] {
             &["cursor"]
         }
         ("get", "/api/workspaces/{id}/webhooks/{endpoint_id}/messages") => &["before"],
+        ("get", "/api/notifications") => &["before"],
         // Approvers and backups must be members who may approve; reassigning needs a backup.
         ("post", "/api/workspaces/{id}/approval-workflows")
         | ("put", "/api/approval-workflows/{id}") => &["steps"],
@@ -1134,6 +1135,23 @@ impl Fuzzer {
                             a.status
                         ));
                     }
+                }
+            }
+            // Another documented media type (e.g. the unsubscribe page's text/html): the
+            // answer must have it.
+            None if resp["content"].as_object().is_some_and(|c| !c.is_empty()) => {
+                let ct = a
+                    .headers
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                let documented = resp["content"].as_object().unwrap();
+                if !documented.keys().any(|m| ct.starts_with(m.as_str())) {
+                    self.fail(format!(
+                        "{key} → {}: content-type {ct:?}, documented {:?} ({what})",
+                        a.status,
+                        documented.keys().collect::<Vec<_>>()
+                    ));
                 }
             }
             None => {
