@@ -6,7 +6,7 @@
 //! - [`rounds`]: the building blocks of a round: open, advance, decide, close, events.
 //! - [`service`]: the actions (submit, decide, withdraw) and voiding on content change.
 //! - [`deadlines`]: reminders and deadline rules, run by the `DeadlineKeeper` actor.
-//! - [`share`]: review links and the public review API.
+//! - [`share`]: review links (signed tokens; create, list, revoke); [`review`]: the guests' API.
 //! - [`views`], [`handlers`]: the HTTP side.
 //!
 //! Approval is bound to content: a round records the SHA-256 of the exact title and content
@@ -16,6 +16,7 @@
 pub mod deadlines;
 pub mod entities;
 pub mod handlers;
+pub mod review;
 pub mod rounds;
 pub mod service;
 pub mod share;
@@ -186,17 +187,17 @@ pub async fn check_publishable<C: sea_orm::ConnectionTrait>(
         handlers::update_workflow, handlers::delete_workflow, handlers::submit, handlers::approve,
         handlers::reject, handlers::request_changes, handlers::withdraw, handlers::current,
         handlers::history, handlers::inbox, share::create_link, share::list_links,
-        share::revoke_link, share::review, share::guest_comment, share::guest_approve,
-        share::guest_reject, share::guest_request_changes,
+        share::revoke_link, review::review, review::guest_comment, review::guest_approve,
+        review::guest_reject, review::guest_request_changes,
     ),
     components(schemas(
         ApprovalMode, workflow::WorkflowInput, workflow::WorkflowView, workflow::WorkflowList,
         workflow::StepSpec, workflow::Approvers, workflow::OnDeadline, workflow::Conditions,
         views::ApprovalView, views::StepView, views::DecisionView, views::PersonRef,
         views::WorkflowRef, views::RoundsView, views::Inbox, views::InboxItem, views::InboxPost,
-        views::ActionInput, share::LinkCreate, share::LinkView, share::LinkList, share::Review,
-        share::ReviewLink, share::ReviewPost, share::Preview, share::GuestComment,
-        share::GuestAction, share::GuestCommentInput,
+        views::ActionInput, share::LinkCreate, share::LinkView, share::LinkList, review::Review,
+        review::ReviewLink, review::ReviewPost, review::Preview, review::GuestComment,
+        review::GuestAction, review::GuestCommentInput,
     )),
     tags((name = "approvals", description = "Approval workflows, approval rounds bound to content, review links for guests")),
 )]
