@@ -27,6 +27,8 @@
 //! - [`store`]: database connection, migrations, entities.
 //! - [`bus`]: the Redis implementation of the cluster bus port (`copydesk_actors::ports`).
 //! - [`mail`]: SMTP (or the file outbox).
+//! - [`approvals`]: approval mode, workflows, rounds bound to a content hash, decisions,
+//!   deadlines (the `DeadlineKeeper` actor's store), review links for guests.
 //! - [`webhooks`]: outgoing webhooks (Standard Webhooks): endpoints, signing, delivery.
 //! - [`outbound`]: the SSRF guard every request to a user-supplied URL goes through.
 //! - [`notify`]: notifications — in-app, email (with digest and one-click unsubscribe) and

@@ -5,7 +5,8 @@
 //! single-node mode for free.
 //!
 //! - [`ports`]: `Bus` (cluster pub/sub), `DocStore` (update log + snapshots), `DocHooks`,
-//!   `Clock`, and for background work `JobQueue`, `Outbox`, `CronStore` with their handlers.
+//!   `Clock`, and for background work `JobQueue`, `Outbox`, `CronStore` with their handlers,
+//!   `ApprovalDeadlines`.
 //! - [`memory_bus`]: the in-process `Bus` used when no Redis is configured.
 //! - [`memory_store`]: an in-memory `DocStore` (tests; gates and injected failures).
 //! - [`protocol`]: the y-websocket wire protocol, transport-free.
@@ -18,6 +19,8 @@
 //! - [`job_runner`]: `JobRunner`, one per node: claims and runs durable jobs.
 //! - [`outbox_consumer`]: `OutboxConsumer`, a named, leased, at-least-once outbox reader.
 //! - [`cron`]: `CronActor`, periodic work with one leader per tick across nodes.
+//! - [`approval_deadlines`]: `DeadlineKeeper`, one per node: wakes at approval reminders and
+//!   deadlines (on the `Clock`) and has the `ApprovalDeadlines` store run them once.
 
 pub mod approval_deadlines;
 pub mod collab;

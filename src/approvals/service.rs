@@ -36,6 +36,9 @@ async fn workspace<C: ConnectionTrait>(db: &C, id: Uuid) -> Result<workspaces::M
 /// document's full state (for the version saved with the round).
 async fn live(state: &AppState, post: &post_rows::Model) -> Result<(String, Vec<u8>), ApiError> {
     let snap = posts::live_snapshot(state, post).await?;
+    // The row follows the document a second or so behind; bring it up to date now, so the
+    // derived-fields write that was pending does not look like an edit after submitting.
+    posts::write_doc_content(&state.db, post.id, &snap.content, None).await?;
     let (title, content) = posts::current_content(post, &snap.content);
     Ok((rounds::content_hash(&title, &content), snap.state))
 }

@@ -716,3 +716,28 @@ async fn until_events(w: &World, post: &str, ty: &str, n: usize) {
         "{ty}"
     );
 }
+
+#[actix_web::test]
+async fn final_approval_puts_a_post_with_a_time_on_the_schedule_and_withdrawing_takes_it_off() {
+    let w = world().await;
+    let (app, ws) = (&w.app, &w.ws);
+    let reviewer = app.member_with_role(&w.admin, ws, "reviewer").await;
+    let at = (app.clock.now() + chrono::Duration::days(2)).to_rfc3339();
+    let post = app
+        .create_post(
+            &w.admin,
+            ws,
+            json!({ "title": "Timed", "caption": "Soon", "platforms": ["x"], "scheduled_at": at }),
+        )
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    body(w.act(&w.admin, &post, "submit").await).await;
+    let a = body(w.act(&reviewer, &post, "approve").await).await;
+    assert_eq!(a["status"], "approved");
+    assert_eq!(w.status(&post).await, "scheduled");
+    let a = body(w.act(&w.admin, &post, "withdraw").await).await;
+    assert_eq!(a["status"], "withdrawn");
+    assert_eq!(w.status(&post).await, "draft");
+}
