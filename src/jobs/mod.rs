@@ -14,6 +14,7 @@
 
 pub mod admin;
 pub mod maintenance;
+pub mod on_runtime;
 pub mod store;
 
 use std::collections::HashMap;
@@ -195,6 +196,14 @@ impl Work {
         consumers: Vec<(String, Arc<dyn EventHandler>)>,
         crons: Vec<CronJob>,
     ) {
+        // Storage calls run on this (the server's) runtime, not on the work thread's: see
+        // `on_runtime`.
+        let queue: Arc<dyn copydesk_actors::ports::JobQueue> =
+            Arc::new(on_runtime::OnRuntime::here(queue));
+        let outbox: Arc<dyn copydesk_actors::ports::Outbox> =
+            Arc::new(on_runtime::OnRuntime::here(outbox));
+        let cron_store: Arc<dyn copydesk_actors::ports::CronStore> =
+            Arc::new(on_runtime::OnRuntime::here(cron_store));
         let arbiter = Arbiter::new();
         let rcfg = RunnerConfig {
             concurrency: cfg.concurrency.max(1),

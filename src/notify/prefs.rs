@@ -156,7 +156,15 @@ fn parse_item(item: &Value) -> Result<(NotificationType, [Option<bool>; 3]), Api
     let mut channels = [None; 3];
     for (k, v) in obj {
         let slot = match k.as_str() {
-            "type" | "label" => continue,
+            "type" => continue,
+            // The GET shape may be sent back: its label is ignored, but must be text.
+            "label" if v.is_string() || v.is_null() => continue,
+            "label" => {
+                return Err(unprocessable(
+                    "invalid_preferences",
+                    format!("{name}.label: must be text"),
+                ))
+            }
             _ if v.is_null() => continue,
             "in_app" => 0,
             "email" => 1,
