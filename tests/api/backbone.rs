@@ -897,13 +897,23 @@ async fn a_late_commit_with_a_lower_sequence_is_not_skipped() {
         app.db.execute_raw(row(early)).await.unwrap();
         app.db.execute_raw(row(late)).await.unwrap();
     }
-    let read: Vec<Uuid> = outbox
-        .read_after(start, 100)
-        .await
-        .unwrap()
-        .iter()
-        .map(|e| e.id)
-        .collect();
+    // Both are read once every transaction that was open when they committed has ended —
+    // on PostgreSQL that horizon is cluster-wide, so other tests' databases on the same
+    // server can hold it back for a moment: wait for it (bounded), never skip.
+    let mut read: Vec<Uuid> = Vec::new();
+    for _ in 0..400 {
+        read = outbox
+            .read_after(start, 100)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.id)
+            .collect();
+        if read.contains(&early) && read.contains(&late) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     assert!(read.contains(&early) && read.contains(&late), "{read:?}");
 }
 
