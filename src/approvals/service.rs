@@ -314,8 +314,8 @@ pub async fn withdraw(
     super::views::approval(&state.db, &request).await
 }
 
-/// After the post's content changed: if it has an open round about other content, that
-/// round is void — a new one starts at once with the same workflow and submitter, and the
+/// After the post's content or status changed by hand: a round whose post left the approval
+/// flow (draft, archived) ends as withdrawn; a round about other content is void — a new one starts at once with the same workflow and submitter, and the
 /// approvers are told. Called by the live document's hook and after REST edits.
 pub async fn content_changed(
     db: &DatabaseConnection,
@@ -341,6 +341,33 @@ async fn void_round(
         return Ok(false);
     }
     let post = posts::lock_row(uow.txn(), post_id).await?;
+    let status = PostStatus::from_db(&post.status);
+    if !matches!(
+        status,
+        PostStatus::InReview | PostStatus::Approved | PostStatus::Scheduled
+    ) {
+        // Taken out of the approval flow by hand (back to draft, archived): the round ends.
+        let members = rounds::members(uow.txn(), post.workspace_id).await?;
+        let mut told = Vec::new();
+        for s in rounds::steps_of(uow.txn(), open.id).await? {
+            told.extend(rounds::approvers_of(&s, &members));
+        }
+        let old = rounds::close(uow.txn(), open, rounds::WITHDRAWN, now).await?;
+        let mut effects = Effects::default();
+        effects.push(EventType::ApprovalWithdrawn, None, told);
+        let ctx = Ctx {
+            post: &post,
+            request: old,
+            by: None,
+            actor_id: None,
+            decision: None,
+            comment: Some(format!("the post was moved to {status}")),
+            action: None,
+        };
+        rounds::record(&mut uow, &ctx, &post.status, &effects).await?;
+        uow.commit().await?;
+        return Ok(true);
+    }
     let hash = rounds::row_hash(&post);
     if hash == open.content_hash {
         return Ok(false);

@@ -320,14 +320,19 @@ pub async fn update(
         });
     }
     uow.commit().await?;
-    // An edit voids an approval of other content (a new round starts).
-    crate::approvals::service::content_changed(
+    // An edit voids an approval of other content (a new round starts); a post moved out of
+    // review by hand ends its round. The edit has committed: a failure here is logged (the
+    // next edit, or the document hook, checks again) rather than reported as the edit's.
+    if let Err(e) = crate::approvals::service::content_changed(
         &state.db,
         crate::events::Announcer::of(state),
         Some(&state.approvals),
         post.id,
     )
-    .await?;
+    .await
+    {
+        tracing::warn!(post_id = %post.id, error = %e, "could not check the post's approval");
+    }
     Ok(post)
 }
 

@@ -741,3 +741,29 @@ async fn final_approval_puts_a_post_with_a_time_on_the_schedule_and_withdrawing_
     assert_eq!(a["status"], "withdrawn");
     assert_eq!(w.status(&post).await, "draft");
 }
+
+#[actix_web::test]
+async fn a_post_taken_out_of_review_by_hand_ends_its_round() {
+    let w = world().await;
+    let (app, ws) = (&w.app, &w.ws);
+    let reviewer = app.member_with_role(&w.admin, ws, "reviewer").await;
+    let post = w.post(&w.admin, "Archived").await;
+    body(w.act(&w.admin, &post, "submit").await).await;
+    // Archived with a new caption in one edit: the edit stands, the round ends.
+    let r = app
+        .put(
+            &format!("/api/posts/{post}"),
+            &w.admin.access,
+            json!({ "status": "archived", "caption": "Changed and shelved" }),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(w.status(&post).await, "archived");
+    assert_eq!(w.approval(&post).await["status"], "withdrawn");
+    assert_error(
+        w.act(&reviewer, &post, "approve").await,
+        StatusCode::CONFLICT,
+        "not_in_review",
+    )
+    .await;
+}
