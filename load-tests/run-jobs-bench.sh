@@ -20,8 +20,8 @@
 #   --clients LIST       pgbench clients (default 1,2,8)
 #   --rate R             outbox events per second (default 1000)
 #   --duration S         outbox seconds of writing (default 30)
-#   --claim-index        an experiment, not the server's schema: add a partial index for the
-#                        claim (see jobs-bench --help) before every jobs/pgbench run
+#   --no-claim-index     measure the schema before migration 000013: drop the claim's partial
+#                        index (see jobs-bench --help) before every jobs/pgbench run
 #   --outbox-poll        also measure the outbox with no wake-up after commit (the consumer
 #                        only polls, every second: a node the bus does not reach)
 #   --skip-jobs / --skip-outbox / --skip-pgbench
@@ -60,7 +60,7 @@ while [ $# -gt 0 ]; do
     --clients) CLIENTS=$2; shift 2 ;;
     --rate) RATE=$2; shift 2 ;;
     --duration) DURATION=$2; shift 2 ;;
-    --claim-index) IDX=(--claim-index); SUFFIX=-idx; shift ;;
+    --no-claim-index) IDX=(--no-claim-index); SUFFIX=-noidx; shift ;;
     --outbox-poll) OUTBOX_POLL=1; shift ;;
     --skip-jobs) DO_JOBS=0; shift ;;
     --skip-outbox) DO_OUTBOX=0; shift ;;

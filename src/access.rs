@@ -215,7 +215,7 @@ impl Sockets {
 /// deleted post or workspace also loses its live sessions here. Re-subscribes with backoff
 /// if the bus drops the subscription.
 pub fn spawn_watcher(bus: Arc<dyn Bus>, sockets: Sockets, collab: Collab) {
-    actix_web::rt::spawn(async move {
+    crate::rt::spawn(async move {
         let mut backoff = Duration::from_millis(100);
         loop {
             match bus.subscribe(TOPIC).await {

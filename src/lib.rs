@@ -34,6 +34,7 @@
 //! - [`notify`]: notifications — in-app, email (with digest and one-click unsubscribe) and
 //!   Web Push; the `notifier` outbox consumer and its delivery jobs.
 //! - [`http`]: health, metrics, OpenAPI, static files, middleware.
+//! - [`rt`]: tasks and requests on actix threads, dropped inside a runtime when cut off.
 
 pub mod access;
 pub mod activity;
@@ -54,6 +55,7 @@ pub mod outbound;
 pub mod platforms;
 pub mod posts;
 pub mod roles;
+pub mod rt;
 pub mod setup;
 pub mod startup;
 pub mod state;

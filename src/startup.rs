@@ -471,6 +471,9 @@ fn build_server(listener: TcpListener, state: AppState) -> anyhow::Result<Server
             ))
             .wrap(from_fn(metrics::track))
             .wrap(from_fn(middleware::request_id))
+            // Outermost: a request cut off by the shutdown timeout is dropped inside the
+            // worker's runtime (see `crate::rt`).
+            .wrap(from_fn(crate::rt::entered))
             .route("/health", web::get().to(health::health))
             .route("/health/live", web::get().to(health::live))
             .route("/health/ready", web::get().to(health::ready))

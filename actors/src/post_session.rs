@@ -205,6 +205,10 @@ pub struct Shutdown;
 const BUS_UPDATE: u8 = 0;
 const BUS_AWARENESS: u8 = 1;
 const BUS_STATE_VECTOR: u8 = 2;
+/// A session that just started on a node asks the others for their peers' awareness: who
+/// is already here (their cursors, names) would otherwise reach it only at each client's
+/// next renewal, ~15 s later.
+const BUS_AWARENESS_QUERY: u8 = 3;
 
 fn bus_frame(kind: u8, node: Uuid, payload: &[u8]) -> BusMessage {
     let mut m = Vec::with_capacity(17 + payload.len());
@@ -363,12 +367,20 @@ impl PostSession {
     }
 
     fn full_awareness(&self) -> Option<Bytes> {
-        if self.awareness.is_empty() {
-            return None;
-        }
-        let clients = self
+        self.awareness_of(|_| true)
+    }
+
+    /// The awareness states this node's own peers hold (what it answers another node's query
+    /// with; states learnt from other nodes are theirs to tell).
+    fn local_awareness(&self) -> Option<Bytes> {
+        self.awareness_of(|id| self.peers.values().any(|p| p.awareness_ids.contains(&id)))
+    }
+
+    fn awareness_of(&self, keep: impl Fn(u64) -> bool) -> Option<Bytes> {
+        let clients: HashMap<_, _> = self
             .awareness
             .iter()
+            .filter(|(id, _)| keep(**id))
             .map(|(id, e)| {
                 (
                     yrs::block::ClientID::new(*id),
@@ -379,6 +391,9 @@ impl PostSession {
                 )
             })
             .collect();
+        if clients.is_empty() {
+            return None;
+        }
         Some(Bytes::from(protocol::awareness(AwarenessUpdate {
             clients,
         })))
@@ -768,6 +783,11 @@ impl PostSession {
                     }
                 }
             }
+            BUS_AWARENESS_QUERY => {
+                if let Some(mine) = self.local_awareness() {
+                    self.publish(BUS_AWARENESS, &mine, ctx);
+                }
+            }
             BUS_STATE_VECTOR => {
                 if let Ok(sv) = StateVector::decode_v1(payload) {
                     let diff = doc::diff(&self.doc, &sv);
@@ -902,6 +922,7 @@ impl Actor for PostSession {
                 match sub {
                     Ok(stream) => {
                         ctx.add_stream(stream);
+                        act.publish(BUS_AWARENESS_QUERY, &[], ctx);
                     }
                     Err(e) => tracing::warn!(post_id = %act.post_id, error = %e, "bus unavailable; serving this node only"),
                 }

@@ -68,23 +68,13 @@ fn rig(config: SessionConfig) -> Rig {
     let store = MemoryDocStore::new();
     let post = Uuid::new_v4();
     let idle = Arc::new(Mutex::new(Vec::new()));
-    let owner = Owner { idle: idle.clone() }.start();
-    let deps = SessionDeps {
-        store: Arc::new(store.clone()),
-        bus: Arc::new(MemoryBus::new()),
-        hooks: Arc::new(NoHooks),
-        node_id: Uuid::new_v4(),
-        config,
-    };
-    let session = PostSession::new(
+    let session = start_node(
         post,
-        SessionOwner {
-            idle: owner.clone().recipient(),
-            presence: owner.recipient(),
-        },
-        deps,
-    )
-    .start();
+        &store,
+        Arc::new(MemoryBus::new()),
+        idle.clone(),
+        config,
+    );
     Rig {
         post,
         store,
@@ -93,9 +83,44 @@ fn rig(config: SessionConfig) -> Rig {
     }
 }
 
+/// A session for `post` as one node runs it (its own node id) on a shared store and bus.
+fn start_node(
+    post: Uuid,
+    store: &MemoryDocStore,
+    bus: Arc<MemoryBus>,
+    idle: Arc<Mutex<Vec<Uuid>>>,
+    config: SessionConfig,
+) -> Addr<PostSession> {
+    let owner = Owner { idle }.start();
+    let deps = SessionDeps {
+        store: Arc::new(store.clone()),
+        bus,
+        hooks: Arc::new(NoHooks),
+        node_id: Uuid::new_v4(),
+        config,
+    };
+    PostSession::new(
+        post,
+        SessionOwner {
+            idle: owner.clone().recipient(),
+            presence: owner.recipient(),
+        },
+        deps,
+    )
+    .start()
+}
+
 fn join(r: &Rig, conn: u64, can_write: bool) -> mpsc::Receiver<Outbound> {
+    join_session(&r.session, conn, can_write)
+}
+
+fn join_session(
+    session: &Addr<PostSession>,
+    conn: u64,
+    can_write: bool,
+) -> mpsc::Receiver<Outbound> {
     let (tx, rx) = mpsc::channel(64);
-    r.session.do_send(Join {
+    session.do_send(Join {
         conn,
         tx,
         can_write,
@@ -405,4 +430,57 @@ async fn updates_that_change_nothing_are_neither_logged_nor_sent() {
     .await;
     assert_eq!(sent.len(), 1);
     assert_eq!(caption(&r).await, "orld");
+}
+
+#[actix_rt::test]
+async fn a_session_starting_on_another_node_learns_who_is_already_there() {
+    use copydesk_actors::protocol::{AwarenessUpdate, AwarenessUpdateEntry};
+    let (post, store, bus) = (
+        Uuid::new_v4(),
+        MemoryDocStore::new(),
+        Arc::new(MemoryBus::new()),
+    );
+    let idle = Arc::new(Mutex::new(Vec::new()));
+    let one = start_node(
+        post,
+        &store,
+        bus.clone(),
+        idle.clone(),
+        SessionConfig::default(),
+    );
+    let _ann = join_session(&one, 1, true);
+    let ann = yrs::block::ClientID::new(77);
+    one.do_send(Frame {
+        conn: 1,
+        msgs: vec![Incoming::Awareness(AwarenessUpdate {
+            clients: [(
+                ann,
+                AwarenessUpdateEntry {
+                    clock: 1,
+                    json: r#"{"user":{"name":"Ann"}}"#.into(),
+                },
+            )]
+            .into(),
+        })],
+    });
+    one.send(Read).await.unwrap();
+
+    // The post opens on a second node after Ann set her state, and Ann's client sends
+    // nothing more: Bob on that node still sees her (not only at her next renewal).
+    let two = start_node(post, &store, bus, idle, SessionConfig::default());
+    let mut bob = join_session(&two, 2, true);
+    within(async {
+        loop {
+            let Some(Outbound::Frame(b)) = bob.recv().await else {
+                panic!("Bob's connection ended");
+            };
+            let sees_ann = protocol::parse_frame(&b).unwrap().into_iter().any(|m| {
+                matches!(m, Incoming::Awareness(a) if a.clients.get(&ann).is_some_and(|e| e.json.contains("Ann")))
+            });
+            if sees_ann {
+                break;
+            }
+        }
+    })
+    .await;
 }

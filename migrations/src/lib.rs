@@ -14,6 +14,7 @@ mod m20261130_000006_doc_positions;
 mod m20261201_000010_webhooks;
 mod m20261202_000011_approvals;
 mod m20261202_000012_notifications;
+mod m20261203_000013_jobs_claim_index;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000010_webhooks::Migration),
             Box::new(m20261202_000011_approvals::Migration),
             Box::new(m20261202_000012_notifications::Migration),
+            Box::new(m20261203_000013_jobs_claim_index::Migration),
         ]
     }
 }

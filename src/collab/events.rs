@@ -227,7 +227,7 @@ pub async fn event_socket(
         }
     }
 
-    actix_web::rt::spawn(async move {
+    crate::rt::spawn(async move {
         let _registration = registration;
         s.run(ws, stream, rx, ctrl, replayed).await;
     });

@@ -89,7 +89,7 @@ pub async fn collab_socket(
         bucket: Bucket::new(cfg.max_messages_per_sec),
         rules: state.edit_rules.clone(),
     };
-    actix_web::rt::spawn(async move {
+    crate::rt::spawn(async move {
         let _registration = registration;
         c.run(ws, stream, rx, ctrl).await;
     });

@@ -124,13 +124,13 @@ impl SqlOutbox {
             .collect();
         let sql = if self.pg() {
             format!(
-                "SELECT {COLUMNS} FROM events WHERE (txid > $1 OR (txid = $1 AND seq > $2)) \
+                "SELECT {COLUMNS} FROM events WHERE (txid, seq) > ($1, $2) \
                  AND txid < {HORIZON} AND workspace_id IN ({}) ORDER BY txid, seq LIMIT $3",
                 list.join(", ")
             )
         } else {
             format!(
-                "SELECT {COLUMNS} FROM events WHERE (txid > $1 OR (txid = $1 AND seq > $2)) \
+                "SELECT {COLUMNS} FROM events WHERE (txid, seq) > ($1, $2) \
                  AND workspace_id IN ({}) ORDER BY txid, seq LIMIT $3",
                 list.join(", ")
             )
@@ -168,12 +168,12 @@ impl Outbox for SqlOutbox {
     ) -> Result<Vec<OutboxEvent>, StoreError> {
         let sql = if self.pg() {
             format!(
-                "SELECT {COLUMNS} FROM events WHERE (txid > $1 OR (txid = $1 AND seq > $2)) \
+                "SELECT {COLUMNS} FROM events WHERE (txid, seq) > ($1, $2) \
                  AND txid < {HORIZON} ORDER BY txid, seq LIMIT $3"
             )
         } else {
             format!(
-                "SELECT {COLUMNS} FROM events WHERE (txid > $1 OR (txid = $1 AND seq > $2)) \
+                "SELECT {COLUMNS} FROM events WHERE (txid, seq) > ($1, $2) \
                  ORDER BY txid, seq LIMIT $3"
             )
         };
@@ -337,7 +337,7 @@ impl LiveTail {
         // Other nodes' commits wake us through the bus.
         let n = notify.clone();
         let b = bus.clone();
-        actix_web::rt::spawn(async move {
+        crate::rt::spawn(async move {
             loop {
                 if let Ok(mut s) = b.subscribe(WAKE_TOPIC).await {
                     while s.next().await.is_some() {
@@ -347,7 +347,7 @@ impl LiveTail {
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
         });
-        actix_web::rt::spawn(async move {
+        crate::rt::spawn(async move {
             let mut pos = loop {
                 match outbox.head().await {
                     Ok(p) => break p,

@@ -249,7 +249,7 @@ impl Work {
             }
         }
         let guard = StopOnDrop(arbiter.handle());
-        actix_web::rt::spawn(async move {
+        crate::rt::spawn(async move {
             let _guard = guard;
             std::future::pending::<()>().await;
         });
