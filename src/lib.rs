@@ -33,7 +33,8 @@
 //! - [`outbound`]: the SSRF guard every request to a user-supplied URL goes through.
 //! - [`notify`]: notifications — in-app, email (with digest and one-click unsubscribe) and
 //!   Web Push; the `notifier` outbox consumer and its delivery jobs.
-//! - [`http`]: health, metrics, OpenAPI, static files, middleware.
+//! - [`http`]: health, metrics, OpenAPI, static files, middleware; WebSocket upgrades that
+//!   hand the connection's stream to a lean socket (`http::upgrade`, `http::websocket`).
 //! - [`rt`]: tasks and requests on actix threads, dropped inside a runtime when cut off.
 
 pub mod access;

@@ -7,9 +7,11 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::dev::Server;
+use actix_http::HttpService;
+use actix_server::Server;
+use actix_service::{IntoServiceFactory, ServiceFactoryExt};
 use actix_web::middleware::{from_fn, Condition};
-use actix_web::{web, App, HttpServer};
+use actix_web::{web, App};
 use copydesk_actors::edit_rules::EditRules;
 use copydesk_actors::memory_bus::MemoryBus;
 use copydesk_actors::ports::{Bus, Clock, SystemClock};
@@ -22,7 +24,7 @@ use crate::config::Settings;
 use crate::error::{extractors, ApiError};
 use crate::events::consumers::{Redeliver, Registry};
 use crate::events::outbox::{LiveTail, SqlOutbox};
-use crate::http::{health, metrics, middleware, openapi, static_files};
+use crate::http::{health, metrics, middleware, openapi, static_files, upgrade};
 use crate::jobs::maintenance;
 use crate::jobs::store::{SqlCronStore, SqlJobQueue};
 use crate::jobs::{Extra, Work};
@@ -419,7 +421,7 @@ fn build_server(listener: TcpListener, state: AppState) -> anyhow::Result<Server
         tracing::warn!(dir = %static_dir.display(), "web app not built; serving the API only");
     }
     let public_url = state.public_url.clone();
-    let mut server = HttpServer::new(move || {
+    let make_app = move || -> upgrade::AppFactory {
         let limit = settings.server.body_limit_bytes;
         let origins = settings.server.cors_allowed_origins.clone();
         let mut cors = actix_cors::Cors::default()
@@ -479,24 +481,36 @@ fn build_server(listener: TcpListener, state: AppState) -> anyhow::Result<Server
             .route("/health/ready", web::get().to(health::ready))
             .route("/metrics", web::get().to(metrics::metrics))
             .service(api);
-        if has_ui {
+        let app = if has_ui {
             app.service(static_files::service(static_dir.clone()))
         } else {
             app.route("/", web::get().to(static_files::not_built))
-        }
-    })
-    // Small frames (one edit, one awareness change) go out at once: without TCP_NODELAY a
-    // writer's next update waits for the delayed ACK of its last (~40 ms on Linux).
-    .on_connect(|conn, _ext| {
-        if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::debug!(error = %e, "could not set TCP_NODELAY");
-            }
-        }
-    })
-    .shutdown_timeout(shutdown_timeout)
-    .disable_signals()
-    .listen(listener)?;
+        };
+        upgrade::boxed(actix_service::map_config(
+            app.into_factory()
+                .map(|r| actix_http::Response::from(r.map_into_boxed_body()))
+                .map_err(|e: actix_web::Error| actix_http::Response::from(e.error_response())),
+            |_: ()| actix_web::dev::AppConfig::default(),
+        ))
+    };
+    let addr = listener.local_addr()?;
+    let mut server = Server::build()
+        .listen("copydesk-http", listener, move || {
+            HttpService::build()
+                // Small frames (one edit, one awareness change) go out at once: without
+                // TCP_NODELAY a writer's next update waits for the delayed ACK of its last
+                // (~40 ms on Linux).
+                .tcp_nodelay(true)
+                .client_disconnect_timeout(Duration::from_secs(1))
+                .local_addr(addr)
+                // Requests that ask for an upgrade go through the same app, and a socket it
+                // accepts takes the connection's stream (`crate::http::upgrade`).
+                .upgrade(upgrade::factory(make_app.clone()))
+                .finish(make_app())
+                .tcp()
+        })?
+        .shutdown_timeout(shutdown_timeout)
+        .disable_signals();
     if let Some(w) = workers {
         server = server.workers(w);
     }

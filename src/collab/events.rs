@@ -16,11 +16,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix_http::ws::{CloseCode, CloseReason};
 use actix_web::{web, HttpRequest, HttpResponse};
-use actix_ws::{AggregatedMessage, CloseCode, CloseReason};
 use copydesk_actors::protocol::close;
 use copydesk_actors::workspace_hub::{visible_to_clients, Subscribe, Unsubscribe, WorkspaceHub};
-use futures_util::StreamExt;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QuerySelect};
 use serde::Deserialize;
 use tokio::sync::mpsc;
@@ -30,6 +29,8 @@ use super::guard::{self, Bucket, Closing, SocketAccess};
 use crate::access::{Control, Scope};
 use crate::auth::extract::RequestMeta;
 use crate::error::ApiError;
+use crate::http::upgrade;
+use crate::http::websocket::{WsMessage, WsSocket};
 use crate::roles::Role;
 use crate::state::AppState;
 use crate::store::entities::{events, posts, workspace_members};
@@ -155,7 +156,6 @@ impl View {
 
 pub async fn event_socket(
     req: HttpRequest,
-    body: web::Payload,
     query: web::Query<EventsQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
@@ -188,7 +188,7 @@ pub async fn event_socket(
         cfg.max_connections_per_user,
         cfg.max_connections_per_ip,
     )?;
-    let (res, mut ws, stream) = actix_ws::handle(&req, body)
+    actix_http::ws::verify_handshake(req.head())
         .map_err(|e| ApiError::BadRequest("websocket_required", e.to_string()))?;
 
     let (tx, rx) = mpsc::channel::<Arc<str>>(256);
@@ -208,6 +208,7 @@ pub async fn event_socket(
     drop(tx);
 
     let mut replayed = HashSet::new();
+    let mut replay: Vec<String> = Vec::new();
     if let Some(pos) = since_pos {
         let ids: Vec<Uuid> = s.view.workspaces.keys().copied().collect();
         let missed = state
@@ -221,17 +222,16 @@ pub async fn event_socket(
                 continue;
             }
             replayed.insert(e.id);
-            if ws.text(json.to_string()).await.is_err() {
-                break;
-            }
+            replay.push(json.to_string());
         }
     }
 
-    crate::rt::spawn(async move {
-        let _registration = registration;
-        s.run(ws, stream, rx, ctrl, replayed).await;
-    });
-    Ok(res)
+    upgrade::accept(&req, move |socket| {
+        crate::rt::spawn(async move {
+            let _registration = registration;
+            s.run(socket, replay, rx, ctrl, replayed).await;
+        });
+    })
 }
 
 struct Stream {
@@ -283,14 +283,24 @@ impl Stream {
 
     async fn run(
         mut self,
-        mut ws: actix_ws::Session,
-        stream: actix_ws::MessageStream,
+        socket: WsSocket,
+        replay: Vec<String>,
         mut rx: mpsc::Receiver<Arc<str>>,
         mut ctrl: mpsc::UnboundedReceiver<Control>,
         mut replayed: HashSet<Uuid>,
     ) {
         let cfg = self.state.settings.collab.clone();
-        let mut stream = stream.max_frame_size(64 * 1024).aggregate_continuations();
+        let WsSocket {
+            reader: mut stream,
+            writer: mut ws,
+        } = socket.max_size(64 * 1024);
+        // What the client missed (`since`) goes first; live events queue meanwhile.
+        for text in replay {
+            if ws.text(text).await.is_err() {
+                self.unsubscribe_all();
+                return;
+            }
+        }
         let mut heartbeat = tokio::time::interval(Duration::from_secs(cfg.heartbeat_secs));
         let mut recheck = tokio::time::interval(Duration::from_secs(cfg.recheck_secs));
         recheck.tick().await;
@@ -315,9 +325,9 @@ impl Stream {
                     None => break reason(close::GOING_AWAY, "server shutting down"),
                 },
                 msg = stream.next() => match msg {
-                    Some(Ok(AggregatedMessage::Ping(p))) => { if ws.pong(&p).await.is_err() { break None; } }
-                    Some(Ok(AggregatedMessage::Pong(_))) => {}
-                    Some(Ok(AggregatedMessage::Text(t))) => {
+                    Some(Ok(WsMessage::Ping(p))) => { if ws.pong(&p).await.is_err() { break None; } }
+                    Some(Ok(WsMessage::Pong(_))) => {}
+                    Some(Ok(WsMessage::Text(t))) => {
                         if !bucket.take() {
                             break reason(close::POLICY, "too many messages; slow down");
                         }
@@ -333,8 +343,8 @@ impl Stream {
                             Err(e) => break reason(close::INVALID_PAYLOAD, &format!("unknown message: {e}")),
                         }
                     }
-                    Some(Ok(AggregatedMessage::Binary(_))) => break reason(close::UNSUPPORTED, "the event stream speaks JSON text frames"),
-                    Some(Ok(AggregatedMessage::Close(_))) | None => break None,
+                    Some(Ok(WsMessage::Binary(_))) => break reason(close::UNSUPPORTED, "the event stream speaks JSON text frames"),
+                    Some(Ok(WsMessage::Close(_))) | None => break None,
                     Some(Err(_)) => break reason(close::INVALID_PAYLOAD, "malformed frame"),
                 },
                 _ = &mut deadline => break reason(guard::EXPIRED.0, guard::EXPIRED.1),

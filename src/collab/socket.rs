@@ -1,4 +1,5 @@
-//! `GET /api/collab/{post_id}?ticket=…`: the y-websocket protocol over actix-ws.
+//! `GET /api/collab/{post_id}?ticket=…`: the y-websocket protocol, on the connection's own
+//! stream once upgraded (`crate::http::upgrade`, `crate::http::websocket`).
 //!
 //! The ticket and the role check happen before the upgrade, so nothing is held for an
 //! unauthenticated client. Each connection is one task: it decodes and validates frames (in
@@ -13,13 +14,12 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use actix_http::ws::{CloseCode, CloseReason};
 use actix_web::{web, HttpRequest, HttpResponse};
-use actix_ws::{AggregatedMessage, CloseCode, CloseReason};
 use copydesk_actors::edit_rules::EditRules;
 use copydesk_actors::ports::PeerUser;
 use copydesk_actors::post_session::{Frame, Join, Leave, Outbound, PostSession, SetAccess};
 use copydesk_actors::protocol::{self, close, AwarenessUpdate, Incoming};
-use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
@@ -27,6 +27,8 @@ use super::guard::{self, Bucket, Closing, SocketAccess, TicketQuery};
 use crate::access::{Control, Scope};
 use crate::auth::extract::RequestMeta;
 use crate::error::ApiError;
+use crate::http::upgrade;
+use crate::http::websocket::{WsError, WsMessage, WsSocket};
 use crate::posts;
 use crate::roles::Action;
 use crate::state::AppState;
@@ -42,7 +44,6 @@ fn reason(code: u16, text: &str) -> Option<CloseReason> {
 
 pub async fn collab_socket(
     req: HttpRequest,
-    body: web::Payload,
     path: web::Path<Uuid>,
     query: web::Query<TicketQuery>,
     state: web::Data<AppState>,
@@ -66,7 +67,7 @@ pub async fn collab_socket(
         .session(post.workspace_id, post.id)
         .await
         .map_err(|e| ApiError::internal(anyhow::anyhow!("collab session: {e}")))?;
-    let (res, ws, stream) = actix_ws::handle(&req, body)
+    actix_http::ws::verify_handshake(req.head())
         .map_err(|e| ApiError::BadRequest("websocket_required", e.to_string()))?;
     let (tx, rx) = mpsc::channel(cfg.outbound_queue);
     let conn = NEXT_CONN.fetch_add(1, Ordering::Relaxed);
@@ -89,11 +90,12 @@ pub async fn collab_socket(
         bucket: Bucket::new(cfg.max_messages_per_sec),
         rules: state.edit_rules.clone(),
     };
-    crate::rt::spawn(async move {
-        let _registration = registration;
-        c.run(ws, stream, rx, ctrl).await;
-    });
-    Ok(res)
+    upgrade::accept(&req, move |socket| {
+        crate::rt::spawn(async move {
+            let _registration = registration;
+            c.run(socket, rx, ctrl).await;
+        });
+    })
 }
 
 struct Conn {
@@ -110,18 +112,17 @@ struct Conn {
 impl Conn {
     async fn run(
         mut self,
-        mut ws: actix_ws::Session,
-        stream: actix_ws::MessageStream,
+        socket: WsSocket,
         mut rx: mpsc::Receiver<Outbound>,
         mut ctrl: mpsc::UnboundedReceiver<Control>,
     ) {
         let cfg = self.state.settings.collab.clone();
         let frame_limit = cfg.max_frame_bytes;
         let heartbeat_every = Duration::from_secs(cfg.heartbeat_secs);
-        let mut stream = stream
-            .max_frame_size(frame_limit)
-            .aggregate_continuations()
-            .max_continuation_size(frame_limit);
+        let WsSocket {
+            reader: mut stream,
+            writer: mut ws,
+        } = socket.max_size(frame_limit);
         let mut heartbeat = tokio::time::interval(heartbeat_every);
         heartbeat.tick().await;
         let mut recheck = tokio::time::interval(Duration::from_secs(cfg.recheck_secs));
@@ -131,7 +132,7 @@ impl Conn {
         let close_reason = loop {
             tokio::select! {
                 msg = stream.next() => match msg {
-                    Some(Ok(AggregatedMessage::Binary(bytes))) => {
+                    Some(Ok(WsMessage::Binary(bytes))) => {
                         last_seen = Instant::now();
                         if !self.bucket.take() {
                             break reason(close::POLICY, "too many messages; slow down");
@@ -151,14 +152,14 @@ impl Conn {
                             Err(e) => break reason(e.code, &e.reason),
                         }
                     }
-                    Some(Ok(AggregatedMessage::Text(_))) => break reason(close::UNSUPPORTED, "the y-websocket protocol uses binary frames"),
-                    Some(Ok(AggregatedMessage::Ping(p))) => {
+                    Some(Ok(WsMessage::Text(_))) => break reason(close::UNSUPPORTED, "the y-websocket protocol uses binary frames"),
+                    Some(Ok(WsMessage::Ping(p))) => {
                         last_seen = Instant::now();
                         if ws.pong(&p).await.is_err() { break None; }
                     }
-                    Some(Ok(AggregatedMessage::Pong(_))) => last_seen = Instant::now(),
-                    Some(Ok(AggregatedMessage::Close(_))) | None => break None,
-                    Some(Err(actix_ws::ProtocolError::Overflow)) => break reason(close::TOO_BIG, "frame over the size limit"),
+                    Some(Ok(WsMessage::Pong(_))) => last_seen = Instant::now(),
+                    Some(Ok(WsMessage::Close(_))) | None => break None,
+                    Some(Err(WsError::Overflow)) => break reason(close::TOO_BIG, "frame over the size limit"),
                     Some(Err(e)) => break reason(close::INVALID_PAYLOAD, &e.to_string()),
                 },
                 out = rx.recv() => match out {

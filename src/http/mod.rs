@@ -9,3 +9,5 @@ pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod static_files;
+pub mod upgrade;
+pub mod websocket;

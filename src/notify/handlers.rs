@@ -121,7 +121,7 @@ fn html(status: actix_web::http::StatusCode, body: String) -> HttpResponse {
 async fn unsubscribe_target(
     state: &AppState,
     token: &str,
-) -> Result<(Uuid, super::types::NotificationType, String), ApiError> {
+) -> Result<(Uuid, unsubscribe::Target, String), ApiError> {
     let (user, t) = unsubscribe::verify(&state.encryption_key, token)
         .ok_or(ApiError::NotFound("unsubscribe link"))?;
     let email = super::email::recipient(&state.db, user)
@@ -134,7 +134,7 @@ async fn unsubscribe_target(
 
 fn page(
     state: &AppState,
-    t: super::types::NotificationType,
+    t: unsubscribe::Target,
     email: &str,
     token: &str,
     done: bool,
@@ -144,6 +144,7 @@ fn page(
         context! {
             done => done,
             label => t.label(),
+            digest => t == unsubscribe::Target::Digest,
             email => email,
             action => format!("{}/api/notifications/unsubscribe?token={token}", state.public_url),
             preferences_url => format!("{}{PREFERENCES_PATH}", state.public_url),
@@ -181,7 +182,10 @@ pub async fn unsubscribe(
 ) -> Result<HttpResponse, ApiError> {
     let (user, t, email) = unsubscribe_target(&state, &query.token).await?;
     let txn = crate::store::begin(&state.db).await?;
-    prefs::turn_off_email(&txn, user, t).await?;
+    match t {
+        unsubscribe::Target::Type(t) => prefs::turn_off_email(&txn, user, t).await?,
+        unsubscribe::Target::Digest => prefs::turn_off_digest(&txn, user).await?,
+    }
     txn.commit().await?;
     Ok(html(
         actix_web::http::StatusCode::OK,

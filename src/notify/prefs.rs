@@ -230,6 +230,19 @@ pub async fn set_digest<C: ConnectionTrait>(db: &C, user: Uuid, d: &str) -> Resu
 }
 
 /// Turns one channel of one type off (the unsubscribe link).
+/// The digest's one-click unsubscribe: no more notification email at all — the digest off,
+/// and every type's email off (turning the digest off alone would start single emails).
+pub async fn turn_off_digest<C: ConnectionTrait>(db: &C, user: Uuid) -> Result<(), ApiError> {
+    let u = Update {
+        types: NotificationType::ALL
+            .iter()
+            .map(|t| (*t, [None, Some(false), None]))
+            .collect(),
+        email_digest: Some(DIGEST_OFF.into()),
+    };
+    apply(db, user, &u).await
+}
+
 pub async fn turn_off_email<C: ConnectionTrait>(
     db: &C,
     user: Uuid,

@@ -267,4 +267,61 @@ async fn the_daily_digest_replaces_single_emails() {
             && !last.contains("first for"),
         "{last}"
     );
+
+    // The digest has its own one-click unsubscribe (RFC 8058): it stops the digest and
+    // every other notification email, and leaves the notifications in the app.
+    let data = &app
+        .mail
+        .all_containing(&t.editor.email, "Your Copydesk digest")[1]
+        .data;
+    assert_eq!(
+        header(data, "List-Unsubscribe-Post").as_deref(),
+        Some("List-Unsubscribe=One-Click")
+    );
+    let lu = header(data, "List-Unsubscribe").expect("List-Unsubscribe");
+    let url = lu.trim_start_matches('<').trim_end_matches('>').to_string();
+    assert!(
+        url.starts_with(&format!(
+            "{}/api/notifications/unsubscribe?token=",
+            app.addr
+        )),
+        "{lu}"
+    );
+    let page = app.client.get(&url).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("Stop the daily digest"));
+    let r = app
+        .client
+        .post(&url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.unwrap().contains("no more digests"));
+    // (The test's clock has moved two days: a fresh sign-in.)
+    let editor = crate::webhook_support::relogin(&app, &t.editor).await;
+    let p = body(
+        app.get("/api/notifications/preferences", &editor.access)
+            .await,
+    )
+    .await;
+    assert_eq!(p["email_digest"], "off", "{p}");
+    assert!(
+        p["types"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|x| x["email"] == json!(false)),
+        "{p}"
+    );
+    assert!(
+        p["types"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["in_app"] == json!(true)),
+        "in-app stays as it was: {p}"
+    );
 }

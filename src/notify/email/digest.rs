@@ -14,7 +14,7 @@ use sea_orm::{ConnectionTrait, FromQueryResult};
 use serde_json::json;
 use uuid::Uuid;
 
-use super::{recipient, render, DIGEST_JOB, PREFERENCES_PATH};
+use super::{recipient, render, unsubscribe, DIGEST_JOB, PREFERENCES_PATH};
 use crate::jobs::store::stmt;
 use crate::jobs::NewJob;
 use crate::mail::RichEmail;
@@ -153,7 +153,8 @@ async fn digest(n: &Notify, job: &ClaimedJob) -> Result<(), String> {
         let Some(to) = recipient(&n.db, user).await? else {
             return Ok(());
         };
-        let mail = compose(&items, &to.email, &n.public_url, user, until)?;
+        let token = unsubscribe::token_for(&n.encryption_key, user, unsubscribe::Target::Digest);
+        let mail = compose(&items, &to.email, &n.public_url, user, until, &token)?;
         let sent = match n.mailer.upgrade() {
             Some(mailer) => mailer.send_rich(&mail).await.map_err(|e| e.to_string()),
             None => Err("shutting down".into()),
@@ -202,7 +203,10 @@ fn compose(
     public_url: &str,
     user: Uuid,
     until: DateTime<Utc>,
+    unsubscribe_token: &str,
 ) -> Result<RichEmail, String> {
+    let unsubscribe_url =
+        format!("{public_url}/api/notifications/unsubscribe?token={unsubscribe_token}");
     let subject = match items.len() {
         1 => "Your Copydesk digest: 1 new notification".to_string(),
         k => format!("Your Copydesk digest: {k} new notifications"),
@@ -222,6 +226,7 @@ fn compose(
         subject => subject,
         items => list,
         preferences_url => super::link(format!("{public_url}{PREFERENCES_PATH}")),
+        unsubscribe_url => super::link(unsubscribe_url.clone()),
     };
     let host = url::Url::parse(public_url)
         .ok()
@@ -232,7 +237,7 @@ fn compose(
         subject,
         text: render("digest.txt", ctx.clone())?,
         html: render("digest.html", ctx)?,
-        headers: Vec::new(),
+        headers: super::one_click(&unsubscribe_url),
         message_id: Some(format!(
             "digest.{}.{}@{host}",
             user.simple(),

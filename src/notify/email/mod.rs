@@ -123,15 +123,21 @@ pub fn compose(
         subject: n.title.clone(),
         text: render("notification.txt", ctx.clone())?,
         html: render("notification.html", ctx)?,
-        headers: vec![
-            ("List-Unsubscribe".into(), format!("<{unsubscribe_url}>")),
-            (
-                "List-Unsubscribe-Post".into(),
-                "List-Unsubscribe=One-Click".into(),
-            ),
-        ],
+        headers: one_click(&unsubscribe_url),
         message_id: Some(format!("{}.notification@{host}", n.id.simple())),
     })
+}
+
+/// RFC 8058 one-click unsubscribe headers (RFC 2369 `List-Unsubscribe` with an HTTPS URL,
+/// plus `List-Unsubscribe-Post`): mail providers POST to the URL without showing a page.
+pub(crate) fn one_click(unsubscribe_url: &str) -> Vec<(String, String)> {
+    vec![
+        ("List-Unsubscribe".into(), format!("<{unsubscribe_url}>")),
+        (
+            "List-Unsubscribe-Post".into(),
+            "List-Unsubscribe=One-Click".into(),
+        ),
+    ]
 }
 
 #[derive(FromQueryResult)]

@@ -1,7 +1,7 @@
-//! Unsubscribe tokens: `base64url(user id ‖ type ‖ HMAC-SHA-256(key, user id ‖ type))`,
+//! Unsubscribe tokens: `base64url(user id ‖ target ‖ HMAC-SHA-256(key, user id ‖ target))`,
 //! the key derived from the instance key for this purpose only. A token turns one type's
-//! email off for one user; it never expires (links in old emails keep working) and it grants
-//! nothing else.
+//! email — or the daily digest — off for one user; it never expires (links in old emails
+//! keep working) and it grants nothing else.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
@@ -26,23 +26,62 @@ fn mac(instance_key: &[u8; 32], msg: &[u8]) -> Hmac<Sha256> {
     m
 }
 
-fn index(t: NotificationType) -> u8 {
-    NotificationType::ALL
-        .iter()
-        .position(|x| *x == t)
-        .expect("every type is in ALL") as u8
+/// What a token turns off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// One type's single emails.
+    Type(NotificationType),
+    /// The daily digest (its email goes back to off).
+    Digest,
 }
 
+/// The target byte of the digest (types use their index in `NotificationType::ALL`).
+const DIGEST: u8 = 0xff;
+
+impl Target {
+    /// How the confirmation page names it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Target::Type(t) => t.label(),
+            Target::Digest => "Daily digest",
+        }
+    }
+
+    fn byte(self) -> u8 {
+        match self {
+            Target::Type(t) => NotificationType::ALL
+                .iter()
+                .position(|x| *x == t)
+                .expect("every type is in ALL") as u8,
+            Target::Digest => DIGEST,
+        }
+    }
+
+    fn from_byte(b: u8) -> Option<Self> {
+        if b == DIGEST {
+            return Some(Target::Digest);
+        }
+        NotificationType::ALL
+            .get(b as usize)
+            .map(|t| Target::Type(*t))
+    }
+}
+
+/// A token that turns `t`'s single emails off.
 pub fn token(instance_key: &[u8; 32], user: Uuid, t: NotificationType) -> String {
+    token_for(instance_key, user, Target::Type(t))
+}
+
+pub fn token_for(instance_key: &[u8; 32], user: Uuid, target: Target) -> String {
     let mut msg = user.as_bytes().to_vec();
-    msg.push(index(t));
+    msg.push(target.byte());
     let tag = mac(instance_key, &msg).finalize().into_bytes();
     msg.extend_from_slice(&tag);
     B64.encode(msg)
 }
 
-/// The user and type a genuine token names.
-pub fn verify(instance_key: &[u8; 32], token: &str) -> Option<(Uuid, NotificationType)> {
+/// The user and target a genuine token names.
+pub fn verify(instance_key: &[u8; 32], token: &str) -> Option<(Uuid, Target)> {
     let raw = B64.decode(token.trim()).ok()?;
     if raw.len() != 49 {
         return None;
@@ -50,8 +89,7 @@ pub fn verify(instance_key: &[u8; 32], token: &str) -> Option<(Uuid, Notificatio
     let (msg, tag) = raw.split_at(17);
     mac(instance_key, msg).verify_slice(tag).ok()?;
     let user = Uuid::from_slice(&msg[..16]).ok()?;
-    let t = *NotificationType::ALL.get(msg[16] as usize)?;
-    Some((user, t))
+    Some((user, Target::from_byte(msg[16])?))
 }
 
 #[cfg(test)]
@@ -67,7 +105,13 @@ mod tests {
             regex::Regex::new(TOKEN_PATTERN).unwrap().is_match(&t),
             "{t}"
         );
-        assert_eq!(verify(&k, &t), Some((u, NotificationType::Mentioned)));
+        assert_eq!(
+            verify(&k, &t),
+            Some((u, Target::Type(NotificationType::Mentioned)))
+        );
+        let d = token_for(&k, u, Target::Digest);
+        assert_eq!(verify(&k, &d), Some((u, Target::Digest)));
+        assert_ne!(d, t);
         assert_eq!(verify(&[8u8; 32], &t), None);
         let mut raw = B64.decode(&t).unwrap();
         raw[16] = 0; // another type
