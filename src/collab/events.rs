@@ -332,7 +332,7 @@ impl Stream {
                             break reason(close::POLICY, "too many messages; slow down");
                         }
                         match serde_json::from_str::<ClientMessage>(&t) {
-                            Ok(ClientMessage::Auth { token }) => match self.access.renew(&self.state, &token).await {
+                            Ok(ClientMessage::Auth { token }) => match Box::pin(self.access.renew(&self.state, &token)).await {
                                 Ok(()) => {
                                     deadline = self.state.clock.sleep_until(self.access.expires_at);
                                     let ok = serde_json::json!({ "type": "auth.ok", "expires_at": self.access.expires_at });
@@ -349,10 +349,10 @@ impl Stream {
                 },
                 _ = &mut deadline => break reason(guard::EXPIRED.0, guard::EXPIRED.1),
                 Some(Control::Recheck) = ctrl.recv() => {
-                    if let Some((code, text)) = self.recheck().await { break reason(code, text); }
+                    if let Some((code, text)) = Box::pin(self.recheck()).await { break reason(code, text); }
                 }
                 _ = recheck.tick() => {
-                    if let Some((code, text)) = self.recheck().await { break reason(code, text); }
+                    if let Some((code, text)) = Box::pin(self.recheck()).await { break reason(code, text); }
                 }
                 _ = heartbeat.tick() => { if ws.ping(b"").await.is_err() { break None; } }
             }

@@ -35,6 +35,9 @@ use crate::state::AppState;
 
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
 
+/// Queued frames written together, up to about this many bytes per write.
+const COALESCE_BYTES: usize = 64 * 1024;
+
 fn reason(code: u16, text: &str) -> Option<CloseReason> {
     Some(CloseReason {
         code: CloseCode::from(code),
@@ -163,17 +166,33 @@ impl Conn {
                     Some(Err(e)) => break reason(close::INVALID_PAYLOAD, &e.to_string()),
                 },
                 out = rx.recv() => match out {
-                    Some(Outbound::Frame(b)) => if ws.binary(b).await.is_err() { break None },
+                    Some(Outbound::Frame(b)) => {
+                        // Whatever else is already queued goes out in the same write.
+                        ws.push_binary(b);
+                        let mut then_close = None;
+                        while ws.pending() < COALESCE_BYTES {
+                            match rx.try_recv() {
+                                Ok(Outbound::Frame(b)) => ws.push_binary(b),
+                                Ok(Outbound::Close(code, text)) => {
+                                    then_close = Some((code, text));
+                                    break;
+                                }
+                                Err(_) => break,
+                            }
+                        }
+                        if ws.flush().await.is_err() { break None }
+                        if let Some((code, text)) = then_close { break reason(code, &text) }
+                    }
                     Some(Outbound::Close(code, text)) => break reason(code, &text),
                     // The session dropped us: we fell too far behind (or it stopped).
                     None => break reason(close::TRY_AGAIN, "too far behind; reconnect to resync"),
                 },
                 _ = &mut deadline => break reason(guard::EXPIRED.0, guard::EXPIRED.1),
                 Some(Control::Recheck) = ctrl.recv() => {
-                    if let Some((code, text)) = self.recheck().await { break reason(code, text); }
+                    if let Some((code, text)) = Box::pin(self.recheck()).await { break reason(code, text); }
                 }
                 _ = recheck.tick() => {
-                    if let Some((code, text)) = self.recheck().await { break reason(code, text); }
+                    if let Some((code, text)) = Box::pin(self.recheck()).await { break reason(code, text); }
                 }
                 _ = heartbeat.tick() => {
                     if last_seen.elapsed() > heartbeat_every * 3 {
@@ -199,8 +218,9 @@ impl Conn {
         for m in msgs {
             match m {
                 Incoming::AuthToken(jwt) => {
-                    self.access
-                        .renew(&self.state, &jwt)
+                    // Boxed, like the re-checks: a storage call's future is large, and it
+                    // would otherwise be part of every idle connection's task.
+                    Box::pin(self.access.renew(&self.state, &jwt))
                         .await
                         .map_err(|(c, t)| (c, t.to_string()))?;
                     renewed = true;

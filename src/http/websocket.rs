@@ -67,6 +67,7 @@ impl WsSocket {
             writer: WsWriter {
                 io: w,
                 codec: Codec::new(),
+                out: BytesMut::new(),
                 closed: false,
             },
         }
@@ -241,25 +242,62 @@ fn utf8(b: Bytes) -> Result<String, WsError> {
 pub struct WsWriter {
     io: OwnedWriteHalf,
     codec: Codec,
+    /// Frames encoded and not yet written; empty (no allocation) between writes.
+    out: BytesMut,
     closed: bool,
 }
 
 impl WsWriter {
-    async fn send(&mut self, msg: Message) -> io::Result<()> {
+    /// Encodes a binary frame to go out with the next [`Self::flush`]. Queue what is
+    /// ready and flush once: one write for many frames.
+    pub fn push_binary(&mut self, data: Bytes) {
+        self.push(Message::Binary(data));
+    }
+
+    /// Bytes queued for the next flush.
+    pub fn pending(&self) -> usize {
+        self.out.len()
+    }
+
+    fn push(&mut self, msg: Message) {
+        // Encoding a server frame cannot fail (no size limit on what we send).
+        let _ = self.codec.encode(msg, &mut self.out);
+    }
+
+    /// Writes everything queued. The usual case is one non-blocking write and no timer;
+    /// only a full socket buffer waits — at most `WRITE_TIMEOUT` for the peer to read.
+    pub async fn flush(&mut self) -> io::Result<()> {
         if self.closed {
+            self.out = BytesMut::new();
             return Err(io::Error::new(io::ErrorKind::NotConnected, "closed"));
         }
-        let mut out = BytesMut::new();
-        self.codec
-            .encode(msg, &mut out)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
-        match tokio::time::timeout(WRITE_TIMEOUT, self.io.write_all(&out)).await {
-            Ok(r) => r,
-            Err(_) => Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "the peer does not read",
-            )),
+        let mut done = 0;
+        while done < self.out.len() {
+            match self.io.try_write(&self.out[done..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => done += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    match tokio::time::timeout(WRITE_TIMEOUT, self.io.writable()).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(e)) => return Err(e),
+                        Err(_) => {
+                            return Err(io::Error::new(
+                                io::ErrorKind::TimedOut,
+                                "the peer does not read",
+                            ))
+                        }
+                    }
+                }
+                Err(e) => return Err(e),
+            }
         }
+        self.out = BytesMut::new();
+        Ok(())
+    }
+
+    async fn send(&mut self, msg: Message) -> io::Result<()> {
+        self.push(msg);
+        self.flush().await
     }
 
     pub async fn binary(&mut self, data: Bytes) -> io::Result<()> {
@@ -278,7 +316,8 @@ impl WsWriter {
         self.send(Message::Pong(Bytes::copy_from_slice(data))).await
     }
 
-    /// Sends a close frame (with `reason`) and ends the stream; nothing is sent after it.
+    /// Sends a close frame (with `reason`) after whatever is queued, and ends the stream;
+    /// nothing is sent after it.
     pub async fn close(&mut self, reason: Option<CloseReason>) -> io::Result<()> {
         let sent = self.send(Message::Close(reason)).await;
         self.closed = true;
