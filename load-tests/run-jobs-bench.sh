@@ -61,6 +61,7 @@ while [ $# -gt 0 ]; do
     --rate) RATE=$2; shift 2 ;;
     --duration) DURATION=$2; shift 2 ;;
     --no-claim-index) IDX=(--no-claim-index); SUFFIX=-noidx; shift ;;
+    --claim-index) shift ;; # the schema's default since migration 000013
     --outbox-poll) OUTBOX_POLL=1; shift ;;
     --skip-jobs) DO_JOBS=0; shift ;;
     --skip-outbox) DO_OUTBOX=0; shift ;;
