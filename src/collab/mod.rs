@@ -3,7 +3,8 @@
 //!
 //! - [`store`]: `DocStore` on sea-orm (update log, snapshots, seeding from the post row).
 //! - [`hooks`]: `DocHooks`: derived fields back onto the post row, automatic versions.
-//! - [`socket`]: one task per collaboration connection (actix-ws).
+//! - [`socket`]: one task per collaboration connection, on its own TCP stream
+//!   ([`crate::http::websocket`]).
 //! - [`guard`]: a socket's access while open (tickets, expiry, re-checks, limits).
 //! - [`events`]: the JSON event stream with `?since=` replay.
 
