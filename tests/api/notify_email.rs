@@ -35,6 +35,17 @@ async fn prefs(app: &TestApp, s: &Session) -> serde_json::Value {
         .clone()
 }
 
+/// POSTs a one-click unsubscribe to `url`, as a mail provider does (RFC 8058).
+async fn one_click(app: &TestApp, url: &str) -> reqwest::Response {
+    app.client
+        .post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap()
+}
+
 #[actix_web::test]
 async fn a_mention_email_is_multipart_escaped_and_one_click_unsubscribes() {
     let app = spawn_app_with(settings).await;
@@ -108,14 +119,7 @@ async fn a_mention_email_is_multipart_escaped_and_one_click_unsubscribes() {
     let r = app.client.post(&forged).send().await.unwrap();
     assert_error(r, StatusCode::NOT_FOUND, "not_found").await;
     // POST one-click, as a mail provider does.
-    let r = app
-        .client
-        .post(&url)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("List-Unsubscribe=One-Click")
-        .send()
-        .await
-        .unwrap();
+    let r = one_click(&app, &url).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert!(r.text().await.unwrap().contains("no longer get emails"));
     assert_eq!(prefs(&app, &t.editor).await, json!(false));
@@ -290,14 +294,7 @@ async fn the_daily_digest_replaces_single_emails() {
     let page = app.client.get(&url).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     assert!(page.text().await.unwrap().contains("Stop the daily digest"));
-    let r = app
-        .client
-        .post(&url)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("List-Unsubscribe=One-Click")
-        .send()
-        .await
-        .unwrap();
+    let r = one_click(&app, &url).await;
     assert_eq!(r.status(), StatusCode::OK);
     assert!(r.text().await.unwrap().contains("no more digests"));
     // (The test's clock has moved two days: a fresh sign-in.)
