@@ -154,7 +154,10 @@ impl Application {
             clock: clock.clone(),
         };
         let deps = SessionDeps {
-            store: Arc::new(DbDocStore::new(db.clone())),
+            store: Arc::new(DbDocStore::with_sync(
+                db.clone(),
+                settings.database.sqlite_synchronous == crate::config::SqliteSync::Full,
+            )),
             bus: bus.clone(),
             hooks: Arc::new(ServerHooks::new(db.clone(), announcer, keeper.clone())),
             node_id: uuid::Uuid::new_v4(),

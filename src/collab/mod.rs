@@ -2,6 +2,7 @@
 //! y-websocket socket `/api/collab/{post_id}`, and the event stream `/api/events`.
 //!
 //! - [`store`]: `DocStore` on sea-orm (update log, snapshots, seeding from the post row).
+//! - [`sqlite_log`]: on SQLite, the log's appends on a thread and connection of their own.
 //! - [`hooks`]: `DocHooks`: derived fields back onto the post row, automatic versions.
 //! - [`socket`]: one task per collaboration connection, on its own TCP stream
 //!   ([`crate::http::websocket`]).
@@ -12,6 +13,7 @@ pub mod events;
 pub mod guard;
 pub mod hooks;
 pub mod socket;
+pub mod sqlite_log;
 pub mod store;
 
 use actix_web::web;

@@ -22,82 +22,39 @@ use sea_orm::{
     DatabaseTransaction, EntityTrait, FromQueryResult, IsolationLevel, QueryFilter, QueryOrder,
     TransactionOptions, TransactionTrait,
 };
-use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
+use super::sqlite_log::LogWriter;
 use crate::jobs::store::stmt;
 use crate::posts::content::PostContent;
 use crate::store::entities::{post_doc_snapshots as snapshots, post_doc_updates as updates, posts};
 
 pub struct DbDocStore {
     db: DatabaseConnection,
-    /// SQLite: appends of every document go through one writer task (see [`group_commit`]).
-    writer: Option<mpsc::UnboundedSender<AppendRequest>>,
-}
-
-struct AppendRequest {
-    doc_id: Uuid,
-    batch: Vec<Vec<u8>>,
-    done: oneshot::Sender<Result<(), StoreError>>,
+    /// SQLite: appends of every document go through one writer thread
+    /// ([`super::sqlite_log`]).
+    writer: Option<LogWriter>,
 }
 
 impl DbDocStore {
-    /// Must be called inside a Tokio runtime (on SQLite it starts the writer task there).
+    /// SQLite's appends at `synchronous = NORMAL` (the default setting).
     pub fn new(db: DatabaseConnection) -> Self {
-        let writer = (db.get_database_backend() == DatabaseBackend::Sqlite).then(|| {
-            let (tx, rx) = mpsc::unbounded_channel();
-            tokio::spawn(group_commit(db.clone(), rx));
-            tx
-        });
-        Self { db, writer }
+        Self::with_sync(db, false)
     }
-}
 
-/// SQLite has one writer at a time. Left to itself, every session's append waits for the
-/// write lock in SQLite's busy handler, which sleeps in growing steps (1, 2, 5, 10 ms…): the
-/// tail of a many-document workload. Instead one task writes for every document: while one
-/// transaction commits, the appends that arrive queue up and go into the next transaction
-/// together — group commit across documents. If a shared transaction fails, each append is
-/// retried alone, so one bad append cannot fail the others.
-async fn group_commit(db: DatabaseConnection, mut rx: mpsc::UnboundedReceiver<AppendRequest>) {
-    const MAX_REQUESTS: usize = 256;
-    while let Some(first) = rx.recv().await {
-        let mut reqs = vec![first];
-        while reqs.len() < MAX_REQUESTS {
-            match rx.try_recv() {
-                Ok(r) => reqs.push(r),
-                Err(_) => break,
-            }
-        }
-        let together = async {
-            let txn = crate::store::begin(&db).await.map_err(err)?;
-            for r in &reqs {
-                DbDocStore::append_in(&txn, r.doc_id, &r.batch).await?;
-            }
-            txn.commit().await.map_err(err)
-        }
-        .await;
-        match together {
-            Ok(()) => {
-                for r in reqs {
-                    let _ = r.done.send(Ok(()));
-                }
-            }
-            Err(e) if reqs.len() == 1 => {
-                let _ = reqs.pop().map(|r| r.done.send(Err(e)));
-            }
-            Err(_) => {
-                for r in reqs {
-                    let alone = async {
-                        let txn = crate::store::begin(&db).await.map_err(err)?;
-                        DbDocStore::append_in(&txn, r.doc_id, &r.batch).await?;
-                        txn.commit().await.map_err(err)
-                    }
-                    .await;
-                    let _ = r.done.send(alone);
-                }
-            }
-        }
+    /// `synchronous_full`: SQLite's `synchronous = FULL` for the log's own connection (see
+    /// `database.sqlite_synchronous`). On SQLite the log writer opens the pool's database
+    /// file; if it cannot, appends go through the pool.
+    pub fn with_sync(db: DatabaseConnection, synchronous_full: bool) -> Self {
+        let writer = (db.get_database_backend() == DatabaseBackend::Sqlite)
+            .then(|| {
+                let opts = db.get_sqlite_connection_pool().connect_options();
+                LogWriter::open(opts.get_filename(), synchronous_full)
+                    .inspect_err(|e| tracing::warn!(error = %e, "no log writer thread; appending through the pool"))
+                    .ok()
+            })
+            .flatten();
+        Self { db, writer }
     }
 }
 
@@ -264,17 +221,7 @@ impl DocStore for DbDocStore {
             return Ok(());
         }
         if let Some(writer) = &self.writer {
-            let (done, answer) = oneshot::channel();
-            writer
-                .send(AppendRequest {
-                    doc_id,
-                    batch: batch.to_vec(),
-                    done,
-                })
-                .map_err(|_| StoreError("the document writer has stopped".into()))?;
-            return answer
-                .await
-                .map_err(|_| StoreError("the document writer has stopped".into()))?;
+            return writer.append(doc_id, batch.to_vec()).await;
         }
         let txn = crate::store::begin(&self.db).await.map_err(err)?;
         Self::append_in(&txn, doc_id, batch).await?;

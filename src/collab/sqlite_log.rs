@@ -1,0 +1,152 @@
+//! SQLite: the update log's appends, on a thread of their own with a connection of their own.
+//!
+//! Every session's appends land here (group commit across documents): a request that arrives
+//! while a transaction commits goes into the next one with everything else that arrived. The
+//! whole transaction — `BEGIN IMMEDIATE`, for each document the `head` bump and its rows,
+//! `COMMIT` — runs as plain SQLite calls on prepared statements, with no hop to another
+//! thread per statement (sqlx runs each statement on a worker thread and answers through a
+//! channel: four round trips per append), and on one connection whose page cache stays warm
+//! (a pooled connection finds its cache stale whenever another one wrote). Positions and
+//! locking are exactly those of [`super::store::DbDocStore::append_in`]: the snapshot row's
+//! `head` is bumped first, so appends to one document commit in position order.
+//!
+//! If a shared transaction fails, each of its appends is retried alone, so one bad append
+//! (a post deleted meanwhile: its foreign key fails) cannot fail the others.
+
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use chrono::{SecondsFormat, Utc};
+use copydesk_actors::ports::StoreError;
+use rusqlite::{params, Connection, OpenFlags};
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+/// At most this many appends share one transaction.
+const MAX_REQUESTS: usize = 256;
+
+const BUMP_HEAD: &str = "INSERT INTO post_doc_snapshots (post_id, data, upto_seq, head, updated_at) \
+     VALUES (?1, ?2, 0, ?3, ?4) \
+     ON CONFLICT (post_id) DO UPDATE SET head = post_doc_snapshots.head + ?3 \
+     RETURNING head";
+const INSERT_ROW: &str =
+    "INSERT INTO post_doc_updates (post_id, pos, data, created_at) VALUES (?1, ?2, ?3, ?4)";
+
+/// An update with no content: what a snapshot row holds before the first compaction.
+const EMPTY_UPDATE: [u8; 2] = [0, 0];
+
+pub struct AppendRequest {
+    pub doc_id: Uuid,
+    pub batch: Vec<Vec<u8>>,
+    pub done: oneshot::Sender<Result<(), StoreError>>,
+}
+
+/// The sending half; the thread ends when the last one is dropped.
+#[derive(Clone)]
+pub struct LogWriter {
+    tx: mpsc::Sender<AppendRequest>,
+}
+
+impl LogWriter {
+    /// Opens `path` (an existing, migrated database in WAL mode) and starts the thread.
+    pub fn open(path: &Path, synchronous_full: bool) -> Result<Self, StoreError> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(err)?;
+        // The same settings as the pool's connections (`crate::store::connect`).
+        conn.busy_timeout(Duration::from_secs(5)).map_err(err)?;
+        conn.execute_batch(if synchronous_full {
+            "PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL; PRAGMA wal_autocheckpoint = 0;"
+        } else {
+            "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;"
+        })
+        .map_err(err)?;
+        let (tx, rx) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("copydesk-doclog".into())
+            .spawn(move || run(conn, rx))
+            .map_err(err)?;
+        Ok(Self { tx })
+    }
+
+    pub async fn append(&self, doc_id: Uuid, batch: Vec<Vec<u8>>) -> Result<(), StoreError> {
+        let (done, answer) = oneshot::channel();
+        self.tx
+            .send(AppendRequest {
+                doc_id,
+                batch,
+                done,
+            })
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+fn stopped() -> StoreError {
+    StoreError("the document writer has stopped".into())
+}
+
+fn err(e: impl std::fmt::Display) -> StoreError {
+    StoreError(e.to_string())
+}
+
+fn run(mut conn: Connection, rx: mpsc::Receiver<AppendRequest>) {
+    while let Ok(first) = rx.recv() {
+        let mut reqs = vec![first];
+        while reqs.len() < MAX_REQUESTS {
+            match rx.try_recv() {
+                Ok(r) => reqs.push(r),
+                Err(_) => break,
+            }
+        }
+        match write(&mut conn, &reqs) {
+            Ok(()) => {
+                for r in reqs {
+                    let _ = r.done.send(Ok(()));
+                }
+            }
+            Err(e) if reqs.len() == 1 => {
+                let _ = reqs.pop().map(|r| r.done.send(Err(e)));
+            }
+            Err(_) => {
+                for r in reqs {
+                    let alone = write(&mut conn, std::slice::from_ref(&r));
+                    let _ = r.done.send(alone);
+                }
+            }
+        }
+    }
+}
+
+/// One transaction for `reqs`; rolled back (dropped) if any statement fails.
+fn write(conn: &mut Connection, reqs: &[AppendRequest]) -> Result<(), StoreError> {
+    let txn = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(err)?;
+    // As sqlx writes them, so sea-orm reads them back: UUIDs as 16-byte blobs, times as
+    // RFC 3339 text.
+    let now = Utc::now().to_rfc3339_opts(SecondsFormat::AutoSi, false);
+    {
+        let mut bump = txn.prepare_cached(BUMP_HEAD).map_err(err)?;
+        let mut insert = txn.prepare_cached(INSERT_ROW).map_err(err)?;
+        for r in reqs {
+            if r.batch.is_empty() {
+                continue;
+            }
+            let id = r.doc_id.as_bytes().as_slice();
+            let n = r.batch.len() as i64;
+            let head: i64 = bump
+                .query_row(params![id, &EMPTY_UPDATE[..], n, now], |row| row.get(0))
+                .map_err(err)?;
+            for (i, data) in r.batch.iter().enumerate() {
+                insert
+                    .execute(params![id, head - n + 1 + i as i64, data, now])
+                    .map_err(err)?;
+            }
+        }
+    }
+    txn.commit().map_err(err)
+}
