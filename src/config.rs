@@ -344,7 +344,7 @@ impl Default for CollabSettings {
             heartbeat_secs: 15,
             idle_unload_secs: 30,
             awareness_timeout_secs: 30,
-            repair_interval_secs: 5,
+            repair_interval_secs: 1,
             compact_every: 10_000,
             compact_min_kib: 256,
             auto_version_minutes: 10,

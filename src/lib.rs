@@ -21,7 +21,8 @@
 //!   commit-ordered outbox, its live tail and its durable consumers.
 //! - [`jobs`]: durable jobs, outbox consumers and cron on every node; maintenance; the admin view.
 //! - [`collab`]: live co-editing (`/api/collab`, y-websocket) and the event stream
-//!   (`/api/events`), on the actors of `copydesk_actors`.
+//!   (`/api/events`), on the actors of `copydesk_actors`; on SQLite the update log's appends
+//!   run on a thread and connection of their own (`collab::sqlite_log`).
 //! - [`versions`]: version history of post documents (save, restore, diff).
 //! - [`activity`]: the workspace activity feed, read from the outbox.
 //! - [`store`]: database connection, migrations, entities.

@@ -1,15 +1,16 @@
-//! The in-process bus: one `tokio::sync::broadcast` channel per topic.
+//! The in-process bus: per topic, one bounded queue per subscriber.
 //!
-//! Like Redis pub/sub it is at-most-once: a subscriber that lags more than the channel's
-//! capacity misses messages (and is told so by the stream ending its gap silently), so code
-//! written against it is honest about what Redis will do.
+//! Like Redis pub/sub it is at-most-once: a subscriber whose queue is full (it lags more than
+//! `CAPACITY` messages) misses what does not fit, so code written against it is honest about
+//! what Redis will do. A queue takes memory only for what it holds (a broadcast channel would
+//! allocate all `CAPACITY` slots up front — about 57 KiB for every open document).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
 use futures_util::stream::{BoxStream, StreamExt};
-use tokio::sync::broadcast;
+use tokio::sync::mpsc;
 
 use crate::ports::{Bus, BusError, BusMessage};
 
@@ -17,46 +18,56 @@ const CAPACITY: usize = 1024;
 
 #[derive(Default)]
 pub struct MemoryBus {
-    topics: Mutex<HashMap<String, broadcast::Sender<BusMessage>>>,
+    topics: Mutex<HashMap<String, Vec<mpsc::Sender<BusMessage>>>>,
 }
 
 impl MemoryBus {
     pub fn new() -> Self {
         Self::default()
     }
-
-    fn sender(&self, topic: &str) -> broadcast::Sender<BusMessage> {
-        let mut topics = self.topics.lock().unwrap();
-        // Forget topics nobody listens to any more, so the map does not grow without bound.
-        if topics.len() > 1024 {
-            topics.retain(|_, tx| tx.receiver_count() > 0);
-        }
-        topics
-            .entry(topic.to_string())
-            .or_insert_with(|| broadcast::channel(CAPACITY).0)
-            .clone()
-    }
 }
 
 #[async_trait]
 impl Bus for MemoryBus {
     async fn publish(&self, topic: &str, msg: BusMessage) -> Result<(), BusError> {
+        let mut topics = self.topics.lock().unwrap();
         // No subscribers is not an error: pub/sub drops the message, as Redis would.
-        let _ = self.sender(topic).send(msg);
+        let Some(subs) = topics.get_mut(topic) else {
+            return Ok(());
+        };
+        subs.retain(|s| !s.is_closed());
+        match subs.as_slice() {
+            [] => {
+                topics.remove(topic);
+            }
+            [only] => {
+                let _ = only.try_send(msg);
+            }
+            all => {
+                for s in all {
+                    let _ = s.try_send(msg.clone());
+                }
+            }
+        }
         Ok(())
     }
 
     async fn subscribe(&self, topic: &str) -> Result<BoxStream<'static, BusMessage>, BusError> {
-        let rx = self.sender(topic).subscribe();
-        let stream = futures_util::stream::unfold(rx, |mut rx| async move {
-            loop {
-                match rx.recv().await {
-                    Ok(m) => return Some((m, rx)),
-                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(broadcast::error::RecvError::Closed) => return None,
-                }
-            }
-        });
+        let (tx, rx) = mpsc::channel(CAPACITY);
+        let mut topics = self.topics.lock().unwrap();
+        // Forget topics nobody listens to any more, so the map does not grow without bound.
+        if topics.len() > 1024 {
+            topics.retain(|_, subs| {
+                subs.retain(|s| !s.is_closed());
+                !subs.is_empty()
+            });
+        }
+        topics.entry(topic.to_string()).or_default().push(tx);
+        let stream =
+            futures_util::stream::unfold(
+                rx,
+                |mut rx| async move { rx.recv().await.map(|m| (m, rx)) },
+            );
         Ok(stream.boxed())
     }
 
@@ -91,5 +102,32 @@ mod tests {
         let mut s = bus.subscribe("nobody").await.unwrap();
         bus.publish("nobody", vec![2]).await.unwrap();
         assert_eq!(s.next().await.unwrap(), vec![2]);
+    }
+
+    #[tokio::test]
+    async fn a_lagging_subscriber_misses_what_does_not_fit_and_others_do_not() {
+        let bus = MemoryBus::new();
+        let mut slow = bus.subscribe("t").await.unwrap();
+        let mut fast = bus.subscribe("t").await.unwrap();
+        for i in 0..CAPACITY + 10 {
+            bus.publish("t", (i as u32).to_le_bytes().to_vec())
+                .await
+                .unwrap();
+            assert_eq!(fast.next().await.unwrap(), (i as u32).to_le_bytes());
+        }
+        for i in 0..CAPACITY {
+            assert_eq!(slow.next().await.unwrap(), (i as u32).to_le_bytes());
+        }
+        bus.publish("t", b"after".to_vec()).await.unwrap();
+        assert_eq!(slow.next().await.unwrap(), b"after");
+    }
+
+    #[tokio::test]
+    async fn a_dropped_subscriber_is_forgotten() {
+        let bus = MemoryBus::new();
+        let s = bus.subscribe("t").await.unwrap();
+        drop(s);
+        bus.publish("t", vec![1]).await.unwrap();
+        assert!(bus.topics.lock().unwrap().get("t").is_none());
     }
 }

@@ -484,3 +484,134 @@ async fn a_session_starting_on_another_node_learns_who_is_already_there() {
     })
     .await;
 }
+
+/// A bus that loses the next document update published while `drop_next` is set, as Redis
+/// pub/sub does for a subscriber that is away.
+struct LosingBus {
+    inner: MemoryBus,
+    drop_next: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait]
+impl copydesk_actors::ports::Bus for LosingBus {
+    async fn publish(
+        &self,
+        topic: &str,
+        msg: copydesk_actors::ports::BusMessage,
+    ) -> Result<(), copydesk_actors::ports::BusError> {
+        // Kind 0 is a document update (see post_session/bus.rs).
+        if msg.first() == Some(&0)
+            && self
+                .drop_next
+                .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            return Ok(());
+        }
+        self.inner.publish(topic, msg).await
+    }
+
+    async fn subscribe(
+        &self,
+        topic: &str,
+    ) -> Result<
+        futures_util::stream::BoxStream<'static, copydesk_actors::ports::BusMessage>,
+        copydesk_actors::ports::BusError,
+    > {
+        self.inner.subscribe(topic).await
+    }
+
+    async fn ping(&self) -> Result<(), copydesk_actors::ports::BusError> {
+        Ok(())
+    }
+
+    fn name(&self) -> &'static str {
+        "losing"
+    }
+}
+
+#[actix_rt::test]
+async fn a_node_that_misses_an_update_asks_for_it_as_soon_as_it_sees_the_gap() {
+    use yrs::GetString;
+    let (post, store) = (Uuid::new_v4(), MemoryDocStore::new());
+    let bus = Arc::new(LosingBus {
+        inner: MemoryBus::new(),
+        drop_next: false.into(),
+    });
+    let idle = Arc::new(Mutex::new(Vec::new()));
+    // The periodic repair round is an hour away: only the gap can trigger the repair.
+    let config = SessionConfig {
+        repair_interval: Duration::from_secs(3600),
+        ..SessionConfig::default()
+    };
+    let node = |bus: Arc<LosingBus>| {
+        let owner = Owner { idle: idle.clone() }.start();
+        PostSession::new(
+            post,
+            SessionOwner {
+                idle: owner.clone().recipient(),
+                presence: owner.recipient(),
+            },
+            SessionDeps {
+                store: Arc::new(store.clone()),
+                bus,
+                hooks: Arc::new(NoHooks),
+                node_id: Uuid::new_v4(),
+                config: config.clone(),
+            },
+        )
+        .start()
+    };
+    let one = node(bus.clone());
+    let two = node(bus.clone());
+    let _ann = join_session(&one, 1, true);
+    let mut bob = join_session(&two, 2, true);
+    one.send(Read).await.unwrap();
+    two.send(Read).await.unwrap();
+
+    // Ann types "a" (lost on its way to node two), then "b", which builds on "a".
+    let ann_doc = yrs::Doc::with_client_id(7);
+    bus.drop_next
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let a = client_update(&ann_doc, "a");
+    one.do_send(Frame {
+        conn: 1,
+        msgs: vec![Incoming::Update(a)],
+    });
+    // Until the first update has gone out (and been lost).
+    within(async {
+        while bus.drop_next.load(std::sync::atomic::Ordering::SeqCst) {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await;
+    let b = client_update(&ann_doc, "b");
+    one.do_send(Frame {
+        conn: 1,
+        msgs: vec![Incoming::Update(b)],
+    });
+
+    // Bob, on node two, gets both well before any repair round.
+    let bob_doc = yrs::Doc::new();
+    let text = bob_doc.get_or_insert_text("caption");
+    within(async {
+        loop {
+            let Some(Outbound::Frame(f)) = bob.recv().await else {
+                panic!("Bob's connection ended");
+            };
+            for m in protocol::parse_frame(&f).unwrap() {
+                if let Incoming::Update(u) = m {
+                    doc::apply(&bob_doc, &u).unwrap();
+                }
+            }
+            if text.get_string(&bob_doc.transact()) == "ab" {
+                break;
+            }
+        }
+    })
+    .await;
+    assert_eq!(
+        two.send(Read).await.unwrap().content.caption,
+        "ab",
+        "node two's own document is whole too"
+    );
+}

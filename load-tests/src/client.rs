@@ -38,6 +38,9 @@ pub struct Setup {
     /// Copydesk: every connection first buys a single-use ticket with the access token
     /// (`POST /api/auth/ws-ticket`) and connects to `{url}?ticket=…`.
     pub tickets: Option<TicketSource>,
+    /// A second node of the same cluster (`--url2`): clients with an odd index connect to
+    /// it, with its own URLs and tickets; receipts are timed apart by same / other node.
+    pub second: Option<(Vec<String>, Option<TicketSource>)>,
     pub clients_per_doc: usize,
     pub writers_per_doc: usize,
     pub rate: f64,
@@ -97,6 +100,9 @@ pub struct ClientResult {
     /// Lost the connection after it was established.
     pub disconnected: bool,
     pub latency_us: Histogram<u64>,
+    /// With two nodes: receipts of updates written on this client's node / on the other.
+    pub same_node_us: Histogram<u64>,
+    pub other_node_us: Histogram<u64>,
     /// Receipts of measured updates (each marker once).
     pub delivered: u64,
     /// Receipts of updates sent outside the measured window.
@@ -129,6 +135,8 @@ impl ClientResult {
             error: None,
             disconnected: false,
             latency_us: new_histogram(),
+            same_node_us: new_histogram(),
+            other_node_us: new_histogram(),
             delivered: 0,
             unmeasured: 0,
             duplicates: 0,
@@ -156,9 +164,12 @@ pub fn new_histogram() -> Histogram<u64> {
 /// The URL to open for document `doc`: for Copydesk, with a freshly bought ticket (a
 /// ticket works once, so every connection needs its own). Called before a connection's
 /// clock starts: `sync_ms` stays connect → SyncStep2, as for the other servers.
-pub async fn ws_url(setup: &Setup, doc: usize) -> anyhow::Result<String> {
-    let url = &setup.urls[doc];
-    match &setup.tickets {
+pub async fn ws_url(setup: &Setup, doc: usize, node: usize) -> anyhow::Result<String> {
+    let (url, tickets) = match (&setup.second, node % 2) {
+        (Some((urls, tickets)), 1) => (&urls[doc], tickets),
+        _ => (&setup.urls[doc], &setup.tickets),
+    };
+    match tickets {
         None => Ok(url.clone()),
         Some(t) => {
             let ticket = timeout(setup.connect_timeout, crate::http::ws_ticket(&t.authority, &t.bearer))
@@ -426,7 +437,7 @@ async fn prefill(
 
 /// One fresh connection that syncs and leaves: (connect-to-SyncStep2 time, its size, sentinel?).
 pub async fn probe(setup: &Setup, doc: usize) -> anyhow::Result<(u64, usize, bool)> {
-    let url = ws_url(setup, doc).await?;
+    let url = ws_url(setup, doc, 0).await?;
     let t0 = Instant::now();
     let mut ws = connect(setup, &url).await?;
     let enc = Encoder::new(setup.framing, &setup.doc_names[doc]);
@@ -513,6 +524,8 @@ async fn pace(p: &mut Option<Pacer>) {
 struct Receiver<'a> {
     ctx: &'a Ctx,
     doc: usize,
+    /// This client's index in its document (its node is `idx % 2` with two nodes).
+    idx: usize,
     first_gid: u32,
     me: Option<u32>,
     seen: Vec<SeqSet>,
@@ -544,7 +557,18 @@ impl Receiver<'_> {
             shared.delivered.fetch_add(1, Relaxed);
             match track.sent_time(seq) {
                 Some(t) => {
-                    let _ = self.res.latency_us.record(now_us.saturating_sub(t).max(1));
+                    let us = now_us.saturating_sub(t).max(1);
+                    let _ = self.res.latency_us.record(us);
+                    if self.ctx.setup.second.is_some() {
+                        // Writers are a document's first clients: writer `local` is client
+                        // `local`, on node `local % 2`.
+                        let h = if local % 2 == self.idx % 2 {
+                            &mut self.res.same_node_us
+                        } else {
+                            &mut self.res.other_node_us
+                        };
+                        let _ = h.record(us);
+                    }
                 }
                 None => self.res.untimed += 1,
             }
@@ -583,7 +607,7 @@ pub async fn run(
     // Connect and sync, a bounded number at a time.
     let connected = async {
         let _permit = connect_gate.acquire().await.expect("gate closed");
-        let url = ws_url(setup, doc).await?;
+        let url = ws_url(setup, doc, idx).await?;
         let t0 = Instant::now();
         let mut ws = connect(setup, &url).await?;
         // A reader that pre-fills needs a document for that alone.
@@ -624,6 +648,7 @@ pub async fn run(
     let mut rx = Receiver {
         ctx: &ctx,
         doc,
+        idx,
         first_gid,
         me: writer,
         seen: (0..nwriters).map(|_| SeqSet::default()).collect(),

@@ -95,6 +95,10 @@ struct Args {
     /// Base URL, e.g. ws://127.0.0.1:14101 (loopback only).
     #[arg(long)]
     url: String,
+    /// A second node of the same cluster (Copydesk on PostgreSQL + Redis): clients with an
+    /// odd index connect here; the result adds latency by same node / other node.
+    #[arg(long)]
+    url2: Option<String>,
     /// Number of documents (ignored when --doc-ids is given).
     #[arg(long, default_value_t = 1)]
     docs: usize,
@@ -305,6 +309,23 @@ async fn run(args: Args) -> anyhow::Result<String> {
             Target::Hocuspocus | Target::Hocuspocus4 => base.clone(),
         })
         .collect();
+    let second = match &args.url2 {
+        None => None,
+        Some(u) => {
+            check_loopback(u)?;
+            let base2 = u.trim_end_matches('/').to_owned();
+            let urls2 = names.iter().map(|n| match args.target {
+                Target::Copydesk => format!("{base2}/api/collab/{n}"),
+                Target::Yws => format!("{base2}/{n}"),
+                Target::Hocuspocus | Target::Hocuspocus4 => base2.clone(),
+            }).collect();
+            let tickets2 = (args.target == Target::Copydesk).then(|| client::TicketSource {
+                authority: http::authority(&base2).expect("checked by check_loopback"),
+                bearer: args.token.clone(),
+            });
+            Some((urls2, tickets2))
+        }
+    };
     let framing = if args.target.hocuspocus() { Framing::Hocuspocus } else { Framing::YWebsocket };
     let seed = args.seed.unwrap_or_else(|| {
         let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
@@ -326,6 +347,7 @@ async fn run(args: Args) -> anyhow::Result<String> {
                 authority: http::authority(&base).expect("checked by check_loopback"),
                 bearer: args.token.clone(),
             }),
+            second,
             clients_per_doc: args.clients_per_doc,
             writers_per_doc: args.writers,
             rate: args.rate,
@@ -591,6 +613,7 @@ fn report(r: ReportIn) -> String {
     // busy reading), so the issue asks for both.
     let mut lat_writers = client::new_histogram();
     let mut lat_readers = client::new_histogram();
+    let (mut lat_same, mut lat_other) = (client::new_histogram(), client::new_histogram());
     let (mut delivered, mut sent, mut sent_measured, mut dup, mut foreign, mut untimed) = (0u64, 0u64, 0u64, 0u64, 0u64, 0u64);
     let (mut stalls, mut disconnects, mut parse_errors, mut aw_in, mut aw_sent, mut frames, mut msgs, mut bytes_in) =
         (0u64, 0u64, 0u64, 0u64, 0u64, 0u64, 0u64, 0u64);
@@ -599,6 +622,8 @@ fn report(r: ReportIn) -> String {
     for c in &r.results {
         let _ = lat.add(&c.latency_us);
         let _ = if c.writer.is_some() { lat_writers.add(&c.latency_us) } else { lat_readers.add(&c.latency_us) };
+        let _ = lat_same.add(&c.same_node_us);
+        let _ = lat_other.add(&c.other_node_us);
         delivered += c.delivered;
         sent += c.sent;
         sent_measured += c.sent_measured;
@@ -698,6 +723,8 @@ fn report(r: ReportIn) -> String {
             "by_connection_decile": deciles,
             "writers": role_latency(&lat_writers),
             "readers": role_latency(&lat_readers),
+            "same_node": (!lat_other.is_empty()).then(|| role_latency(&lat_same)),
+            "other_node": (!lat_other.is_empty()).then(|| role_latency(&lat_other)),
         },
         "sent": sent,
         "sent_measured": sent_measured,

@@ -26,7 +26,8 @@ use uuid::Uuid;
 /// At most this many appends share one transaction.
 const MAX_REQUESTS: usize = 256;
 
-const BUMP_HEAD: &str = "INSERT INTO post_doc_snapshots (post_id, data, upto_seq, head, updated_at) \
+const BUMP_HEAD: &str =
+    "INSERT INTO post_doc_snapshots (post_id, data, upto_seq, head, updated_at) \
      VALUES (?1, ?2, 0, ?3, ?4) \
      ON CONFLICT (post_id) DO UPDATE SET head = post_doc_snapshots.head + ?3 \
      RETURNING head";

@@ -22,6 +22,10 @@ pub(super) const BUS_STATE_VECTOR: u8 = 2;
 /// next renewal, ~15 s later.
 pub(super) const BUS_AWARENESS_QUERY: u8 = 3;
 
+/// The least time between two repair requests of one session (a burst of updates after a
+/// gap would otherwise ask once per update).
+const REPAIR_ASK_GAP: std::time::Duration = std::time::Duration::from_millis(50);
+
 pub(super) fn bus_frame(kind: u8, node: Uuid, payload: &[u8]) -> BusMessage {
     let mut m = Vec::with_capacity(17 + payload.len());
     m.push(kind);
@@ -52,6 +56,25 @@ impl PostSession {
         );
     }
 
+    /// Publishes this node's state vector: any node holding more answers with the
+    /// difference. At most once per [`REPAIR_ASK_GAP`] when asked on a gap.
+    pub(super) fn ask_repair(&mut self, ctx: &mut Context<Self>) {
+        let now = std::time::Instant::now();
+        if self
+            .last_repair_ask
+            .is_some_and(|t| now.duration_since(t) < REPAIR_ASK_GAP)
+        {
+            return;
+        }
+        self.last_repair_ask = Some(now);
+        let sv = self.doc.transact().state_vector();
+        self.publish(
+            BUS_STATE_VECTOR,
+            &yrs::updates::encoder::Encode::encode_v1(&sv),
+            ctx,
+        );
+    }
+
     pub(super) fn on_bus(&mut self, msg: &[u8], ctx: &mut Context<Self>) {
         let Some((kind, node, payload)) = parse_bus(msg) else {
             return;
@@ -68,6 +91,11 @@ impl PostSession {
                     self.broadcast(Bytes::from(protocol::update(payload.to_vec())), None);
                     if released {
                         self.send_released(before);
+                    }
+                    // It waits for something this node never got: a message was dropped.
+                    // Ask now rather than at the next repair round.
+                    if doc::has_pending(&self.doc) {
+                        self.ask_repair(ctx);
                     }
                     self.after_change(0, ctx);
                 }

@@ -58,7 +58,7 @@ impl Default for SessionConfig {
         Self {
             idle_unload: Duration::from_secs(30),
             awareness_timeout: Duration::from_secs(30),
-            repair_interval: Duration::from_secs(5),
+            repair_interval: Duration::from_secs(1),
             compact_every: 10_000,
             compact_min_bytes: 256 * 1024,
             derive_debounce: Duration::from_millis(1000),

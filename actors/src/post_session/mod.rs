@@ -39,7 +39,7 @@ mod messages;
 
 pub use messages::*;
 
-use bus::{BUS_AWARENESS, BUS_AWARENESS_QUERY, BUS_STATE_VECTOR};
+use bus::{BUS_AWARENESS, BUS_AWARENESS_QUERY};
 
 // ---- the actor ------------------------------------------------------------------------
 struct Peer {
@@ -100,6 +100,8 @@ pub struct PostSession {
     presence_dirty: bool,
     /// Log writes that failed in a row.
     append_failures: u32,
+    /// When this session last published its state vector (see `bus::ask_repair`).
+    last_repair_ask: Option<Instant>,
 }
 
 impl PostSession {
@@ -130,6 +132,7 @@ impl PostSession {
             orphaned_awareness: Vec::new(),
             presence_dirty: false,
             append_failures: 0,
+            last_repair_ask: None,
         }
     }
 
@@ -365,12 +368,8 @@ impl Actor for PostSession {
         );
         ctx.run_interval(self.deps.config.repair_interval, |act, ctx| {
             if !act.peers.is_empty() {
-                let sv = act.doc.transact().state_vector();
-                act.publish(
-                    BUS_STATE_VECTOR,
-                    &yrs::updates::encoder::Encode::encode_v1(&sv),
-                    ctx,
-                );
+                act.last_repair_ask = None;
+                act.ask_repair(ctx);
             }
         });
     }
