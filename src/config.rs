@@ -305,6 +305,10 @@ pub struct CollabSettings {
     /// Largest WebSocket message accepted; bigger ones close the connection (1009).
     pub max_frame_bytes: usize,
     /// Frames queued for one connection before it counts as too slow and is closed (1013).
+    /// One commit of a busy document sends its whole batch at once (one frame per update),
+    /// so this must hold a burst: at 256, a load of ~6,000 updates/s into one document
+    /// overflowed every peer's queue with a single commit. The queue takes memory only for
+    /// what it holds.
     pub outbound_queue: usize,
     /// Ping interval; a peer silent for three intervals is closed.
     pub heartbeat_secs: u64,
@@ -340,7 +344,7 @@ impl Default for CollabSettings {
     fn default() -> Self {
         Self {
             max_frame_bytes: 1024 * 1024,
-            outbound_queue: 256,
+            outbound_queue: 4096,
             heartbeat_secs: 15,
             idle_unload_secs: 30,
             awareness_timeout_secs: 30,
