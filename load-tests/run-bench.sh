@@ -59,9 +59,8 @@ log() { echo "[run-bench] $*" >&2; }
 die() { echo "run-bench.sh: $*" >&2; exit 1; }
 
 # The lock is free only if nobody (we included) holds it: then builds may run beside us.
-if flock -n /tmp/copydesk-cargo.lock true 2>/dev/null && [ "${BENCH_NO_LOCK_CHECK:-0}" != 1 ]; then
-  die "run me under the build lock: flock /tmp/copydesk-cargo.lock $0 $* (BENCH_NO_LOCK_CHECK=1 to skip)"
-fi
+. "$HERE/bench-lib.sh"
+require_lock "$0" "$@"
 
 # --- set-up ---------------------------------------------------------------------------
 if [[ ",$TARGETS," == *,yws,* || ",$TARGETS," == *,hocuspocus,* ]]; then
@@ -87,13 +86,7 @@ if [[ ",$TARGETS," == *,hocuspocus4,* ]]; then
   install -m 644 "$SHARED_ANCHORS/hocuspocus-server.mjs" "$ANCHORS4/hocuspocus-server.mjs"
   [ -x "$NODE22" ] || die "no Node 22 at $NODE22"
 fi
-# We already hold the lock (see above): build without taking it again.
-log "building the generator"
-(cd "$HERE" && cargo build --release --quiet) || die "generator build failed"
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+build_generator
 
 wait_port() { # port seconds
   local i

@@ -48,17 +48,11 @@ done
 log() { echo "[cluster-bench] $*" >&2; }
 die() { echo "run-cluster-bench.sh: $*" >&2; exit 1; }
 [ -x "$COPYDESK_BIN" ] || die "--copydesk-bin is not an executable: '$COPYDESK_BIN'"
-if flock -n /tmp/copydesk-cargo.lock true 2>/dev/null && [ "${BENCH_NO_LOCK_CHECK:-0}" != 1 ]; then
-  die "run me under the build lock: flock /tmp/copydesk-cargo.lock $0 $*"
-fi
+. "$HERE/bench-lib.sh"
+require_lock "$0" "$@"
 command -v redis-server >/dev/null || die "redis-server is not installed"
 command -v psql >/dev/null || die "psql is not installed"
-log "building the generator"
-(cd "$HERE" && cargo build --release --quiet) || die "generator build failed"
-
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+build_generator
 wait_http() { # url seconds
   local i
   for i in $(seq $(( $2 * 10 ))); do
