@@ -325,7 +325,9 @@ pub struct CollabSettings {
     pub compact_min_kib: usize,
     /// Save an automatic version after this many minutes of editing.
     pub auto_version_minutes: u64,
-    /// Threads that run document sessions (default: one per CPU).
+    /// Threads dedicated to document sessions. Unset (the default): a session runs on the
+    /// HTTP worker thread that opened it, beside its sockets, so an edit crosses no thread
+    /// on its way in and out (what one core spends most on is waking other threads).
     pub threads: Option<usize>,
     /// Open sockets (collab + events) one user may hold on one node.
     pub max_connections_per_user: usize,

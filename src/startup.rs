@@ -171,13 +171,8 @@ impl Application {
                 ..SessionConfig::default()
             },
         };
-        let threads = c.threads.unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2)
-        });
         let doc_store = deps.store.clone();
-        let collab = Collab::new(deps, threads);
+        let collab = Collab::new(deps, c.threads);
         let sockets = crate::access::Sockets::default();
         let outbox = SqlOutbox::new(db.clone());
         let outbound = crate::outbound::Guard::new(&settings.outbound, resolver)?;

@@ -1,5 +1,8 @@
 //! `Collab`: the entry point the server uses — finds or starts a workspace's hub and, through
-//! it, a post's session. Hubs run on one arbiter; sessions are spread over several.
+//! it, a post's session. Hubs run on one arbiter. A session runs either on the thread that
+//! asked for it first (the HTTP worker holding its first socket: the socket's frames and
+//! the session's answers then pass no thread boundary) or, when the server is given a
+//! number of session threads, spread over that many dedicated arbiters.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -20,14 +23,20 @@ struct Inner {
     hubs: Mutex<HashMap<Uuid, Addr<WorkspaceHub>>>,
     hub_arbiter: ArbiterHandle,
     session_arbiters: Arc<Vec<ArbiterHandle>>,
+    /// Start sessions on the caller's arbiter (when it has one).
+    colocate: bool,
     // Keeps the arbiters' threads alive as long as Collab lives.
     _arbiters: Vec<Arbiter>,
 }
 
 impl Collab {
-    /// Must be called inside a running actix `System`. `threads` arbiters run sessions.
-    pub fn new(deps: SessionDeps, threads: usize) -> Self {
-        let arbiters: Vec<Arbiter> = (0..threads.max(1) + 1).map(|_| Arbiter::new()).collect();
+    /// Must be called inside a running actix `System`. `Some(n)`: `n` dedicated arbiters run
+    /// the sessions, spread by post id. `None`: a session runs on the arbiter of whoever
+    /// first asked for it (one dedicated arbiter serves callers outside any arbiter).
+    pub fn new(deps: SessionDeps, threads: Option<usize>) -> Self {
+        let colocate = threads.is_none();
+        let n = threads.unwrap_or(1).max(1);
+        let arbiters: Vec<Arbiter> = (0..n + 1).map(|_| Arbiter::new()).collect();
         // The threads live as long as the system that started them: when it stops (the
         // process, or a test's server) this task is dropped and stops them too.
         struct StopOnDrop(Vec<ArbiterHandle>);
@@ -51,6 +60,7 @@ impl Collab {
                 hubs: Mutex::new(HashMap::new()),
                 hub_arbiter,
                 session_arbiters,
+                colocate,
                 _arbiters: arbiters,
             }),
         }
@@ -78,7 +88,14 @@ impl Collab {
         workspace_id: Uuid,
         post_id: Uuid,
     ) -> Result<Addr<PostSession>, MailboxError> {
-        self.hub(workspace_id).send(GetSession { post_id }).await
+        let near = if self.inner.colocate {
+            Arbiter::try_current()
+        } else {
+            None
+        };
+        self.hub(workspace_id)
+            .send(GetSession { post_id, near })
+            .await
     }
 
     /// Hands a committed event to the workspace's hub on this node, if it has one (no hub:

@@ -25,6 +25,8 @@ pub type EventTx = mpsc::Sender<Arc<str>>;
 #[rtype(result = "Addr<PostSession>")]
 pub struct GetSession {
     pub post_id: Uuid,
+    /// Where to start the session if it is not running: the asker's own thread.
+    pub near: Option<ArbiterHandle>,
 }
 
 /// An event socket wants this workspace's events. `is_client` sockets only get events
@@ -148,9 +150,13 @@ impl Handler<GetSession> for WorkspaceHub {
         if let Some(addr) = self.sessions.get(&msg.post_id).filter(|a| a.connected()) {
             return MessageResult(addr.clone());
         }
-        // Spread documents over the arbiters (threads); a document stays on one.
-        let arbiter =
-            &self.arbiters[(msg.post_id.as_u128() % self.arbiters.len() as u128) as usize];
+        // On the asker's thread if it has one that is still running (see `Collab`); else
+        // spread documents over the dedicated arbiters. A document stays on one thread.
+        let spread = &self.arbiters[(msg.post_id.as_u128() % self.arbiters.len() as u128) as usize];
+        let arbiter = match &msg.near {
+            Some(near) if near.spawn(async {}) => near,
+            _ => spread,
+        };
         let hub = ctx.address();
         let owner = SessionOwner {
             idle: hub.clone().recipient(),
