@@ -15,6 +15,7 @@ mod m20261201_000010_webhooks;
 mod m20261202_000011_approvals;
 mod m20261202_000012_notifications;
 mod m20261203_000013_jobs_claim_index;
+mod m20261204_000014_doc_heads;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000011_approvals::Migration),
             Box::new(m20261202_000012_notifications::Migration),
             Box::new(m20261203_000013_jobs_claim_index::Migration),
+            Box::new(m20261204_000014_doc_heads::Migration),
         ]
     }
 }

@@ -7,8 +7,8 @@
 //! thread per statement (sqlx runs each statement on a worker thread and answers through a
 //! channel: four round trips per append), and on one connection whose page cache stays warm
 //! (a pooled connection finds its cache stale whenever another one wrote). Positions and
-//! locking are exactly those of [`super::store::DbDocStore::append_in`]: the snapshot row's
-//! `head` is bumped first, so appends to one document commit in position order.
+//! locking are exactly those of [`super::store::DbDocStore::append_in`]: the document's
+//! `head` row is bumped first, so appends to one document commit in position order.
 //!
 //! If a shared transaction fails, each of its appends is retried alone, so one bad append
 //! (a post deleted meanwhile: its foreign key fails) cannot fail the others.
@@ -26,16 +26,17 @@ use uuid::Uuid;
 /// At most this many appends share one transaction.
 const MAX_REQUESTS: usize = 256;
 
-const BUMP_HEAD: &str =
-    "INSERT INTO post_doc_snapshots (post_id, data, upto_seq, head, updated_at) \
-     VALUES (?1, ?2, 0, ?3, ?4) \
-     ON CONFLICT (post_id) DO UPDATE SET head = post_doc_snapshots.head + ?3 \
-     RETURNING head";
-const INSERT_ROW: &str =
-    "INSERT INTO post_doc_updates (post_id, pos, data, created_at) VALUES (?1, ?2, ?3, ?4)";
+use super::store::{BUMP_HEAD, CREATE_SNAPSHOT, EMPTY_UPDATE};
 
-/// An update with no content: what a snapshot row holds before the first compaction.
-const EMPTY_UPDATE: [u8; 2] = [0, 0];
+/// The store's statements with SQLite's parameter marks (`?1` for `$1`).
+static SQL: std::sync::LazyLock<[String; 3]> = std::sync::LazyLock::new(|| {
+    [
+        BUMP_HEAD.replace('$', "?"),
+        CREATE_SNAPSHOT.replace('$', "?"),
+        "INSERT INTO post_doc_updates (post_id, pos, data, created_at) VALUES (?1, ?2, ?3, ?4)"
+            .to_string(),
+    ]
+});
 
 pub struct AppendRequest {
     pub doc_id: Uuid,
@@ -149,8 +150,9 @@ fn write(conn: &mut Connection, reqs: &[AppendRequest]) -> Result<(), StoreError
     // RFC 3339 text.
     let now = Utc::now().to_rfc3339_opts(SecondsFormat::AutoSi, false);
     {
-        let mut bump = txn.prepare_cached(BUMP_HEAD).map_err(err)?;
-        let mut insert = txn.prepare_cached(INSERT_ROW).map_err(err)?;
+        let [bump_sql, create_sql, insert_sql] = &*SQL;
+        let mut bump = txn.prepare_cached(bump_sql).map_err(err)?;
+        let mut insert = txn.prepare_cached(insert_sql).map_err(err)?;
         for r in reqs {
             if r.batch.is_empty() {
                 continue;
@@ -158,8 +160,13 @@ fn write(conn: &mut Connection, reqs: &[AppendRequest]) -> Result<(), StoreError
             let id = r.doc_id.as_bytes().as_slice();
             let n = r.batch.len() as i64;
             let head: i64 = bump
-                .query_row(params![id, &EMPTY_UPDATE[..], n, now], |row| row.get(0))
+                .query_row(params![id, n], |row| row.get(0))
                 .map_err(err)?;
+            if head == n {
+                txn.prepare_cached(create_sql)
+                    .and_then(|mut s| s.execute(params![id, &EMPTY_UPDATE[..], now]))
+                    .map_err(err)?;
+            }
             for (i, data) in r.batch.iter().enumerate() {
                 insert
                     .execute(params![id, head - n + 1 + i as i64, data, now])

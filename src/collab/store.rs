@@ -1,8 +1,9 @@
-//! The `DocStore` port on sea-orm: `post_doc_updates` (append-only log) and
-//! `post_doc_snapshots` (the log folded up to `upto_seq`, plus the document's `head`).
+//! The `DocStore` port on sea-orm: `post_doc_updates` (append-only log),
+//! `post_doc_snapshots` (the log folded up to `upto_seq`) and `post_doc_heads` (the last
+//! position handed out).
 //!
 //! Positions: each append takes the next positions of its document by bumping `head` on the
-//! document's snapshot row, which holds that row's lock until the append commits. Appends to
+//! document's head row, which holds that row's lock until the append commits. Appends to
 //! one document therefore commit in position order, and what any reader sees of the log is a
 //! prefix of it — so "covered by the snapshot" (`pos <= upto_seq`) means "committed before
 //! the snapshot was taken", on PostgreSQL as on SQLite (where writers take turns anyway).
@@ -139,12 +140,22 @@ struct Head {
 }
 
 /// An update with no content: what a snapshot row holds before the first compaction.
-const EMPTY_UPDATE: [u8; 2] = [0, 0];
+pub(super) const EMPTY_UPDATE: [u8; 2] = [0, 0];
+
+/// Takes the next `$2` positions of document `$1`; answers the last one.
+pub(super) const BUMP_HEAD: &str = "INSERT INTO post_doc_heads (post_id, head) VALUES ($1, $2) \
+     ON CONFLICT (post_id) DO UPDATE SET head = post_doc_heads.head + $2 RETURNING head";
+
+/// The empty snapshot row of a document's first append (a compaction swaps it).
+pub(super) const CREATE_SNAPSHOT: &str =
+    "INSERT INTO post_doc_snapshots (post_id, data, upto_seq, updated_at) \
+     VALUES ($1, $2, 0, $3) ON CONFLICT (post_id) DO NOTHING";
 
 impl DbDocStore {
     /// Appends `batch` to `doc_id`'s log inside `txn` and returns the last position taken.
-    /// The document's snapshot row stays locked until `txn` ends, so appends to one document
-    /// commit in position order.
+    /// The document's head row stays locked until `txn` ends, so appends to one document
+    /// commit in position order. The first append also creates the (empty) snapshot row a
+    /// compaction swaps.
     pub async fn append_in(
         txn: &DatabaseTransaction,
         doc_id: Uuid,
@@ -152,24 +163,21 @@ impl DbDocStore {
     ) -> Result<i64, StoreError> {
         let n = batch.len() as i64;
         let now = Utc::now();
-        let head = Head::find_by_statement(stmt(
-            txn,
-            "INSERT INTO post_doc_snapshots (post_id, data, upto_seq, head, updated_at) \
-             VALUES ($1, $2, 0, $3, $4) \
-             ON CONFLICT (post_id) DO UPDATE SET head = post_doc_snapshots.head + $3 \
-             RETURNING head",
-            vec![
-                doc_id.into(),
-                EMPTY_UPDATE.to_vec().into(),
-                n.into(),
-                now.into(),
-            ],
-        ))
-        .one(txn)
-        .await
-        .map_err(err)?
-        .ok_or_else(|| StoreError("no head returned".into()))?
-        .head;
+        let head = Head::find_by_statement(stmt(txn, BUMP_HEAD, vec![doc_id.into(), n.into()]))
+            .one(txn)
+            .await
+            .map_err(err)?
+            .ok_or_else(|| StoreError("no head returned".into()))?
+            .head;
+        if head == n {
+            txn.execute_raw(stmt(
+                txn,
+                CREATE_SNAPSHOT,
+                vec![doc_id.into(), EMPTY_UPDATE.to_vec().into(), now.into()],
+            ))
+            .await
+            .map_err(err)?;
+        }
         // One statement text whatever the batch size, so it stays prepared.
         for (i, data) in batch.iter().enumerate() {
             txn.execute_raw(stmt(

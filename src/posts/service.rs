@@ -345,9 +345,13 @@ pub async fn delete(
     post: &posts::Model,
 ) -> Result<(), ApiError> {
     let mut uow = UnitOfWork::begin(state, Some(user_id), meta).await?;
-    // The live document's rows first: an append holds the snapshot row's lock and then
-    // checks its log rows' key against the post, so taking the post row first would deadlock
-    // with it on PostgreSQL. This order waits for the append instead.
+    // The live document's rows first, in an append's order (head, then snapshot): an append
+    // holds the head row's lock and then checks its log rows' key against the post, so
+    // taking the post row first would deadlock with it on PostgreSQL. This order waits for
+    // the append instead.
+    crate::store::entities::post_doc_heads::Entity::delete_by_id(post.id)
+        .exec(uow.txn())
+        .await?;
     crate::store::entities::post_doc_snapshots::Entity::delete_by_id(post.id)
         .exec(uow.txn())
         .await?;

@@ -331,9 +331,26 @@ pub mod post_doc_snapshots {
         pub data: Vec<u8>,
         /// The snapshot folds every log position up to here.
         pub upto_seq: i64,
-        /// The last position handed out to an append.
-        pub head: i64,
         pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// A live document's last log position handed out to an append (a row of its own, so an
+/// append never rewrites the snapshot).
+pub mod post_doc_heads {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "post_doc_heads")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub post_id: Uuid,
+        pub head: i64,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
