@@ -250,6 +250,21 @@ pub async fn delete(
     ws: &workspaces::Model,
 ) -> Result<(), ApiError> {
     let mut uow = UnitOfWork::begin(state, Some(user_id), meta).await?;
+    // The live documents' rows first, in an append's lock order (head, snapshot), as a post's
+    // deletion does: the cascade from the workspace would lock the post rows first, and an
+    // append holding its head row then waits on its post row (the log's foreign key) while
+    // the cascade waits on the head row — a deadlock on PostgreSQL.
+    for table in ["post_doc_heads", "post_doc_snapshots"] {
+        uow.txn()
+            .execute_raw(crate::jobs::store::stmt(
+                uow.txn(),
+                &format!(
+                    "DELETE FROM {table} WHERE post_id IN (SELECT id FROM posts WHERE workspace_id = $1)"
+                ),
+                vec![ws.id.into()],
+            ))
+            .await?;
+    }
     workspaces::Entity::delete_by_id(ws.id)
         .exec(uow.txn())
         .await?;
