@@ -414,17 +414,24 @@ for TARGET in "${target_list[@]}"; do
     *) die "unknown target $TARGET" ;;
   esac
   # Each result line lands here as soon as it is measured, so an interrupted run keeps them.
-  lines=$OUT/.partial-$DATE-$TARGET.jsonl
-  : >"$lines"
-  for s in "${scenario_list[@]}"; do
-    for r in $(seq "$REPEAT"); do
+  : >"$OUT/.partial-$DATE-$TARGET.jsonl"
+done
+# Interleaved: each repeat of a scenario runs every target in turn, so a slow stretch of
+# the machine (another tenant's load: watch "steal") falls on all of them alike rather
+# than on whichever target happened to be measured then.
+for s in "${scenario_list[@]}"; do
+  for r in $(seq "$REPEAT"); do
+    for TARGET in "${target_list[@]}"; do
       log "$TARGET: scenario $s (run $r of $REPEAT)"
-      if ! run_scenario "$s" >>"$lines"; then
+      if ! run_scenario "$s" >>"$OUT/.partial-$DATE-$TARGET.jsonl"; then
         log "$TARGET: scenario $s failed"
         stop_server
       fi
     done
   done
+done
+for TARGET in "${target_list[@]}"; do
+  lines=$OUT/.partial-$DATE-$TARGET.jsonl
   if [ "$SAVE" = 1 ]; then
     f=$OUT/$DATE-$TARGET.json
     n=2; while [ -e "$f" ]; do f=$OUT/$DATE-$TARGET-$n.json; n=$((n + 1)); done
@@ -434,10 +441,10 @@ for TARGET in "${target_list[@]}"; do
   jq -s --arg target "$TARGET" --arg date "$(date -u +%FT%TZ)" --argjson host "$(host_info)" --argjson quick "$QUICK" \
     '{target: $target, date: $date, quick: ($quick == 1), repeat: '"$REPEAT"', host: $host, scenarios: .}' "$lines" >"$f"
   rm -f "$lines"
-  [ -n "$CD_DIR" ] && { rm -rf "$CD_DIR"; CD_DIR=; }
   log "wrote $f"
   FILES+=("$f")
 done
+[ -n "$CD_DIR" ] && { rm -rf "$CD_DIR"; CD_DIR=; }
 
 python3 "$HERE/table.py" "${FILES[@]}"
 # Issue 8's side-by-side table (servers as columns, with the goal), when its scenarios ran.

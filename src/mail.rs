@@ -162,17 +162,34 @@ impl Mailer {
         Ok(())
     }
 
-    /// Sends without making the caller wait; failures are logged (without the body, which
-    /// holds a secret link).
+    /// Sends without making the caller wait. A failed attempt (the mail server down or
+    /// slow for a moment) is tried again after 1 s and 4 s; failures are logged (without
+    /// the body, which holds a secret link). A mail can arrive twice if a server took it
+    /// but its answer was lost — harmless for the links sent this way, where the newest
+    /// one counts.
     pub fn send_later(self: &Arc<Self>, email: Email) {
         let this = self.clone();
         tokio::spawn(async move {
-            if let Err(e) = this.send(&email).await {
-                tracing::error!(error = %e, subject = %email.subject, "could not send email");
+            let mut wait = Duration::from_secs(1);
+            for attempt in 1..=SEND_ATTEMPTS {
+                match this.send(&email).await {
+                    Ok(()) => return,
+                    Err(e) if attempt < SEND_ATTEMPTS => {
+                        tracing::warn!(error = %e, subject = %email.subject, attempt, "could not send email; trying again");
+                        tokio::time::sleep(wait).await;
+                        wait *= 4;
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, subject = %email.subject, "could not send email")
+                    }
+                }
             }
         });
     }
 }
+
+/// Attempts of [`Mailer::send_later`].
+const SEND_ATTEMPTS: u32 = 3;
 
 #[cfg(test)]
 mod tests {

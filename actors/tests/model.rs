@@ -204,7 +204,7 @@ fn connect(c: &mut Client, world: &World, node: usize, next_conn: &mut u64) {
     let session = &world.nodes[node].1;
     session.do_send(Join {
         conn: c.conn,
-        tx,
+        tx: tx.into(),
         can_write: true,
         user: PeerUser {
             id: Uuid::from_u64_pair(0, c.id),

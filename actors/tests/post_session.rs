@@ -122,7 +122,7 @@ fn join_session(
     let (tx, rx) = mpsc::channel(64);
     session.do_send(Join {
         conn,
-        tx,
+        tx: tx.into(),
         can_write,
         user: PeerUser {
             id: Uuid::new_v4(),

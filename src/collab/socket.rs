@@ -5,7 +5,9 @@
 //! unauthenticated client. Each connection is one task: it decodes and validates frames (in
 //! parallel with every other connection — the post's session only sees valid messages:
 //! edits within the REST rules, awareness stamped with the real user), forwards them to the
-//! session, writes what the session queues for it, and keeps a heartbeat. It also keeps the
+//! session, and keeps a heartbeat. The session writes to the connection itself
+//! ([`crate::http::websocket::WsSender`]: straight to the stream, no task woken per peer);
+//! the task only finishes writes the kernel did not take at once. It also keeps the
 //! connection's access true while open (see [`super::guard`]): token expiry (4401), in-band
 //! renewal, revocation and lost access (4403), demotion to read-only. Any protocol error
 //! closes this connection with a close code that says why; the server and every other
@@ -18,7 +20,7 @@ use actix_http::ws::{CloseCode, CloseReason};
 use actix_web::{web, HttpRequest, HttpResponse};
 use copydesk_actors::edit_rules::EditRules;
 use copydesk_actors::ports::PeerUser;
-use copydesk_actors::post_session::{Frame, Join, Leave, Outbound, PostSession, SetAccess};
+use copydesk_actors::post_session::{Frame, Join, Leave, PeerSink, PeerTx, PostSession, SetAccess};
 use copydesk_actors::protocol::{self, close, AwarenessUpdate, Incoming};
 use tokio::sync::mpsc;
 use uuid::Uuid;
@@ -28,15 +30,12 @@ use crate::access::{Control, Scope};
 use crate::auth::extract::RequestMeta;
 use crate::error::ApiError;
 use crate::http::upgrade;
-use crate::http::websocket::{WsError, WsMessage, WsSocket};
+use crate::http::websocket::{Served, WsError, WsMessage, WsSender, WsSocket};
 use crate::posts;
 use crate::roles::Action;
 use crate::state::AppState;
 
 static NEXT_CONN: AtomicU64 = AtomicU64::new(1);
-
-/// Queued frames written together, up to about this many bytes per write.
-const COALESCE_BYTES: usize = 64 * 1024;
 
 fn reason(code: u16, text: &str) -> Option<CloseReason> {
     Some(CloseReason {
@@ -72,17 +71,12 @@ pub async fn collab_socket(
         .map_err(|e| ApiError::internal(anyhow::anyhow!("collab session: {e}")))?;
     actix_http::ws::verify_handshake(req.head())
         .map_err(|e| ApiError::BadRequest("websocket_required", e.to_string()))?;
-    let (tx, rx) = mpsc::channel(cfg.outbound_queue);
     let conn = NEXT_CONN.fetch_add(1, Ordering::Relaxed);
-    session.do_send(Join {
-        conn,
-        tx,
-        can_write,
-        user: PeerUser {
-            id: access.user.id,
-            name: access.user.name.clone(),
-        },
-    });
+    let user = PeerUser {
+        id: access.user.id,
+        name: access.user.name.clone(),
+    };
+    let max_queued = cfg.outbound_queue;
     let c = Conn {
         state: state.clone(),
         access,
@@ -94,11 +88,31 @@ pub async fn collab_socket(
         rules: state.edit_rules.clone(),
     };
     upgrade::accept(&req, move |socket| {
+        // The session writes this connection's frames itself, straight to the socket.
+        c.session.do_send(Join {
+            conn,
+            tx: PeerTx::new(Sink(socket.writer.sender(max_queued))),
+            can_write,
+            user,
+        });
         crate::rt::spawn(async move {
             let _registration = registration;
-            c.run(socket, rx, ctrl).await;
+            c.run(socket, ctrl).await;
         });
     })
+}
+
+/// The session's end of a connection.
+struct Sink(WsSender);
+
+impl PeerSink for Sink {
+    fn send(&self, frames: &[bytes::Bytes]) -> bool {
+        self.0.send(frames)
+    }
+
+    fn close(&self, code: u16, reason: &str) {
+        self.0.close(code, reason)
+    }
 }
 
 struct Conn {
@@ -113,12 +127,7 @@ struct Conn {
 }
 
 impl Conn {
-    async fn run(
-        mut self,
-        socket: WsSocket,
-        mut rx: mpsc::Receiver<Outbound>,
-        mut ctrl: mpsc::UnboundedReceiver<Control>,
-    ) {
+    async fn run(mut self, socket: WsSocket, mut ctrl: mpsc::UnboundedReceiver<Control>) {
         let cfg = self.state.settings.collab.clone();
         let frame_limit = cfg.max_frame_bytes;
         let heartbeat_every = Duration::from_secs(cfg.heartbeat_secs);
@@ -165,27 +174,12 @@ impl Conn {
                     Some(Err(WsError::Overflow)) => break reason(close::TOO_BIG, "frame over the size limit"),
                     Some(Err(e)) => break reason(close::INVALID_PAYLOAD, &e.to_string()),
                 },
-                out = rx.recv() => match out {
-                    Some(Outbound::Frame(b)) => {
-                        // Whatever else is already queued goes out in the same write.
-                        ws.push_binary(b);
-                        let mut then_close = None;
-                        while ws.pending() < COALESCE_BYTES {
-                            match rx.try_recv() {
-                                Ok(Outbound::Frame(b)) => ws.push_binary(b),
-                                Ok(Outbound::Close(code, text)) => {
-                                    then_close = Some((code, text));
-                                    break;
-                                }
-                                Err(_) => break,
-                            }
-                        }
-                        if ws.flush().await.is_err() { break None }
-                        if let Some((code, text)) = then_close { break reason(code, &text) }
-                    }
-                    Some(Outbound::Close(code, text)) => break reason(code, &text),
-                    // The session dropped us: we fell too far behind (or it stopped).
-                    None => break reason(close::TRY_AGAIN, "too far behind; reconnect to resync"),
+                _ = ws.woken() => match ws.serve().await {
+                    Ok(Served::Open) => {}
+                    Ok(Served::Close(code, text)) => break reason(code, &text),
+                    // The session let go of us: we fell too far behind (or it stopped).
+                    Ok(Served::Detached) => break reason(close::TRY_AGAIN, "too far behind; reconnect to resync"),
+                    Err(_) => break None,
                 },
                 _ = &mut deadline => break reason(guard::EXPIRED.0, guard::EXPIRED.1),
                 Some(Control::Recheck) = ctrl.recv() => {

@@ -11,14 +11,15 @@
 //! `select!` beside the writes.
 
 use std::io;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix_codec::{Decoder, Encoder};
 use actix_http::ws::{CloseReason, Codec, Frame, Item, Message, ProtocolError};
-use bytes::{Bytes, BytesMut};
-use tokio::io::AsyncWriteExt;
+use bytes::{Buf, Bytes, BytesMut};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
+use tokio::sync::Notify;
 
 /// How much a read asks the kernel for at once.
 const READ_CHUNK: usize = 4096;
@@ -64,12 +65,7 @@ impl WsSocket {
                 max_message: usize::MAX,
                 eof: false,
             },
-            writer: WsWriter {
-                io: w,
-                codec: Codec::new(),
-                out: BytesMut::new(),
-                closed: false,
-            },
+            writer: WsWriter::new(w),
         }
     }
 
@@ -239,64 +235,178 @@ fn utf8(b: Bytes) -> Result<String, WsError> {
         .map_err(|_| WsError::Protocol("a text message that is not UTF-8".into()))
 }
 
+/// The writing half. Frames are encoded and written at once; whatever the kernel does not
+/// take waits in `out` (no allocation while it is empty), and only then does anything wait
+/// — at most `WRITE_TIMEOUT` for the peer to read. The half can be shared
+/// ([`WsWriter::sender`]): a sender on another task or thread writes frames to the stream
+/// directly, in order with this half's own writes, without waking the connection's task
+/// unless something is left over for it to finish.
 pub struct WsWriter {
-    io: OwnedWriteHalf,
-    codec: Codec,
-    /// Frames encoded and not yet written; empty (no allocation) between writes.
-    out: BytesMut,
-    closed: bool,
+    shared: Arc<Shared>,
 }
 
-impl WsWriter {
-    /// Encodes a binary frame to go out with the next [`Self::flush`]. Queue what is
-    /// ready and flush once: one write for many frames.
-    pub fn push_binary(&mut self, data: Bytes) {
-        self.push(Message::Binary(data));
-    }
+struct Shared {
+    io: OwnedWriteHalf,
+    st: Mutex<WriteState>,
+    /// Wakes the connection's task: bytes left to write, a close asked for, or the sender
+    /// gone.
+    wake: Notify,
+}
 
-    /// Bytes queued for the next flush.
-    pub fn pending(&self) -> usize {
-        self.out.len()
-    }
+#[derive(Default)]
+struct WriteState {
+    codec: Codec,
+    /// Encoded bytes not yet written; empty (no allocation) between writes.
+    out: BytesMut,
+    /// Frames from the sender waiting in `out`.
+    queued: usize,
+    /// A write failed: the stream is broken.
+    broken: bool,
+    /// The close frame was sent: nothing goes after it.
+    closed: bool,
+    /// Asked for by the sender.
+    close: Option<(u16, String)>,
+    /// The sender was dropped.
+    detached: bool,
+}
 
+/// What a [`WsWriter::serve`] found.
+pub enum Served {
+    /// Everything queued is written.
+    Open,
+    /// The sender asked for a close with this code and reason.
+    Close(u16, String),
+    /// The sender let go of the connection.
+    Detached,
+}
+
+impl WriteState {
     fn push(&mut self, msg: Message) {
         // Encoding a server frame cannot fail (no size limit on what we send).
         let _ = self.codec.encode(msg, &mut self.out);
     }
 
-    /// Writes everything queued. The usual case is one non-blocking write and no timer;
-    /// only a full socket buffer waits — at most `WRITE_TIMEOUT` for the peer to read.
-    pub async fn flush(&mut self) -> io::Result<()> {
-        if self.closed {
-            self.out = BytesMut::new();
-            return Err(io::Error::new(io::ErrorKind::NotConnected, "closed"));
+    /// Writes what it can of `out` without waiting: `Ok(true)` when all is written.
+    fn write_out(&mut self, io: &OwnedWriteHalf) -> io::Result<bool> {
+        if self.broken {
+            return Err(io::Error::new(io::ErrorKind::BrokenPipe, "broken"));
         }
-        let mut done = 0;
-        while done < self.out.len() {
-            match self.io.try_write(&self.out[done..]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => done += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    match tokio::time::timeout(WRITE_TIMEOUT, self.io.writable()).await {
-                        Ok(Ok(())) => {}
-                        Ok(Err(e)) => return Err(e),
-                        Err(_) => {
-                            return Err(io::Error::new(
-                                io::ErrorKind::TimedOut,
-                                "the peer does not read",
-                            ))
-                        }
-                    }
-                }
-                Err(e) => return Err(e),
+        while !self.out.is_empty() {
+            match io.try_write(&self.out) {
+                Ok(0) => return Err(self.fail(io::ErrorKind::WriteZero.into())),
+                Ok(n) => self.out.advance(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) => return Err(self.fail(e)),
             }
         }
         self.out = BytesMut::new();
-        Ok(())
+        self.queued = 0;
+        Ok(true)
+    }
+
+    fn fail(&mut self, e: io::Error) -> io::Error {
+        self.broken = true;
+        self.out = BytesMut::new();
+        self.queued = 0;
+        e
+    }
+}
+
+/// A binary frame's header as the server sends it (final, unmasked).
+fn binary_header(len: usize) -> ([u8; 10], usize) {
+    let mut h = [0u8; 10];
+    h[0] = 0x82;
+    if len < 126 {
+        h[1] = len as u8;
+        (h, 2)
+    } else if len <= u16::MAX as usize {
+        h[1] = 126;
+        h[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+        (h, 4)
+    } else {
+        h[1] = 127;
+        h[2..10].copy_from_slice(&(len as u64).to_be_bytes());
+        (h, 10)
+    }
+}
+
+/// At most this many frames go into one vectored write (two slices each).
+const WRITEV_FRAMES: usize = 256;
+
+impl WsWriter {
+    fn new(io: OwnedWriteHalf) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                io,
+                st: Mutex::new(WriteState::default()),
+                wake: Notify::new(),
+            }),
+        }
+    }
+
+    /// A handle that writes binary frames from anywhere (see [`WsSender`]); at most
+    /// `max_queued` of its frames wait for the peer before it refuses more.
+    pub fn sender(&self, max_queued: usize) -> WsSender {
+        WsSender {
+            shared: self.shared.clone(),
+            max_queued,
+        }
+    }
+
+    /// Resolves when the sender left something for this half to do; then call
+    /// [`Self::serve`]. Cancel-safe (a wake-up is kept until taken).
+    pub async fn woken(&self) {
+        self.shared.wake.notified().await
+    }
+
+    /// Finishes the sender's writes (waiting for the peer if it must) and says what else
+    /// the sender asked for.
+    pub async fn serve(&mut self) -> io::Result<Served> {
+        self.flush().await?;
+        let mut st = self.lock();
+        if let Some((code, text)) = st.close.take() {
+            return Ok(Served::Close(code, text));
+        }
+        Ok(if st.detached {
+            Served::Detached
+        } else {
+            Served::Open
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, WriteState> {
+        self.shared.st.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Writes everything queued. The usual case is one non-blocking write and no timer;
+    /// only a full socket buffer waits — at most `WRITE_TIMEOUT` for the peer to read.
+    pub async fn flush(&mut self) -> io::Result<()> {
+        loop {
+            {
+                let mut st = self.lock();
+                if st.closed {
+                    st.out = BytesMut::new();
+                    return Err(io::Error::new(io::ErrorKind::NotConnected, "closed"));
+                }
+                if st.write_out(&self.shared.io)? {
+                    return Ok(());
+                }
+            }
+            match tokio::time::timeout(WRITE_TIMEOUT, self.shared.io.writable()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(self.lock().fail(e)),
+                Err(_) => {
+                    return Err(self.lock().fail(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "the peer does not read",
+                    )))
+                }
+            }
+        }
     }
 
     async fn send(&mut self, msg: Message) -> io::Result<()> {
-        self.push(msg);
+        self.lock().push(msg);
         self.flush().await
     }
 
@@ -320,17 +430,131 @@ impl WsWriter {
     /// nothing is sent after it.
     pub async fn close(&mut self, reason: Option<CloseReason>) -> io::Result<()> {
         let sent = self.send(Message::Close(reason)).await;
-        self.closed = true;
-        let _ = self.io.shutdown().await;
+        self.lock().closed = true;
+        let stream: &TcpStream = self.shared.io.as_ref();
+        let _ = socket2::SockRef::from(stream).shutdown(std::net::Shutdown::Write);
         sent
     }
 }
 
+/// Writes binary frames to a socket from any task or thread: straight to the stream when
+/// nothing is waiting (one vectored write for all the frames given, no task woken), else
+/// queued behind what waits, for the connection's task to finish. Dropping it wakes the
+/// connection's task with [`Served::Detached`].
+pub struct WsSender {
+    shared: Arc<Shared>,
+    max_queued: usize,
+}
+
+impl WsSender {
+    /// Sends `frames` in order; `false` if the connection is broken or already has
+    /// `max_queued` frames waiting for the peer.
+    pub fn send(&self, frames: &[Bytes]) -> bool {
+        let mut st = self.shared.st.lock().unwrap_or_else(|e| e.into_inner());
+        if st.broken || st.closed || st.close.is_some() {
+            return false;
+        }
+        let mut rest = frames;
+        if st.out.is_empty() {
+            let Written(whole, part) = match self.write_direct(frames) {
+                Ok(w) => w,
+                Err(_) => {
+                    st.broken = true;
+                    drop(st);
+                    self.shared.wake.notify_one();
+                    return false;
+                }
+            };
+            rest = &frames[whole..];
+            if part > 0 {
+                // A frame the kernel took in part: the rest of it goes first, whatever the
+                // limit (the stream must stay whole).
+                let (h, n) = binary_header(rest[0].len());
+                let skip_body = part.saturating_sub(n);
+                if part < n {
+                    st.out.extend_from_slice(&h[part..n]);
+                }
+                st.out.extend_from_slice(&rest[0][skip_body..]);
+                st.queued += 1;
+                rest = &rest[1..];
+            }
+            if st.out.is_empty() {
+                return true;
+            }
+        }
+        if st.queued + rest.len() > self.max_queued {
+            return false;
+        }
+        st.queued += rest.len();
+        for f in rest {
+            st.push(Message::Binary(f.clone()));
+        }
+        drop(st);
+        self.shared.wake.notify_one();
+        true
+    }
+
+    /// Asks the connection's task to close with `code` after what was sent.
+    pub fn close(&self, code: u16, reason: &str) {
+        self.shared
+            .st
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .close
+            .get_or_insert_with(|| (code, reason.to_string()));
+        self.shared.wake.notify_one();
+    }
+
+    /// Writes as many whole frames as the kernel takes, in vectored writes. Returns how
+    /// many frames went whole and how many bytes of the next one.
+    fn write_direct(&self, frames: &[Bytes]) -> io::Result<Written> {
+        let mut done = 0;
+        while done < frames.len() {
+            let chunk = &frames[done..frames.len().min(done + WRITEV_FRAMES)];
+            let headers: Vec<([u8; 10], usize)> =
+                chunk.iter().map(|f| binary_header(f.len())).collect();
+            let mut slices = Vec::with_capacity(chunk.len() * 2);
+            for (f, (h, n)) in chunk.iter().zip(&headers) {
+                slices.push(io::IoSlice::new(&h[..*n]));
+                slices.push(io::IoSlice::new(f));
+            }
+            let mut wrote = match self.shared.io.try_write_vectored(&slices) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+                Err(e) => return Err(e),
+            };
+            for (f, (_, n)) in chunk.iter().zip(&headers) {
+                let len = n + f.len();
+                if wrote < len {
+                    return Ok(Written(done, wrote));
+                }
+                wrote -= len;
+                done += 1;
+            }
+        }
+        Ok(Written(done, 0))
+    }
+}
+
+/// Whole frames written, and bytes of the next one.
+struct Written(usize, usize);
+
+impl Drop for WsSender {
+    fn drop(&mut self) {
+        self.shared
+            .st
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .detached = true;
+        self.shared.wake.notify_one();
+    }
+}
 #[cfg(test)]
 mod tests {
     use super::*;
     use actix_http::ws::{CloseCode, Item};
-    use tokio::io::AsyncReadExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
 
     /// A server-side socket and the raw client stream connected to it.

@@ -92,6 +92,7 @@ pub async fn spawn_node_with_resolver(
     clock: Arc<ManualClock>,
     resolver: Option<Arc<dyn copydesk::outbound::Resolve>>,
 ) -> TestApp {
+    init_test_log();
     let dir = tempfile::tempdir().unwrap();
     let (mail, smtp_port) = SmtpSink::start().await;
     let mut s = Settings::default();
@@ -109,6 +110,8 @@ pub async fn spawn_node_with_resolver(
     s.smtp.host = Some("127.0.0.1".into());
     s.smtp.port = smtp_port;
     s.smtp.tls = SmtpTls::None;
+    // A stuck attempt gives way to the next one well within a test's wait for a mail.
+    s.smtp.timeout_secs = 3;
     s.smtp.from = "Copydesk <noreply@copydesk.test>".into();
     s.auth.email_requests_per_ip = 10_000;
     s.auth.login_max_failures_per_ip = 10_000;
@@ -142,6 +145,16 @@ pub async fn spawn_node_with_resolver(
         data_dir,
         _dir: dir,
     }
+}
+
+/// The servers' warnings and errors go to the test's output (shown when a test fails);
+/// `COPYDESK_TEST_LOG` sets another filter (e.g. `copydesk=debug`).
+fn init_test_log() {
+    let filter = std::env::var("COPYDESK_TEST_LOG").unwrap_or_else(|_| "warn".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_test_writer()
+        .try_init();
 }
 
 /// An HTTP client that never reuses a connection the server may be closing: idle pooled

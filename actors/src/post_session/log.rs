@@ -132,8 +132,12 @@ impl PostSession {
             (1, Some(Some(c))) => Some(*c),
             _ => None,
         };
+        let frames: Vec<Bytes> = outgoing
+            .iter()
+            .map(|u| Bytes::from(protocol::update(u.clone())))
+            .collect();
+        self.broadcast_all(&frames, sole);
         for u in outgoing {
-            self.broadcast(Bytes::from(protocol::update(u.clone())), sole);
             self.publish(BUS_UPDATE, &u, ctx);
         }
         if released {

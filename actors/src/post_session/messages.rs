@@ -22,9 +22,72 @@ pub enum Outbound {
     Close(u16, String),
 }
 
-/// A connection's outbound queue. Bounded: a peer that cannot keep up is dropped (its
-/// connection closes with 1013 and the client resyncs), never silently skipped.
-pub type PeerTx = mpsc::Sender<Outbound>;
+/// Where a session's frames for one connection go. A transport writes them straight to the
+/// connection when it can take them and queues the rest, bounded: a peer that cannot keep up
+/// is refused (`false`), and the session drops it (its connection closes with 1013 and the
+/// client resyncs), never silently skipping a frame.
+pub trait PeerSink: Send + Sync + 'static {
+    /// Sends `frames` in order, each as one message; `false` when the peer cannot take
+    /// them (too far behind, or gone).
+    fn send(&self, frames: &[Bytes]) -> bool;
+    /// Closes the connection with `code` after what was already sent.
+    fn close(&self, code: u16, reason: &str);
+}
+
+/// A connection as its session holds it. Dropping it tells the connection the session let
+/// go of it (it closes so that the client resyncs).
+pub struct PeerTx(Box<dyn PeerSink>);
+
+impl PeerTx {
+    pub fn new(sink: impl PeerSink) -> Self {
+        Self(Box::new(sink))
+    }
+
+    /// One frame or a close; `Err` when the peer cannot take it.
+    pub fn try_send(&self, out: Outbound) -> Result<(), Outbound> {
+        match out {
+            Outbound::Frame(b) => {
+                if self.0.send(std::slice::from_ref(&b)) {
+                    Ok(())
+                } else {
+                    Err(Outbound::Frame(b))
+                }
+            }
+            Outbound::Close(code, reason) => {
+                self.0.close(code, &reason);
+                Ok(())
+            }
+        }
+    }
+
+    /// Several frames, in order.
+    pub fn send_all(&self, frames: &[Bytes]) -> bool {
+        self.0.send(frames)
+    }
+}
+
+/// A queue as the sink (tests, and any in-process peer): bounded by the channel's capacity;
+/// dropping the session's end closes the channel.
+impl PeerSink for mpsc::Sender<Outbound> {
+    fn send(&self, frames: &[Bytes]) -> bool {
+        if self.capacity() < frames.len() {
+            return false;
+        }
+        frames
+            .iter()
+            .all(|f| self.try_send(Outbound::Frame(f.clone())).is_ok())
+    }
+
+    fn close(&self, code: u16, reason: &str) {
+        let _ = self.try_send(Outbound::Close(code, reason.to_string()));
+    }
+}
+
+impl From<mpsc::Sender<Outbound>> for PeerTx {
+    fn from(tx: mpsc::Sender<Outbound>) -> Self {
+        Self::new(tx)
+    }
+}
 
 #[derive(Clone, Debug)]
 pub struct SessionConfig {

@@ -158,11 +158,17 @@ impl PostSession {
     }
 
     fn broadcast(&mut self, frame: Bytes, except: Option<ConnId>) {
+        self.broadcast_all(std::slice::from_ref(&frame), except);
+    }
+
+    /// Sends `frames`, in order, to every peer but `except`: handed over together, so a
+    /// transport can write them to each connection at once.
+    fn broadcast_all(&mut self, frames: &[Bytes], except: Option<ConnId>) {
         let slow: Vec<ConnId> = self
             .peers
             .iter()
             .filter(|(id, _)| Some(**id) != except)
-            .filter(|(_, p)| p.tx.try_send(Outbound::Frame(frame.clone())).is_err())
+            .filter(|(_, p)| !p.tx.send_all(frames))
             .map(|(id, _)| *id)
             .collect();
         for id in slow {
@@ -468,10 +474,10 @@ impl Handler<SetAccess> for PostSession {
         };
         let was = std::mem::replace(&mut p.can_write, msg.can_write);
         if was && !msg.can_write {
-            let tx = p.tx.clone();
-            let _ = tx.try_send(Outbound::Frame(Bytes::from(protocol::permission_denied(
-                "your role no longer allows editing; this document is now read-only",
-            ))));
+            let _ =
+                p.tx.try_send(Outbound::Frame(Bytes::from(protocol::permission_denied(
+                    "your role no longer allows editing; this document is now read-only",
+                ))));
         }
     }
 }
