@@ -10,12 +10,14 @@
 //! locking are exactly those of [`super::store::DbDocStore::append_in`]: the document's
 //! `head` row is bumped first, so appends to one document commit in position order.
 //!
+//! The thread also checkpoints the WAL, between its own transactions (see [`run`]).
+//!
 //! If a shared transaction fails, each of its appends is retried alone, so one bad append
 //! (a post deleted meanwhile: its foreign key fails) cannot fail the others.
 
 use std::path::Path;
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{SecondsFormat, Utc};
 use copydesk_actors::ports::StoreError;
@@ -70,6 +72,9 @@ impl LogWriter {
             "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 0;"
         })
         .map_err(err)?;
+        // A WAL that grew past this (a burst of writes) is cut back when it restarts.
+        conn.query_row("PRAGMA journal_size_limit = 67108864", [], |_| Ok(()))
+            .map_err(err)?;
         let (tx, rx) = mpsc::channel();
         std::thread::Builder::new()
             .name("copydesk-doclog".into())
@@ -113,8 +118,47 @@ fn err(e: impl std::fmt::Display) -> StoreError {
     StoreError(e.to_string())
 }
 
+/// The writer checkpoints the WAL itself, about this often while it writes…
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+/// …in the first gap of this long between appends…
+const CHECKPOINT_GAP: Duration = Duration::from_millis(1);
+/// …or, when appends never pause, anyway after this long.
+const CHECKPOINT_AT_LATEST: Duration = Duration::from_secs(5);
+
 fn run(mut conn: Connection, rx: mpsc::Receiver<AppendRequest>) {
-    while let Ok(first) = rx.recv() {
+    // Checkpoints run between this thread's own transactions. A checkpoint copies the
+    // WAL's frames into the database; the next write starts the WAL over from its beginning
+    // only if every frame was copied — which never happens when the checkpoint runs on
+    // another connection while appends keep coming (each adds frames during it), so the
+    // WAL would grow for as long as editing goes on (hundreds of MB an hour, each new
+    // page costing the kernel more than an overwritten one).
+    let mut checkpointed = Instant::now();
+    let mut dirty = false;
+    loop {
+        if dirty && checkpointed.elapsed() >= CHECKPOINT_AT_LATEST {
+            checkpoint(&conn);
+            (dirty, checkpointed) = (false, Instant::now());
+        }
+        let first = if dirty {
+            let due = (checkpointed + CHECKPOINT_EVERY).saturating_duration_since(Instant::now());
+            match rx.recv_timeout(due.max(CHECKPOINT_GAP)) {
+                Ok(r) => r,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if checkpointed.elapsed() >= CHECKPOINT_EVERY {
+                        checkpoint(&conn);
+                        (dirty, checkpointed) = (false, Instant::now());
+                    }
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        } else {
+            match rx.recv() {
+                Ok(r) => r,
+                Err(_) => break,
+            }
+        };
+        dirty = true;
         let mut reqs = vec![first];
         while reqs.len() < MAX_REQUESTS {
             match rx.try_recv() {
@@ -138,6 +182,14 @@ fn run(mut conn: Connection, rx: mpsc::Receiver<AppendRequest>) {
                 }
             }
         }
+    }
+}
+
+/// A PASSIVE checkpoint: never waits for readers or writers (and never calls the busy
+/// handler).
+fn checkpoint(conn: &Connection) {
+    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+        tracing::debug!(error = %e, "WAL checkpoint failed");
     }
 }
 

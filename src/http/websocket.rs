@@ -695,3 +695,84 @@ mod tests {
         assert!(s.reader.next().await.is_none());
     }
 }
+
+#[cfg(test)]
+mod sender_tests {
+    use super::*;
+    use actix_http::ws::Frame;
+    use tokio::io::AsyncReadExt;
+    use tokio::net::TcpListener;
+
+    async fn pair() -> (WsSocket, TcpStream) {
+        let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
+        let (server, _) = l.accept().await.unwrap();
+        (WsSocket::new(server, BytesMut::new()), client)
+    }
+
+    /// Reads frames until `n` binary ones arrived (their payloads, in order).
+    async fn read_binary(client: &mut TcpStream, n: usize) -> Vec<Bytes> {
+        let mut c = Codec::new().client_mode().max_size(usize::MAX);
+        let mut buf = BytesMut::new();
+        let mut got = Vec::new();
+        while got.len() < n {
+            while let Some(f) = c.decode(&mut buf).unwrap() {
+                match f {
+                    Frame::Binary(b) => got.push(b),
+                    other => panic!("unexpected frame {other:?}"),
+                }
+            }
+            if got.len() < n {
+                assert!(client.read_buf(&mut buf).await.unwrap() > 0, "stream ended");
+            }
+        }
+        got
+    }
+
+    #[actix_web::test]
+    async fn a_sender_writes_whole_frames_in_order_queues_what_waits_and_refuses_past_its_limit() {
+        let (s, mut client) = pair().await;
+        let WsSocket { writer: mut ws, .. } = s;
+        let sender = ws.sender(64);
+        // Small, 16-bit and 64-bit lengths, in one call: straight to the stream.
+        let frames: Vec<Bytes> = [5usize, 300, 70_000]
+            .iter()
+            .enumerate()
+            .map(|(i, n)| Bytes::from(vec![i as u8 + 1; *n]))
+            .collect();
+        assert!(sender.send(&frames));
+        assert_eq!(read_binary(&mut client, 3).await, frames);
+
+        // The client stops reading: frames pile up in the kernel, then in the queue, and
+        // past 64 queued frames the sender refuses (the session drops such a peer).
+        let big = Bytes::from(vec![7u8; 256 * 1024]);
+        let mut sent = 0usize;
+        while sender.send(std::slice::from_ref(&big)) {
+            sent += 1;
+            assert!(sent < 10_000, "the sender never refused");
+        }
+        assert!(sent > 64, "the kernel took some frames at once: {sent}");
+        // The connection's task finishes the writes once the client reads again; every
+        // accepted frame arrives whole and in order.
+        let reader = tokio::spawn(async move {
+            let got = read_binary(&mut client, sent).await;
+            (got, client)
+        });
+        ws.woken().await;
+        assert!(matches!(ws.serve().await, Ok(Served::Open)));
+        let (got, mut client) = reader.await.unwrap();
+        assert_eq!(got.len(), sent);
+        assert!(got.iter().all(|b| b == &big));
+
+        // A close asked by the sender comes after what it sent; dropping it detaches.
+        assert!(sender.send(&frames[..1]));
+        sender.close(4000, "bye");
+        assert!(!sender.send(&frames[..1]), "nothing is taken after a close");
+        ws.woken().await;
+        assert!(matches!(ws.serve().await, Ok(Served::Close(4000, t)) if t == "bye"));
+        assert_eq!(read_binary(&mut client, 1).await, frames[..1].to_vec());
+        drop(sender);
+        ws.woken().await;
+        assert!(matches!(ws.serve().await, Ok(Served::Detached)));
+    }
+}

@@ -41,6 +41,8 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> 
                 // Checkpoints run on a timer (see `spawn_sqlite_checkpoints`), not inside
                 // whichever commit crosses the threshold — the update log's hot path.
                 .pragma("wal_autocheckpoint", "0")
+                // A WAL that grew past this (a burst of writes) is cut back when it restarts.
+                .pragma("journal_size_limit", "67108864")
         });
         // A pooled connection is not pinged before every use (a local file does not drop).
         opts.test_before_acquire(false);
