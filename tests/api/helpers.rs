@@ -287,6 +287,10 @@ impl TestApp {
                 // link and verified the account, and the answer the test saw is the
                 // second's. Then the password signs in.
                 let r = self.login(email, PASSWORD).await;
+                eprintln!(
+                    "verify-email refused link #{seen} for {email} ({b}); sign-in: {}",
+                    r.status()
+                );
                 if r.status() == StatusCode::OK {
                     return session(body(r).await);
                 }
