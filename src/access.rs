@@ -24,7 +24,7 @@ use copydesk_actors::ports::Bus;
 use copydesk_actors::protocol::close;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
-use tokio::sync::mpsc;
+use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -59,11 +59,29 @@ pub async fn announce(bus: &dyn Bus, change: AccessChange) {
     }
 }
 
-/// What a socket is asked to do.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Control {
-    /// Access may have changed: check it again.
-    Recheck,
+/// A socket's "access may have changed: check it again" signal. Requests made while one
+/// is pending (or while the socket is re-checking) coalesce into one: a re-check reads the
+/// database as it is then, so one is enough. (A `Notify` rather than a channel: an idle
+/// socket holds tens of bytes for it, not a channel's cache-padded half a kilobyte.)
+#[derive(Clone, Default)]
+pub struct RecheckSignal(Arc<Notify>);
+
+impl RecheckSignal {
+    /// Resolves once a re-check is asked for (at once if one is pending).
+    pub async fn requested(&self) {
+        self.0.notified().await
+    }
+
+    fn request(&self) {
+        self.0.notify_one()
+    }
+
+    /// Takes a pending request, if any, without waiting.
+    #[cfg(test)]
+    fn take(&self) -> bool {
+        use futures_util::FutureExt;
+        self.0.notified().now_or_never().is_some()
+    }
 }
 
 /// What an open socket shows, for routing changes to it.
@@ -77,7 +95,7 @@ struct Entry {
     user_id: Uuid,
     ip: Option<String>,
     scope: Scope,
-    tx: mpsc::UnboundedSender<Control>,
+    recheck: RecheckSignal,
 }
 
 #[derive(Default)]
@@ -131,7 +149,7 @@ impl Sockets {
         scope: Scope,
         max_per_user: usize,
         max_per_ip: usize,
-    ) -> Result<(Registration, mpsc::UnboundedReceiver<Control>), ApiError> {
+    ) -> Result<(Registration, RecheckSignal), ApiError> {
         let mut inner = self.inner.lock().unwrap();
         let by_user = inner.per_user.get(&user_id).copied().unwrap_or(0);
         let by_ip = ip
@@ -141,7 +159,7 @@ impl Sockets {
         if by_user >= max_per_user || by_ip >= max_per_ip {
             return Err(ApiError::TooManyConnections);
         }
-        let (tx, rx) = mpsc::unbounded_channel();
+        let recheck = RecheckSignal::default();
         inner.next += 1;
         let id = inner.next;
         *inner.per_user.entry(user_id).or_default() += 1;
@@ -154,7 +172,7 @@ impl Sockets {
                 user_id,
                 ip,
                 scope,
-                tx,
+                recheck: recheck.clone(),
             },
         );
         Ok((
@@ -162,7 +180,7 @@ impl Sockets {
                 id,
                 sockets: self.clone(),
             },
-            rx,
+            recheck,
         ))
     }
 
@@ -196,7 +214,7 @@ impl Sockets {
                 AccessChange::Workspace { workspace_id } => touches_ws(workspace_id),
             };
             if affected {
-                let _ = e.tx.send(Control::Recheck);
+                e.recheck.request();
             }
         }
     }
@@ -276,14 +294,14 @@ mod tests {
             workspace_id: ws,
             post_id: post,
         };
-        let (a, mut arx) = s
+        let (a, arx) = s
             .register(u, Some("1.1.1.1".into()), scope(), 2, 3)
             .unwrap();
         let (_b, _brx) = s
             .register(u, Some("1.1.1.1".into()), scope(), 2, 3)
             .unwrap();
         assert!(s.register(u, None, scope(), 2, 3).is_err(), "user cap");
-        let (_c, mut crx) = s
+        let (_c, crx) = s
             .register(
                 v,
                 Some("1.1.1.1".into()),
@@ -304,17 +322,19 @@ mod tests {
         );
 
         s.dispatch(&AccessChange::User { user_id: v });
-        assert_eq!(crx.try_recv(), Ok(Control::Recheck));
-        assert!(arx.try_recv().is_err());
+        assert!(crx.take());
+        assert!(!crx.take(), "taken");
+        assert!(!arx.take());
         s.dispatch(&AccessChange::Post {
             workspace_id: ws,
             post_id: Uuid::new_v4(),
             deleted: true,
         });
-        assert_eq!(
-            crx.try_recv(),
-            Ok(Control::Recheck),
-            "events socket of the workspace"
+        s.dispatch(&AccessChange::Workspace { workspace_id: ws });
+        assert!(
+            crx.take(),
+            "events socket of the workspace; two requests, one re-check"
         );
+        assert!(!crx.take());
     }
 }

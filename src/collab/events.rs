@@ -25,8 +25,8 @@ use serde::Deserialize;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use super::guard::{self, Bucket, Closing, SocketAccess};
-use crate::access::{Control, Scope};
+use super::guard::{self, Bucket, Closing, Periodic, SocketAccess};
+use crate::access::{RecheckSignal, Scope};
 use crate::auth::extract::RequestMeta;
 use crate::error::ApiError;
 use crate::http::upgrade;
@@ -181,7 +181,7 @@ pub async fn event_socket(
         None => None,
     };
     let cfg = &state.settings.collab;
-    let (registration, ctrl) = state.sockets.register(
+    let (registration, recheck_asked) = state.sockets.register(
         access.user.id,
         RequestMeta::from_request(&req).ip,
         view.scope(),
@@ -229,7 +229,7 @@ pub async fn event_socket(
     upgrade::accept(&req, move |socket| {
         crate::rt::spawn(async move {
             let _registration = registration;
-            s.run(socket, replay, rx, ctrl, replayed).await;
+            s.run(socket, replay, rx, recheck_asked, replayed).await;
         });
     })
 }
@@ -286,7 +286,7 @@ impl Stream {
         socket: WsSocket,
         replay: Vec<String>,
         mut rx: mpsc::Receiver<Arc<str>>,
-        mut ctrl: mpsc::UnboundedReceiver<Control>,
+        recheck_asked: RecheckSignal,
         mut replayed: HashSet<Uuid>,
     ) {
         let cfg = self.state.settings.collab.clone();
@@ -301,9 +301,12 @@ impl Stream {
                 return;
             }
         }
-        let mut heartbeat = tokio::time::interval(Duration::from_secs(cfg.heartbeat_secs));
-        let mut recheck = tokio::time::interval(Duration::from_secs(cfg.recheck_secs));
-        recheck.tick().await;
+        let mut periodic = Periodic::new(
+            Duration::from_secs(cfg.heartbeat_secs),
+            Duration::from_secs(cfg.recheck_secs),
+        );
+        let timer = tokio::time::sleep_until(periodic.next());
+        tokio::pin!(timer);
         let mut deadline = self.state.clock.sleep_until(self.access.expires_at);
         let mut bucket = Bucket::new(cfg.max_messages_per_sec);
         let close_reason = loop {
@@ -348,13 +351,17 @@ impl Stream {
                     Some(Err(_)) => break reason(close::INVALID_PAYLOAD, "malformed frame"),
                 },
                 _ = &mut deadline => break reason(guard::EXPIRED.0, guard::EXPIRED.1),
-                Some(Control::Recheck) = ctrl.recv() => {
+                _ = recheck_asked.requested() => {
                     if let Some((code, text)) = Box::pin(self.recheck()).await { break reason(code, text); }
                 }
-                _ = recheck.tick() => {
-                    if let Some((code, text)) = Box::pin(self.recheck()).await { break reason(code, text); }
+                _ = &mut timer => {
+                    let due = periodic.due(tokio::time::Instant::now());
+                    timer.as_mut().reset(periodic.next());
+                    if due.recheck {
+                        if let Some((code, text)) = Box::pin(self.recheck()).await { break reason(code, text); }
+                    }
+                    if due.ping && ws.ping(b"").await.is_err() { break None; }
                 }
-                _ = heartbeat.tick() => { if ws.ping(b"").await.is_err() { break None; } }
             }
         };
         self.unsubscribe_all();

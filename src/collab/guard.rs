@@ -11,7 +11,7 @@
 //! and the awareness rules (bounded size; the user's own id and name stamped on every state
 //! so a client cannot show someone else's cursor or name).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use copydesk_actors::protocol::close;
@@ -62,7 +62,7 @@ impl SocketAccess {
         };
         let grant = tickets::redeem(state, ticket).await?;
         Ok(Self {
-            user: grant.user,
+            user: without_secrets(grant.user),
             token_version: grant.token_version,
             expires_at: grant.access_expires_at,
         })
@@ -76,7 +76,7 @@ impl SocketAccess {
         }
         self.token_version = claims.ver;
         self.expires_at = expiry(&claims);
-        self.user = user;
+        self.user = without_secrets(user);
         Ok(())
     }
 
@@ -87,7 +87,7 @@ impl SocketAccess {
             .await
         {
             Ok(Some(u)) if u.token_version == self.token_version => {
-                self.user = u;
+                self.user = without_secrets(u);
                 Ok(())
             }
             Ok(_) => Err(Some(REVOKED)),
@@ -101,6 +101,15 @@ impl SocketAccess {
 }
 
 use sea_orm::EntityTrait;
+
+/// An open socket keeps the account it acts for, but not its password hash (nothing on a
+/// socket needs it, and every idle connection would hold a hundred bytes of it).
+fn without_secrets(user: users::Model) -> users::Model {
+    users::Model {
+        password_hash: String::new(),
+        ..user
+    }
+}
 
 /// Inbound message budget: `rate` per second, bursts of `2 × rate`.
 pub struct Bucket {
@@ -130,6 +139,56 @@ impl Bucket {
         } else {
             false
         }
+    }
+}
+
+/// A socket's two periodic duties on one timer (a timer per connection, not two): the
+/// heartbeat ping and the periodic access re-check. The socket sleeps until [`Self::next`],
+/// then asks [`Self::due`] what to do.
+pub struct Periodic {
+    ping_every: Duration,
+    recheck_every: Duration,
+    next_ping: tokio::time::Instant,
+    next_recheck: tokio::time::Instant,
+}
+
+/// What [`Periodic::due`] found due.
+#[derive(Debug, PartialEq)]
+pub struct Due {
+    pub ping: bool,
+    pub recheck: bool,
+}
+
+impl Periodic {
+    pub fn new(ping_every: Duration, recheck_every: Duration) -> Self {
+        Self::starting(tokio::time::Instant::now(), ping_every, recheck_every)
+    }
+
+    fn starting(now: tokio::time::Instant, ping_every: Duration, recheck_every: Duration) -> Self {
+        Self {
+            ping_every,
+            recheck_every,
+            next_ping: now + ping_every,
+            next_recheck: now + recheck_every,
+        }
+    }
+
+    /// When the timer should fire next.
+    pub fn next(&self) -> tokio::time::Instant {
+        self.next_ping.min(self.next_recheck)
+    }
+
+    /// What is due at `now`; each duty that is moves to a period after `now`.
+    pub fn due(&mut self, now: tokio::time::Instant) -> Due {
+        let ping = now >= self.next_ping;
+        if ping {
+            self.next_ping = now + self.ping_every;
+        }
+        let recheck = now >= self.next_recheck;
+        if recheck {
+            self.next_recheck = now + self.recheck_every;
+        }
+        Due { ping, recheck }
     }
 }
 
@@ -208,5 +267,60 @@ mod tests {
         let mut b = Bucket::new(10);
         let allowed = (0..100).filter(|_| b.take()).count();
         assert!((20..=21).contains(&allowed), "{allowed}");
+    }
+
+    #[test]
+    fn one_timer_serves_the_heartbeat_and_the_recheck() {
+        let t0 = tokio::time::Instant::now();
+        let s = Duration::from_secs;
+        let mut p = Periodic::starting(t0, s(15), s(60));
+        assert_eq!(p.next(), t0 + s(15));
+        assert_eq!(
+            p.due(t0 + s(14)),
+            Due {
+                ping: false,
+                recheck: false
+            }
+        );
+        for k in 1..4 {
+            let now = t0 + s(15 * k);
+            assert_eq!(
+                p.due(now),
+                Due {
+                    ping: true,
+                    recheck: false
+                }
+            );
+            assert_eq!(p.next(), now + s(15));
+        }
+        assert_eq!(
+            p.due(t0 + s(60)),
+            Due {
+                ping: true,
+                recheck: true
+            }
+        );
+        assert_eq!(p.next(), t0 + s(75));
+        // A late wake-up does both and does not try to catch up.
+        let late = t0 + s(200);
+        assert_eq!(
+            p.due(late),
+            Due {
+                ping: true,
+                recheck: true
+            }
+        );
+        assert_eq!(p.next(), late + s(15));
+        // A re-check more often than the heartbeat.
+        let mut q = Periodic::starting(t0, s(15), s(1));
+        assert_eq!(q.next(), t0 + s(1));
+        assert_eq!(
+            q.due(t0 + s(1)),
+            Due {
+                ping: false,
+                recheck: true
+            }
+        );
+        assert_eq!(q.next(), t0 + s(2));
     }
 }

@@ -22,11 +22,10 @@ use copydesk_actors::edit_rules::EditRules;
 use copydesk_actors::ports::PeerUser;
 use copydesk_actors::post_session::{Frame, Join, Leave, PeerSink, PeerTx, PostSession, SetAccess};
 use copydesk_actors::protocol::{self, close, AwarenessUpdate, Incoming};
-use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use super::guard::{self, Bucket, Closing, SocketAccess, TicketQuery};
-use crate::access::{Control, Scope};
+use super::guard::{self, Bucket, Closing, Periodic, SocketAccess, TicketQuery};
+use crate::access::{RecheckSignal, Scope};
 use crate::auth::extract::RequestMeta;
 use crate::error::ApiError;
 use crate::http::upgrade;
@@ -54,7 +53,7 @@ pub async fn collab_socket(
     let (post, m) = posts::load_visible(&state, &access.user, path.into_inner()).await?;
     let can_write = m.can(Action::PostEdit);
     let cfg = &state.settings.collab;
-    let (registration, ctrl) = state.sockets.register(
+    let (registration, recheck_asked) = state.sockets.register(
         access.user.id,
         RequestMeta::from_request(&req).ip,
         Scope::Post {
@@ -97,7 +96,7 @@ pub async fn collab_socket(
         });
         crate::rt::spawn(async move {
             let _registration = registration;
-            c.run(socket, ctrl).await;
+            c.run(socket, recheck_asked).await;
         });
     })
 }
@@ -127,7 +126,7 @@ struct Conn {
 }
 
 impl Conn {
-    async fn run(mut self, socket: WsSocket, mut ctrl: mpsc::UnboundedReceiver<Control>) {
+    async fn run(mut self, socket: WsSocket, recheck_asked: RecheckSignal) {
         let cfg = self.state.settings.collab.clone();
         let frame_limit = cfg.max_frame_bytes;
         let heartbeat_every = Duration::from_secs(cfg.heartbeat_secs);
@@ -135,10 +134,9 @@ impl Conn {
             reader: mut stream,
             writer: mut ws,
         } = socket.max_size(frame_limit);
-        let mut heartbeat = tokio::time::interval(heartbeat_every);
-        heartbeat.tick().await;
-        let mut recheck = tokio::time::interval(Duration::from_secs(cfg.recheck_secs));
-        recheck.tick().await;
+        let mut periodic = Periodic::new(heartbeat_every, Duration::from_secs(cfg.recheck_secs));
+        let timer = tokio::time::sleep_until(periodic.next());
+        tokio::pin!(timer);
         let mut deadline = self.state.clock.sleep_until(self.access.expires_at);
         let mut last_seen = Instant::now();
         let close_reason = loop {
@@ -182,17 +180,21 @@ impl Conn {
                     Err(_) => break None,
                 },
                 _ = &mut deadline => break reason(guard::EXPIRED.0, guard::EXPIRED.1),
-                Some(Control::Recheck) = ctrl.recv() => {
+                _ = recheck_asked.requested() => {
                     if let Some((code, text)) = Box::pin(self.recheck()).await { break reason(code, text); }
                 }
-                _ = recheck.tick() => {
-                    if let Some((code, text)) = Box::pin(self.recheck()).await { break reason(code, text); }
-                }
-                _ = heartbeat.tick() => {
-                    if last_seen.elapsed() > heartbeat_every * 3 {
-                        break reason(close::GOING_AWAY, "no heartbeat");
+                _ = &mut timer => {
+                    let due = periodic.due(tokio::time::Instant::now());
+                    timer.as_mut().reset(periodic.next());
+                    if due.recheck {
+                        if let Some((code, text)) = Box::pin(self.recheck()).await { break reason(code, text); }
                     }
-                    if ws.ping(b"").await.is_err() { break None; }
+                    if due.ping {
+                        if last_seen.elapsed() > heartbeat_every * 3 {
+                            break reason(close::GOING_AWAY, "no heartbeat");
+                        }
+                        if ws.ping(b"").await.is_err() { break None; }
+                    }
                 }
             }
         };
