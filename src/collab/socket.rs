@@ -25,7 +25,7 @@ use copydesk_actors::protocol::{self, close, AwarenessUpdate, Incoming};
 use uuid::Uuid;
 
 use super::guard::{self, Bucket, Closing, Periodic, SocketAccess, TicketQuery};
-use crate::access::{RecheckSignal, Scope};
+use crate::access::{RecheckSignal, Registration, Scope};
 use crate::auth::extract::RequestMeta;
 use crate::error::ApiError;
 use crate::http::upgrade;
@@ -94,10 +94,7 @@ pub async fn collab_socket(
             can_write,
             user,
         });
-        crate::rt::spawn(async move {
-            let _registration = registration;
-            c.run(socket, recheck_asked).await;
-        });
+        crate::rt::spawn(c.run(socket, recheck_asked, registration));
     })
 }
 
@@ -126,80 +123,93 @@ struct Conn {
 }
 
 impl Conn {
-    async fn run(mut self, socket: WsSocket, recheck_asked: RecheckSignal) {
-        let cfg = self.state.settings.collab.clone();
-        let frame_limit = cfg.max_frame_bytes;
+    /// The connection's task, held by every open connection, idle ones too — so it is a
+    /// plain function returning one `async move` block that uses what it captured in place:
+    /// an `async fn` keeps its arguments twice in its future (as arguments and again as
+    /// locals), which here was ~400 bytes per connection.
+    fn run(
+        mut self,
+        socket: WsSocket,
+        recheck_asked: RecheckSignal,
+        registration: Registration,
+    ) -> impl std::future::Future<Output = ()> + 'static {
+        let cfg = &self.state.settings.collab;
         let heartbeat_every = Duration::from_secs(cfg.heartbeat_secs);
-        let WsSocket {
-            reader: mut stream,
-            writer: mut ws,
-        } = socket.max_size(frame_limit);
         let mut periodic = Periodic::new(heartbeat_every, Duration::from_secs(cfg.recheck_secs));
-        let timer = tokio::time::sleep_until(periodic.next());
-        tokio::pin!(timer);
-        let mut deadline = self.state.clock.sleep_until(self.access.expires_at);
-        let mut last_seen = Instant::now();
-        let close_reason = loop {
-            tokio::select! {
-                msg = stream.next() => match msg {
-                    Some(Ok(WsMessage::Binary(bytes))) => {
-                        last_seen = Instant::now();
-                        if !self.bucket.take() {
-                            break reason(close::POLICY, "too many messages; slow down");
-                        }
-                        match protocol::parse_frame(&bytes) {
-                            Ok(msgs) => match self.screen(msgs).await {
-                                Ok((msgs, renewed)) => {
-                                    if renewed {
-                                        deadline = self.state.clock.sleep_until(self.access.expires_at);
+        let mut socket = socket.max_size(cfg.max_frame_bytes);
+        async move {
+            let WsSocket {
+                reader: stream,
+                writer: ws,
+            } = &mut socket;
+            let timer = tokio::time::sleep_until(periodic.next());
+            tokio::pin!(timer);
+            let mut deadline = self.state.clock.sleep_until(self.access.expires_at);
+            let mut last_seen = Instant::now();
+            let close_reason = loop {
+                tokio::select! {
+                    msg = stream.next() => match msg {
+                        Some(Ok(WsMessage::Binary(bytes))) => {
+                            last_seen = Instant::now();
+                            if !self.bucket.take() {
+                                break reason(close::POLICY, "too many messages; slow down");
+                            }
+                            match protocol::parse_frame(&bytes) {
+                                Ok(msgs) => match self.screen(msgs).await {
+                                    Ok((msgs, renewed)) => {
+                                        if renewed {
+                                            deadline = self.state.clock.sleep_until(self.access.expires_at);
+                                        }
+                                        if !msgs.is_empty() {
+                                            self.session.do_send(Frame { conn: self.conn, msgs });
+                                        }
                                     }
-                                    if !msgs.is_empty() {
-                                        self.session.do_send(Frame { conn: self.conn, msgs });
-                                    }
-                                }
-                                Err((code, text)) => break reason(code, &text),
-                            },
-                            Err(e) => break reason(e.code, &e.reason),
+                                    Err((code, text)) => break reason(code, &text),
+                                },
+                                Err(e) => break reason(e.code, &e.reason),
+                            }
                         }
-                    }
-                    Some(Ok(WsMessage::Text(_))) => break reason(close::UNSUPPORTED, "the y-websocket protocol uses binary frames"),
-                    Some(Ok(WsMessage::Ping(p))) => {
-                        last_seen = Instant::now();
-                        if ws.pong(&p).await.is_err() { break None; }
-                    }
-                    Some(Ok(WsMessage::Pong(_))) => last_seen = Instant::now(),
-                    Some(Ok(WsMessage::Close(_))) | None => break None,
-                    Some(Err(WsError::Overflow)) => break reason(close::TOO_BIG, "frame over the size limit"),
-                    Some(Err(e)) => break reason(close::INVALID_PAYLOAD, &e.to_string()),
-                },
-                _ = ws.woken() => match ws.serve().await {
-                    Ok(Served::Open) => {}
-                    Ok(Served::Close(code, text)) => break reason(code, &text),
-                    // The session let go of us: we fell too far behind (or it stopped).
-                    Ok(Served::Detached) => break reason(close::TRY_AGAIN, "too far behind; reconnect to resync"),
-                    Err(_) => break None,
-                },
-                _ = &mut deadline => break reason(guard::EXPIRED.0, guard::EXPIRED.1),
-                _ = recheck_asked.requested() => {
-                    if let Some((code, text)) = Box::pin(self.recheck()).await { break reason(code, text); }
-                }
-                _ = &mut timer => {
-                    let due = periodic.due(tokio::time::Instant::now());
-                    timer.as_mut().reset(periodic.next());
-                    if due.recheck {
+                        Some(Ok(WsMessage::Text(_))) => break reason(close::UNSUPPORTED, "the y-websocket protocol uses binary frames"),
+                        Some(Ok(WsMessage::Ping(p))) => {
+                            last_seen = Instant::now();
+                            if ws.pong(&p).await.is_err() { break None; }
+                        }
+                        Some(Ok(WsMessage::Pong(_))) => last_seen = Instant::now(),
+                        Some(Ok(WsMessage::Close(_))) | None => break None,
+                        Some(Err(WsError::Overflow)) => break reason(close::TOO_BIG, "frame over the size limit"),
+                        Some(Err(e)) => break reason(close::INVALID_PAYLOAD, &e.to_string()),
+                    },
+                    _ = ws.woken() => match ws.serve().await {
+                        Ok(Served::Open) => {}
+                        Ok(Served::Close(code, text)) => break reason(code, &text),
+                        // The session let go of us: we fell too far behind (or it stopped).
+                        Ok(Served::Detached) => break reason(close::TRY_AGAIN, "too far behind; reconnect to resync"),
+                        Err(_) => break None,
+                    },
+                    _ = &mut deadline => break reason(guard::EXPIRED.0, guard::EXPIRED.1),
+                    _ = recheck_asked.requested() => {
                         if let Some((code, text)) = Box::pin(self.recheck()).await { break reason(code, text); }
                     }
-                    if due.ping {
-                        if last_seen.elapsed() > heartbeat_every * 3 {
-                            break reason(close::GOING_AWAY, "no heartbeat");
+                    _ = &mut timer => {
+                        let due = periodic.due(tokio::time::Instant::now());
+                        timer.as_mut().reset(periodic.next());
+                        if due.recheck {
+                            if let Some((code, text)) = Box::pin(self.recheck()).await { break reason(code, text); }
                         }
-                        if ws.ping(b"").await.is_err() { break None; }
+                        if due.ping {
+                            if last_seen.elapsed() > heartbeat_every * 3 {
+                                break reason(close::GOING_AWAY, "no heartbeat");
+                            }
+                            if ws.ping(b"").await.is_err() { break None; }
+                        }
                     }
                 }
-            }
-        };
-        self.session.do_send(Leave { conn: self.conn });
-        let _ = ws.close(close_reason).await;
+            };
+            self.session.do_send(Leave { conn: self.conn });
+            let _ = ws.close(close_reason).await;
+            // Unregistered once the socket is closed.
+            drop(registration);
+        }
     }
 
     /// Applies this connection's rules to a frame's messages: in-band auth is handled here;
