@@ -13,8 +13,8 @@
 use std::io;
 use std::time::Duration;
 
-use actix_codec::{Decoder, Encoder};
-use actix_http::ws::{CloseReason, Codec, Frame, Item, Message, ProtocolError};
+use actix_codec::Decoder;
+use actix_http::ws::{CloseReason, Codec, Frame, Item, ProtocolError};
 use bytes::{Bytes, BytesMut};
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::TcpStream;
@@ -239,6 +239,8 @@ pub use writer::{Served, WsSender, WsWriter};
 #[cfg(test)]
 mod tests {
     use super::*;
+    use actix_codec::Encoder;
+    use actix_http::ws::Message;
     use actix_http::ws::{CloseCode, Item};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
