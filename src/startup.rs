@@ -153,13 +153,16 @@ impl Application {
             work: work.clone(),
             clock: clock.clone(),
         };
+        let store = DbDocStore::with_sync(
+            db.clone(),
+            settings.database.sqlite_synchronous == crate::config::SqliteSync::Full,
+        );
+        let hooks = ServerHooks::new(db.clone(), announcer, keeper.clone())
+            .with_log_writer(store.log_writer());
         let deps = SessionDeps {
-            store: Arc::new(DbDocStore::with_sync(
-                db.clone(),
-                settings.database.sqlite_synchronous == crate::config::SqliteSync::Full,
-            )),
+            store: Arc::new(store),
             bus: bus.clone(),
-            hooks: Arc::new(ServerHooks::new(db.clone(), announcer, keeper.clone())),
+            hooks: Arc::new(hooks),
             node_id: uuid::Uuid::new_v4(),
             config: SessionConfig {
                 idle_unload: Duration::from_secs(c.idle_unload_secs),

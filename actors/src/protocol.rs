@@ -113,12 +113,15 @@ fn scan_update(u: &[u8]) -> Result<(), ProtocolError> {
     for _ in 0..groups {
         let structs: u32 = c.read_var().map_err(malformed)?;
         client_id(&mut c)?;
-        let _clock: u32 = c.read_var().map_err(malformed)?;
+        let mut clock: u32 = c.read_var().map_err(malformed)?;
         for _ in 0..structs {
             let info = c.read_u8().map_err(malformed)?;
             match info {
                 0 | 10 => {
-                    let _len: u32 = c.read_var().map_err(malformed)?;
+                    let len: u32 = c.read_var().map_err(malformed)?;
+                    clock = clock.checked_add(len).ok_or_else(|| {
+                        ProtocolError::invalid("a skipped range past the last clock")
+                    })?;
                 }
                 info => {
                     let content = info & 0b1_1111;
@@ -152,8 +155,14 @@ fn scan_update(u: &[u8]) -> Result<(), ProtocolError> {
         client_id(&mut c)?;
         let ranges: u32 = c.read_var().map_err(malformed)?;
         for _ in 0..ranges {
-            let _clock: u32 = c.read_var().map_err(malformed)?;
-            let _len: u32 = c.read_var().map_err(malformed)?;
+            let clock: u32 = c.read_var().map_err(malformed)?;
+            let len: u32 = c.read_var().map_err(malformed)?;
+            // yrs adds the two (and asserts on the overflow in debug builds).
+            if clock.checked_add(len).is_none() {
+                return Err(ProtocolError::invalid(
+                    "a deleted range past the last clock",
+                ));
+            }
         }
     }
     Ok(())

@@ -1,12 +1,16 @@
 //! `DocHooks`: what a live document tells the rest of the server — its content changed
 //! (write the derived fields onto the post row for lists, search and validation), or it
 //! has been edited long enough for an automatic version.
+//!
+//! On SQLite the derived fields are written on the update log's writer thread
+//! ([`crate::posts::derived`]), so they never hold the write lock against the log's appends.
 
 use async_trait::async_trait;
 use copydesk_actors::ports::{DocContent, DocHooks};
 use sea_orm::{DatabaseConnection, EntityTrait};
 use uuid::Uuid;
 
+use super::sqlite_log::LogWriter;
 use crate::error::ApiError;
 use crate::events::{Announcer, EventType, UnitOfWork, NO_REQUEST};
 use crate::posts;
@@ -17,6 +21,8 @@ pub struct ServerHooks {
     db: DatabaseConnection,
     announcer: Announcer,
     keeper: crate::approvals::Keeper,
+    /// SQLite: the update log's writer thread.
+    writer: Option<LogWriter>,
 }
 
 impl ServerHooks {
@@ -29,7 +35,14 @@ impl ServerHooks {
             db,
             announcer,
             keeper,
+            writer: None,
         }
+    }
+
+    /// Writes the derived fields on SQLite's log writer thread, if there is one.
+    pub fn with_log_writer(mut self, writer: Option<LogWriter>) -> Self {
+        self.writer = writer;
+        self
     }
 
     /// Saves an automatic version and its `post.version_saved` event, in one unit of work.
@@ -55,8 +68,24 @@ impl ServerHooks {
 #[async_trait]
 impl DocHooks for ServerHooks {
     async fn content_changed(&self, post_id: Uuid, content: DocContent, editors: Vec<Uuid>) {
-        if let Err(e) =
-            posts::write_doc_content(&self.db, post_id, &content, editors.last().copied()).await
+        let editor = editors.last().copied();
+        if let Some(writer) = &self.writer {
+            let written = writer
+                .transaction(move |t| {
+                    posts::derived::write_doc_content(t, post_id, &content, editor)
+                })
+                .await;
+            match written {
+                // Only a change can void an approval round, and only an open one.
+                Ok(Some(w)) if w.changed && w.open_round => {}
+                Ok(_) => return,
+                Err(e) => {
+                    tracing::warn!(%post_id, error = %e, "could not write derived fields");
+                    return;
+                }
+            }
+        } else if let Err(e) =
+            posts::service::write_doc_content(&self.db, post_id, &content, editor).await
         {
             tracing::warn!(%post_id, error = %e, "could not write derived fields");
             return;

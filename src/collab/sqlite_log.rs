@@ -14,6 +14,12 @@
 //!
 //! If a shared transaction fails, each of its appends is retried alone, so one bad append
 //! (a post deleted meanwhile: its foreign key fails) cannot fail the others.
+//!
+//! Other writes that happen all the time while documents are edited — the derived fields a
+//! live document writes back onto its post row ([`super::hooks`]) — run here too, as
+//! [`LogWriter::transaction`]s of their own between the appends' transactions: on another
+//! connection they would hold SQLite's one write lock across several thread hops while the
+//! appends wait for it.
 
 use std::path::Path;
 use std::sync::mpsc;
@@ -46,10 +52,18 @@ pub struct AppendRequest {
     pub done: oneshot::Sender<Result<(), StoreError>>,
 }
 
+/// A transaction of its own on the writer's connection; it answers its caller itself.
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+enum Request {
+    Append(AppendRequest),
+    Job(Job),
+}
+
 /// The sending half; the thread ends when the last one is dropped.
 #[derive(Clone)]
 pub struct LogWriter {
-    tx: mpsc::Sender<AppendRequest>,
+    tx: mpsc::Sender<Request>,
 }
 
 impl LogWriter {
@@ -86,12 +100,36 @@ impl LogWriter {
     pub async fn append(&self, doc_id: Uuid, batch: Vec<Vec<u8>>) -> Result<(), StoreError> {
         let (done, answer) = oneshot::channel();
         self.tx
-            .send(AppendRequest {
+            .send(Request::Append(AppendRequest {
                 doc_id,
                 batch,
                 done,
-            })
+            }))
             .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    /// Runs `f` in an immediate transaction of its own on the writer's thread, between the
+    /// appends' transactions, and commits it if `f` succeeds. `f` runs on a plain thread: it
+    /// must not block on anything but SQLite.
+    pub async fn transaction<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&rusqlite::Transaction<'_>) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let (done, answer) = oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let result = conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .and_then(|txn| {
+                    let value = f(&txn)?;
+                    txn.commit()?;
+                    Ok(value)
+                })
+                .map_err(err);
+            let _ = done.send(result);
+        });
+        self.tx.send(Request::Job(job)).map_err(|_| stopped())?;
         answer.await.map_err(|_| stopped())?
     }
 }
@@ -125,7 +163,7 @@ const CHECKPOINT_GAP: Duration = Duration::from_millis(1);
 /// …or, when appends never pause, anyway after this long.
 const CHECKPOINT_AT_LATEST: Duration = Duration::from_secs(5);
 
-fn run(mut conn: Connection, rx: mpsc::Receiver<AppendRequest>) {
+fn run(mut conn: Connection, rx: mpsc::Receiver<Request>) {
     // Checkpoints run between this thread's own transactions. A checkpoint copies the
     // WAL's frames into the database; the next write starts the WAL over from its beginning
     // only if every frame was copied — which never happens when the checkpoint runs on
@@ -159,27 +197,43 @@ fn run(mut conn: Connection, rx: mpsc::Receiver<AppendRequest>) {
             }
         };
         dirty = true;
-        let mut reqs = vec![first];
-        while reqs.len() < MAX_REQUESTS {
-            match rx.try_recv() {
-                Ok(r) => reqs.push(r),
-                Err(_) => break,
+        let mut reqs = Vec::new();
+        let mut jobs = Vec::new();
+        let mut next = Some(first);
+        while let Some(r) = next.take() {
+            match r {
+                Request::Append(a) => reqs.push(a),
+                Request::Job(j) => jobs.push(j),
+            }
+            if reqs.len() + jobs.len() < MAX_REQUESTS {
+                next = rx.try_recv().ok();
             }
         }
-        match write(&mut conn, &reqs) {
-            Ok(()) => {
-                for r in reqs {
-                    let _ = r.done.send(Ok(()));
-                }
+        append(&mut conn, reqs);
+        for job in jobs {
+            job(&mut conn);
+        }
+    }
+}
+
+/// The appends `reqs` in one transaction, or each alone if that fails.
+fn append(conn: &mut Connection, mut reqs: Vec<AppendRequest>) {
+    if reqs.is_empty() {
+        return;
+    }
+    match write(conn, &reqs) {
+        Ok(()) => {
+            for r in reqs {
+                let _ = r.done.send(Ok(()));
             }
-            Err(e) if reqs.len() == 1 => {
-                let _ = reqs.pop().map(|r| r.done.send(Err(e)));
-            }
-            Err(_) => {
-                for r in reqs {
-                    let alone = write(&mut conn, std::slice::from_ref(&r));
-                    let _ = r.done.send(alone);
-                }
+        }
+        Err(e) if reqs.len() == 1 => {
+            let _ = reqs.pop().map(|r| r.done.send(Err(e)));
+        }
+        Err(_) => {
+            for r in reqs {
+                let alone = write(conn, std::slice::from_ref(&r));
+                let _ = r.done.send(alone);
             }
         }
     }

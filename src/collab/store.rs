@@ -59,6 +59,14 @@ impl DbDocStore {
     }
 }
 
+impl DbDocStore {
+    /// SQLite's writer thread, for other writes that must not hold the write lock against
+    /// the log's appends ([`super::hooks`]).
+    pub fn log_writer(&self) -> Option<LogWriter> {
+        self.writer.clone()
+    }
+}
+
 fn err(e: impl std::fmt::Display) -> StoreError {
     StoreError(e.to_string())
 }

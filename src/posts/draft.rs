@@ -204,10 +204,8 @@ impl Draft {
 
     /// Writes the draft and everything derived from it onto an active model.
     pub(crate) fn write(&self, m: &mut posts::ActiveModel) {
-        let report = self.report();
+        let d = self.derived();
         let platforms: Vec<&str> = self.platforms.iter().map(Platform::as_str).collect();
-        let mut extra: Vec<&str> = self.tags.iter().map(String::as_str).collect();
-        extra.extend(self.campaign.as_deref());
         m.title = Set(self.title.clone());
         m.content = Set(self.content.to_json());
         m.platforms = Set(json!(platforms));
@@ -217,15 +215,33 @@ impl Draft {
         m.status = Set(self.status.as_str().to_string());
         m.scheduled_at = Set(self.scheduled_at);
         m.client_visible = Set(self.client_visible);
-        m.is_valid = Set(content::is_valid(&report));
-        m.validation = Set(json!(report));
-        m.search_text = Set(self.content.search_text(&self.title, &extra));
+        m.is_valid = Set(d.is_valid);
+        m.validation = Set(d.validation);
+        m.search_text = Set(d.search_text);
         m.tags_index = Set(listing::index_of(self.tags.iter().map(String::as_str)));
         m.platforms_index = Set(listing::index_of(platforms.iter().copied()));
     }
 }
 
+/// The columns computed from a draft's text, platforms, tags and campaign.
+pub(crate) struct Derived {
+    pub(crate) validation: serde_json::Value,
+    pub(crate) is_valid: bool,
+    pub(crate) search_text: String,
+}
+
 impl Draft {
+    pub(crate) fn derived(&self) -> Derived {
+        let report = self.report();
+        let mut extra: Vec<&str> = self.tags.iter().map(String::as_str).collect();
+        extra.extend(self.campaign.as_deref());
+        Derived {
+            is_valid: content::is_valid(&report),
+            validation: json!(report),
+            search_text: self.content.search_text(&self.title, &extra),
+        }
+    }
+
     /// Takes the text fields from the live document, which is their source of truth.
     pub(crate) fn overlay(&mut self, c: &DocContent) {
         self.title = c.title.clone();

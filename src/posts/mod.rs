@@ -12,6 +12,7 @@
 //! Each platform's rules, counting and validation live in [`crate::platforms`].
 
 pub mod content;
+pub mod derived;
 pub mod draft;
 pub mod handlers;
 pub mod listing;
