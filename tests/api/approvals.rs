@@ -307,6 +307,43 @@ async fn a_two_level_workflow_with_a_parallel_step_and_n_of_m_runs_to_approval()
 }
 
 #[actix_web::test]
+async fn a_live_edit_after_approval_voids_it_once_the_document_writes_back() {
+    let w = world().await;
+    let (app, ws) = (&w.app, &w.ws);
+    w.mode("required").await;
+    let reviewer = app.member_with_role(&w.admin, ws, "reviewer").await;
+    let post = w.post(&w.admin, "Bound live").await;
+    body(w.act(&w.admin, &post, "submit").await).await;
+    let approved = body(w.act(&reviewer, &post, "approve").await).await;
+    assert_eq!(approved["status"], "approved");
+    // Typed in the editor, not sent through REST: the document's hook writes the text back
+    // onto the row (on SQLite on the log writer's thread) and finds the round open.
+    let mut y = crate::yclient::YClient::open(app, &post, &w.admin).await;
+    y.append(" and changed live").await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let now = w.approval(&post).await;
+        if now["round"] == 2 {
+            assert_eq!(now["status"], "pending");
+            assert_ne!(now["content_hash"], approved["content_hash"]);
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the live edit never voided the approval: {now}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(w.status(&post).await, "in_review");
+    let history = body(
+        app.get(&format!("/api/posts/{post}/approvals"), &w.admin.access)
+            .await,
+    )
+    .await;
+    assert_eq!(history["rounds"][1]["status"], "voided");
+}
+
+#[actix_web::test]
 async fn an_edit_after_approval_voids_it_and_the_post_goes_back_for_approval() {
     let w = world().await;
     let (app, ws) = (&w.app, &w.ws);
