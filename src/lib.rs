@@ -13,7 +13,8 @@
 //! - [`workspaces`]: workspaces, members, invitations, and workspace scoping.
 //! - [`roles`]: roles and the permission table.
 //! - [`posts`]: posts, their content model, their status and its transition table, the
-//!   boundary to their live documents, listing.
+//!   boundary to their live documents (on SQLite their derived fields are written on the
+//!   update log's thread: `posts::derived`), listing.
 //! - [`platforms`]: the networks a post goes to: `Platform`, the rules table, how each
 //!   counts characters, validation of a draft.
 //! - [`comments`]: comment threads on posts, mentions, reactions.
