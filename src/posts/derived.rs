@@ -22,7 +22,8 @@ use crate::platforms::Platform;
 pub struct DerivedWrite {
     /// The row's title or content changed.
     pub changed: bool,
-    /// The post has an open approval round (which a change may void).
+    /// The post has an open approval round (which a change may void); only looked up when
+    /// something changed.
     pub open_round: bool,
 }
 
@@ -68,15 +69,16 @@ pub fn write_doc_content(
         ..Draft::empty()
     };
     draft.overlay(c);
+    if draft.content == before && draft.title == title {
+        // Nothing changed, so no round can be voided: no need to look for one.
+        return Ok(Some(DerivedWrite {
+            changed: false,
+            open_round: false,
+        }));
+    }
     let open_round = conn
         .prepare_cached(OPEN_ROUND)?
         .query_row(params![id], |r| r.get::<_, bool>(0))?;
-    if draft.content == before && draft.title == title {
-        return Ok(Some(DerivedWrite {
-            changed: false,
-            open_round,
-        }));
-    }
     let d = draft.derived();
     let now = Utc::now().to_rfc3339_opts(SecondsFormat::AutoSi, false);
     conn.prepare_cached(WRITE)?.execute(params![
