@@ -46,11 +46,36 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<DatabaseConnection> 
         });
         // A pooled connection is not pinged before every use (a local file does not drop).
         opts.test_before_acquire(false);
+        // A connection must come back to the pool outside any transaction.
+        opts.map_sqlx_sqlite_pool_opts(|o| {
+            o.after_release(|conn, _| Box::pin(outside_transaction(conn)))
+        });
     }
     let db = Database::connect(opts)
         .await
         .map_err(|e| anyhow::anyhow!("cannot connect to the database: {e}"))?;
     Ok(db)
+}
+
+/// Whether a SQLite connection handed back to the pool is outside any transaction; if not,
+/// it is closed rather than pooled. A connection left inside a transaction would answer every
+/// later read from its first read's snapshot, never seeing what others committed since, and
+/// keep the WAL from being checkpointed past that point. sqlx rolls back a dropped
+/// `Transaction`; this catches a transaction it does not know of (a `BEGIN` sent as plain
+/// SQL), or one whose handle could not reach its connection when dropped (sea-orm skips the
+/// rollback when the connection's lock is held at that moment).
+async fn outside_transaction(
+    conn: &mut sea_orm::sqlx::sqlite::SqliteConnection,
+) -> Result<bool, sea_orm::sqlx::Error> {
+    // Locking the handle waits for the connection's queued commands (a pending rollback).
+    let mut handle = conn.lock_handle().await?;
+    // SAFETY: the handle is a live connection, locked for this call only.
+    let autocommit =
+        unsafe { rusqlite::ffi::sqlite3_get_autocommit(handle.as_raw_handle().as_ptr()) } != 0;
+    if !autocommit {
+        tracing::error!("a pooled SQLite connection came back inside a transaction; closing it");
+    }
+    Ok(autocommit)
 }
 
 /// Checkpoints SQLite's write-ahead log every second in the background (automatic
@@ -90,4 +115,44 @@ pub async fn begin<C: sea_orm::TransactionTrait<Transaction = sea_orm::DatabaseT
 pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
     Migrator::up(db, None).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::Statement;
+
+    async fn count(db: &DatabaseConnection) -> i64 {
+        let row = db
+            .query_one_raw(Statement::from_string(
+                sea_orm::DatabaseBackend::Sqlite,
+                "SELECT COUNT(*) AS n FROM t",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get("", "n").unwrap()
+    }
+
+    /// A connection handed back inside a transaction the pool was not told about is closed,
+    /// not reused: the next read sees what another connection committed meanwhile.
+    #[tokio::test]
+    async fn a_connection_left_inside_a_transaction_is_not_pooled() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Settings::default();
+        s.database.data_dir = dir.path().to_path_buf();
+        s.database.max_connections = 1;
+        let db = connect(&s).await.unwrap();
+        db.execute_unprepared("CREATE TABLE t (x INTEGER)")
+            .await
+            .unwrap();
+        // A transaction begun behind sqlx's back, with a read that pins its snapshot; the one
+        // pooled connection then goes back to the pool.
+        db.execute_unprepared("BEGIN").await.unwrap();
+        assert_eq!(count(&db).await, 0);
+        // Another connection commits a row.
+        let other = rusqlite::Connection::open(dir.path().join("copydesk.db")).unwrap();
+        other.execute("INSERT INTO t (x) VALUES (1)", []).unwrap();
+        assert_eq!(count(&db).await, 1, "a read from a stale snapshot");
+    }
 }

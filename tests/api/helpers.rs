@@ -157,10 +157,10 @@ fn init_test_log() {
         .try_init();
 }
 
-/// An HTTP client that never reuses a connection the server may be closing: idle pooled
-/// connections are dropped well before actix's 5 s keep-alive ends. (Otherwise a POST can
-/// race the server's close, be processed, and be sent again on a new connection — a
-/// spent-token error for a single-use link.)
+/// An HTTP client whose idle pooled connections are dropped well before actix's 5 s
+/// keep-alive ends, so a request never races the server closing its connection. (The client
+/// would not send it twice — hyper-util resends only a request it never wrote — but it
+/// would fail.)
 pub fn http_client() -> reqwest::Client {
     reqwest::Client::builder()
         .pool_idle_timeout(std::time::Duration::from_secs(2))
@@ -276,20 +276,19 @@ impl TestApp {
                 .await;
             let status = r.status();
             let b = body(r).await;
-            // The HTTP client may send a POST again when its pooled connection closed just
-            // as it went out; the server then saw two sign-ups, and the newer one's link
-            // replaced the first (as it should). Follow the newest link, once per mail.
+            // A refused link is not expected: what the database holds of the address's
+            // links goes into the failing test's output. Then the password signs in (an
+            // unverified account's sign-in mails a newer link, followed once per mail).
             if status == StatusCode::BAD_REQUEST
                 && b["error"]["code"] == "invalid_token"
                 && seen < 3
             {
-                // Or the verify-email POST itself went out twice: the first one used the
-                // link and verified the account, and the answer the test saw is the
-                // second's. Then the password signs in.
+                // If the account is verified all the same, the password signs in.
                 let r = self.login(email, PASSWORD).await;
                 eprintln!(
-                    "verify-email refused link #{seen} for {email} ({b}); sign-in: {}",
-                    r.status()
+                    "verify-email refused link #{seen} for {email} ({b}); sign-in: {}; stored: {}",
+                    r.status(),
+                    self.email_token_rows(email, &token).await
                 );
                 if r.status() == StatusCode::OK {
                     return session(body(r).await);
@@ -364,16 +363,19 @@ impl TestApp {
         let mut token = self.invite(admin, ws, &who.email, role).await;
         let mut r = self.accept(who, &token).await;
         let mut tried = 1;
-        // The HTTP client may send the invitation's POST again when its pooled connection
-        // closed just as it went out: the server then saw two invitations, and the newer
-        // one replaced the first (as it should). Follow the newer link.
+        // A refused link is not expected: print what the database holds of the address's
+        // invitations into the failing test's output, and follow a newer link if one came.
         while r.status() == StatusCode::NOT_FOUND && tried < 3 {
             let mails = self.mail.all_to(&to);
             let used = mails
                 .iter()
                 .position(|m| m.token_after(INVITE_MARKER).as_deref() == Some(token.as_str()))
                 .expect("the mail the token came from");
-            eprintln!("invitation link #{tried} for {to} answered 404; waiting for a newer one");
+            eprintln!(
+                "invitation link #{tried} for {to} answered 404 ({}); stored: {}; waiting for a newer one",
+                body(r).await,
+                self.invitation_rows(&to, &token).await
+            );
             token = self
                 .mail
                 .next_containing(&to, INVITE_MARKER, used + 1)
@@ -384,6 +386,61 @@ impl TestApp {
             tried += 1;
         }
         assert_eq!(r.status(), StatusCode::OK, "accepting the invitation");
+    }
+
+    /// What the database holds of `email`'s email links (for a failing test's output).
+    pub async fn email_token_rows(&self, email: &str, token: &str) -> String {
+        use copydesk::store::entities::email_tokens;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        let hash = copydesk::auth::tokens::hash_opaque(token);
+        let rows = email_tokens::Entity::find()
+            .filter(email_tokens::Column::Email.eq(email.to_lowercase()))
+            .all(&self.db)
+            .await
+            .unwrap_or_default();
+        let rows: Vec<String> = rows
+            .iter()
+            .map(|t| {
+                format!(
+                    "[{} {} this_token={} used={:?} expires={} created={}]",
+                    t.id,
+                    t.purpose,
+                    t.token_hash == hash,
+                    t.used_at,
+                    t.expires_at,
+                    t.created_at
+                )
+            })
+            .collect();
+        format!("now={} {}", self.clock.now(), rows.join(" "))
+    }
+
+    /// What the database holds of `email`'s invitations (for a failing test's output).
+    pub async fn invitation_rows(&self, email: &str, token: &str) -> String {
+        use copydesk::store::entities::invitations;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        let hash = copydesk::auth::tokens::hash_opaque(token);
+        let rows = invitations::Entity::find()
+            .filter(invitations::Column::Email.eq(email))
+            .all(&self.db)
+            .await
+            .unwrap_or_default();
+        let rows: Vec<String> = rows
+            .iter()
+            .map(|i| {
+                format!(
+                    "[{} this_token={} accepted={:?} by={:?} revoked={:?} expires={} created={}]",
+                    i.id,
+                    i.token_hash == hash,
+                    i.accepted_at,
+                    i.accepted_by,
+                    i.revoked_at,
+                    i.expires_at,
+                    i.created_at
+                )
+            })
+            .collect();
+        format!("now={} {}", self.clock.now(), rows.join(" "))
     }
 
     /// A single-use WebSocket ticket for this session (`POST /api/auth/ws-ticket`).
