@@ -46,7 +46,41 @@ struct Peer {
     tx: PeerTx,
     can_write: bool,
     user: PeerUser,
-    awareness_ids: HashSet<u64>,
+    awareness_ids: OwnedIds,
+}
+
+/// The awareness client ids a peer owns: at most `max_awareness_ids` (a handful), so a short
+/// list rather than a hash set, whose table an idle peer would otherwise hold.
+#[derive(Default)]
+struct OwnedIds(Vec<u64>);
+
+impl OwnedIds {
+    fn contains(&self, id: &u64) -> bool {
+        self.0.contains(id)
+    }
+
+    fn insert(&mut self, id: u64) {
+        if !self.0.contains(&id) {
+            self.0.push(id);
+        }
+    }
+
+    fn remove(&mut self, id: &u64) {
+        self.0.retain(|x| x != id);
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+impl IntoIterator for OwnedIds {
+    type Item = u64;
+    type IntoIter = std::vec::IntoIter<u64>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
 }
 
 struct AwarenessEntry {
@@ -414,7 +448,7 @@ impl Handler<Join> for PostSession {
                 tx: msg.tx,
                 can_write: msg.can_write,
                 user: msg.user,
-                awareness_ids: HashSet::new(),
+                awareness_ids: OwnedIds::default(),
             },
         );
         self.presence_changed();
