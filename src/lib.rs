@@ -26,7 +26,8 @@
 //!   run on a thread and connection of their own (`collab::sqlite_log`).
 //! - [`versions`]: version history of post documents (save, restore, diff).
 //! - [`activity`]: the workspace activity feed, read from the outbox.
-//! - [`store`]: database connection, migrations, entities.
+//! - [`store`]: database connection (a pooled SQLite connection handed back inside a
+//!   transaction is closed, not reused), migrations, entities.
 //! - [`bus`]: the Redis implementation of the cluster bus port (`copydesk_actors::ports`).
 //! - [`mail`]: SMTP (or the file outbox).
 //! - [`approvals`]: approval mode, workflows, rounds bound to a content hash, decisions,
