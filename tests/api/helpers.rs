@@ -263,43 +263,24 @@ impl TestApp {
             .await;
         assert_eq!(r.status(), StatusCode::ACCEPTED);
         const MARKER: &str = "verify-email?token=";
-        let mut mail = self.mail.containing(email, MARKER).await;
-        let mut seen = 1;
-        loop {
-            let token = mail.token_after(MARKER).expect("verification link");
-            let r = self
-                .post(
-                    "/api/auth/verify-email",
-                    None,
-                    json!({ "token": token, "password": PASSWORD }),
-                )
-                .await;
-            let status = r.status();
-            let b = body(r).await;
-            // A refused link is not expected: what the database holds of the address's
-            // links goes into the failing test's output. Then the password signs in (an
-            // unverified account's sign-in mails a newer link, followed once per mail).
-            if status == StatusCode::BAD_REQUEST
-                && b["error"]["code"] == "invalid_token"
-                && seen < 3
-            {
-                // If the account is verified all the same, the password signs in.
-                let r = self.login(email, PASSWORD).await;
-                eprintln!(
-                    "verify-email refused link #{seen} for {email} ({b}); sign-in: {}; stored: {}",
-                    r.status(),
-                    self.email_token_rows(email, &token).await
-                );
-                if r.status() == StatusCode::OK {
-                    return session(body(r).await);
-                }
-                mail = self.mail.next_containing(email, MARKER, seen).await;
-                seen += 1;
-                continue;
-            }
-            assert_eq!(status, StatusCode::OK, "verify-email: {b}");
-            return session(b);
+        let mail = self.mail.containing(email, MARKER).await;
+        let token = mail.token_after(MARKER).expect("verification link");
+        let r = self
+            .post(
+                "/api/auth/verify-email",
+                None,
+                json!({ "token": token, "password": PASSWORD }),
+            )
+            .await;
+        let status = r.status();
+        let b = body(r).await;
+        if status != StatusCode::OK {
+            panic!(
+                "verify-email refused the link mailed to {email}: {status} {b}; stored: {}",
+                self.email_token_rows(email, &token).await
+            );
         }
+        session(b)
     }
 
     pub async fn login(&self, email: &str, password: &str) -> Response {
@@ -359,33 +340,18 @@ impl TestApp {
 
     /// Makes an existing account a member of `ws`: invitation by `admin`, accepted by `who`.
     pub async fn add_member(&self, admin: &Session, ws: &str, who: &Session, role: &str) {
-        let to = who.email.to_lowercase();
-        let mut token = self.invite(admin, ws, &who.email, role).await;
-        let mut r = self.accept(who, &token).await;
-        let mut tried = 1;
-        // A refused link is not expected: print what the database holds of the address's
-        // invitations into the failing test's output, and follow a newer link if one came.
-        while r.status() == StatusCode::NOT_FOUND && tried < 3 {
-            let mails = self.mail.all_to(&to);
-            let used = mails
-                .iter()
-                .position(|m| m.token_after(INVITE_MARKER).as_deref() == Some(token.as_str()))
-                .expect("the mail the token came from");
-            eprintln!(
-                "invitation link #{tried} for {to} answered 404 ({}); stored: {}; waiting for a newer one",
+        let token = self.invite(admin, ws, &who.email, role).await;
+        let r = self.accept(who, &token).await;
+        let status = r.status();
+        if status != StatusCode::OK {
+            panic!(
+                "accepting the invitation mailed to {}: {status} {}; stored: {}",
+                who.email,
                 body(r).await,
-                self.invitation_rows(&to, &token).await
+                self.invitation_rows(&who.email.to_lowercase(), &token)
+                    .await
             );
-            token = self
-                .mail
-                .next_containing(&to, INVITE_MARKER, used + 1)
-                .await
-                .token_after(INVITE_MARKER)
-                .expect("invitation link");
-            r = self.accept(who, &token).await;
-            tried += 1;
         }
-        assert_eq!(r.status(), StatusCode::OK, "accepting the invitation");
     }
 
     /// What the database holds of `email`'s email links (for a failing test's output).

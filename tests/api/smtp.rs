@@ -15,9 +15,40 @@ pub struct Mail {
 }
 
 impl Mail {
-    /// The message body with quoted-printable soft breaks and `=3D` undone.
+    /// The message as text: each MIME part that says it is quoted-printable is decoded (soft
+    /// line breaks and `=XX` escapes); every other part is kept as it is. (Decoding all of it
+    /// would corrupt plain text: a link whose token starts with `3D` after `token=` would lose
+    /// those two characters.)
     pub fn text(&self) -> String {
-        self.data.replace("=\r\n", "").replace("=3D", "=")
+        let mut out: Vec<u8> = Vec::with_capacity(self.data.len());
+        let mut boundaries: Vec<String> = Vec::new();
+        let mut in_headers = true;
+        let mut qp = false;
+        for line in self.data.split_inclusive('\n') {
+            let bare = line.trim_end_matches(['\r', '\n']);
+            if in_headers {
+                let lower = bare.to_ascii_lowercase();
+                if bare.is_empty() {
+                    in_headers = false;
+                } else if let Some(v) = lower.strip_prefix("content-transfer-encoding:") {
+                    qp = v.trim() == "quoted-printable";
+                } else if let Some(i) = lower.find("boundary=") {
+                    let b = bare[i + "boundary=".len()..].trim_matches(['"', ';', ' ']);
+                    boundaries.push(format!("--{b}"));
+                }
+                out.extend_from_slice(line.as_bytes());
+            } else if boundaries.iter().any(|b| bare.starts_with(b.as_str())) {
+                // The next part: its own headers, its own encoding.
+                in_headers = true;
+                qp = false;
+                out.extend_from_slice(line.as_bytes());
+            } else if qp {
+                decode_quoted_printable_line(line, &mut out);
+            } else {
+                out.extend_from_slice(line.as_bytes());
+            }
+        }
+        String::from_utf8_lossy(&out).into_owned()
     }
 
     /// The token in the first link containing `marker` (e.g. `verify-email?token=`).
@@ -30,6 +61,32 @@ impl Mail {
                 .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
                 .collect(),
         )
+    }
+}
+
+/// Decodes one line of a quoted-printable body onto `out`: a trailing `=` joins it to the next
+/// line, `=XX` is the byte XX.
+fn decode_quoted_printable_line(line: &str, out: &mut Vec<u8>) {
+    let (body, soft) = match line.trim_end_matches(['\r', '\n']).strip_suffix('=') {
+        Some(b) => (b, true),
+        None => (line.trim_end_matches(['\r', '\n']), false),
+    };
+    let bytes = body.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'=' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+            if let Some(v) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    if !soft {
+        out.extend_from_slice(b"\r\n");
     }
 }
 
@@ -93,7 +150,8 @@ impl SmtpSink {
                     if line == ".\r\n" || line == ".\n" {
                         break;
                     }
-                    data.push_str(&line);
+                    // The client doubled a line's leading dot (RFC 5321 transparency).
+                    data.push_str(line.strip_prefix('.').unwrap_or(&line));
                 }
                 self.mails.lock().unwrap().push(Mail {
                     to: to.clone(),
@@ -175,5 +233,42 @@ impl SmtpSink {
                 panic!("no {what} to {addr} arrived");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Mail;
+
+    fn mail(data: &str) -> Mail {
+        Mail {
+            to: vec!["a@example.com".into()],
+            data: data.replace('\n', "\r\n"),
+        }
+    }
+
+    #[test]
+    fn a_plain_text_link_is_read_as_it_is() {
+        // Copydesk sends account mail as 8-bit text: `=3D` there is not an escape.
+        let m = mail(
+            "Subject: Hi\nContent-Transfer-Encoding: 8bit\n\nhttp://x/invite?token=3DAbc-_9\n",
+        );
+        assert_eq!(m.token_after("invite?token=").unwrap(), "3DAbc-_9");
+    }
+
+    #[test]
+    fn a_quoted_printable_part_is_decoded() {
+        let m = mail(concat!(
+            "Content-Type: multipart/alternative; boundary=\"B\"\n\n",
+            "--B\nContent-Transfer-Encoding: 8bit\n\ntoken=3Dplain\n",
+            "--B\nContent-Transfer-Encoding: quoted-printable\n\n",
+            "<a href=3D\"http://x/?token=3D3DAb=\nc\">caf=C3=\n=A9</a>\n--B--\n",
+        ));
+        let text = m.text();
+        assert!(text.contains("token=3Dplain"), "{text}");
+        assert!(
+            text.contains("<a href=\"http://x/?token=3DAbc\">café</a>"),
+            "{text}"
+        );
     }
 }
